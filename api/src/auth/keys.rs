@@ -1,0 +1,369 @@
+//! The key store: the provider's signing keys, fetched from its JWKS
+//! endpoint, cached by `kid` and kept fresh.
+//!
+//! - Keys are refreshed in the background on the provider's `Cache-Control:
+//!   max-age` (clamped), retried with back-off until the first load.
+//! - A token with an unknown `kid` triggers at most one refresh at a time;
+//!   requests that arrive meanwhile share it, and after an attempt (even a
+//!   failed one) no new one starts within the cooldown.
+//! - Every fetch is bounded in time and size; a failed refresh keeps the
+//!   keys we had, so a provider outage does not stop known keys working.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock, Weak};
+use std::time::{Duration, Instant};
+
+use reqwest::header::{ACCEPT, CACHE_CONTROL};
+use serde::Deserialize;
+use url::Url;
+
+use super::jwks::{self, KeySet, VerifyingKey};
+
+/// Timing and size limits of the key store.
+#[derive(Debug, Clone)]
+pub struct KeyStoreSettings {
+    /// Upper bound for one refresh (discovery and JWKS together).
+    pub fetch_timeout: Duration,
+    /// Least time between two refreshes triggered by unknown key ids.
+    pub cooldown: Duration,
+    /// Refresh interval when the provider sends no `max-age`.
+    pub default_max_age: Duration,
+    /// Bounds applied to the provider's `max-age`.
+    pub min_max_age: Duration,
+    pub max_max_age: Duration,
+    /// Longest wait between retries while no key was ever loaded.
+    pub max_retry_delay: Duration,
+    /// Largest JWKS or discovery document read.
+    pub max_body_bytes: usize,
+}
+
+impl Default for KeyStoreSettings {
+    fn default() -> Self {
+        Self {
+            fetch_timeout: Duration::from_secs(5),
+            cooldown: Duration::from_secs(30),
+            default_max_age: Duration::from_secs(600),
+            min_max_age: Duration::from_secs(60),
+            max_max_age: Duration::from_secs(24 * 3600),
+            max_retry_delay: Duration::from_secs(30),
+            max_body_bytes: 512 * 1024,
+        }
+    }
+}
+
+/// Why no key could be returned for a `kid`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum KeyError {
+    /// The provider does not publish this key.
+    Unknown,
+    /// No key was ever loaded, so nothing can be said about any token.
+    Unavailable,
+}
+
+/// Shared handle to one issuer's keys.
+#[derive(Debug, Clone)]
+pub struct KeyStore {
+    inner: Arc<Inner>,
+}
+
+#[derive(Debug)]
+struct Inner {
+    issuer: String,
+    configured_url: Option<Url>,
+    http: reqwest::Client,
+    settings: KeyStoreSettings,
+    keys: RwLock<Arc<KeySet>>,
+    /// Count of finished refresh attempts, successful or not.
+    attempts: AtomicU64,
+    refresh: tokio::sync::Mutex<RefreshState>,
+}
+
+#[derive(Debug, Default)]
+struct RefreshState {
+    last_attempt: Option<Instant>,
+    /// Where the keys are, once discovery has answered.
+    jwks_url: Option<Url>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Trigger {
+    Schedule,
+    UnknownKid,
+}
+
+/// Why a refresh failed.
+#[derive(Debug, thiserror::Error)]
+enum FetchError {
+    #[error("request to {url} failed: {message}")]
+    Http { url: String, message: String },
+    #[error("{url} answered {status}")]
+    Status { url: String, status: u16 },
+    #[error("{url} sent more than {limit} bytes")]
+    TooLarge { url: String, limit: usize },
+    #[error("{url}: {source}")]
+    Document {
+        url: String,
+        source: jwks::JwksError,
+    },
+    #[error("gave up after {0:?}")]
+    Timeout(Duration),
+}
+
+impl KeyStore {
+    /// A store for `issuer`'s keys, at `jwks_url` or wherever discovery says.
+    /// Nothing is fetched until [`KeyStore::start`] or the first lookup.
+    pub fn new(issuer: &str, jwks_url: Option<Url>, settings: KeyStoreSettings) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(settings.fetch_timeout)
+            .connect_timeout(settings.fetch_timeout)
+            .redirect(reqwest::redirect::Policy::limited(3))
+            .user_agent(concat!("quotes-api/", env!("CARGO_PKG_VERSION")))
+            .build()
+            .unwrap_or_default();
+        Self {
+            inner: Arc::new(Inner {
+                issuer: issuer.trim_end_matches('/').to_owned(),
+                configured_url: jwks_url,
+                http,
+                settings,
+                keys: RwLock::new(Arc::new(KeySet::default())),
+                attempts: AtomicU64::new(0),
+                refresh: tokio::sync::Mutex::new(RefreshState::default()),
+            }),
+        }
+    }
+
+    /// Starts the background refresh; it ends when the last handle is dropped.
+    pub fn start(&self) {
+        let weak = Arc::downgrade(&self.inner);
+        tokio::spawn(refresh_loop(weak));
+    }
+
+    /// Whether any key is loaded.
+    pub fn is_loaded(&self) -> bool {
+        !self.inner.current().is_empty()
+    }
+
+    /// The key with this id, refreshing once if it is not known yet.
+    pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
+        if let Some(key) = self.inner.current().get(kid) {
+            return Ok(key.clone());
+        }
+        // Failures are logged inside; the lookup below tells the outcome.
+        let _ = self.inner.refresh(Trigger::UnknownKid).await;
+        let keys = self.inner.current();
+        match keys.get(kid) {
+            Some(key) => Ok(key.clone()),
+            None if keys.is_empty() => Err(KeyError::Unavailable),
+            None => Err(KeyError::Unknown),
+        }
+    }
+}
+
+async fn refresh_loop(weak: Weak<Inner>) {
+    let mut retry_delay = Duration::from_millis(500);
+    loop {
+        let Some(inner) = weak.upgrade() else { return };
+        let delay = match inner.refresh(Trigger::Schedule).await {
+            Some(Ok(max_age)) => {
+                retry_delay = Duration::from_millis(500);
+                max_age
+            }
+            _ if !inner.current().is_empty() => inner.settings.cooldown,
+            _ => {
+                let delay = retry_delay;
+                retry_delay = (retry_delay * 2).min(inner.settings.max_retry_delay);
+                delay
+            }
+        };
+        drop(inner);
+        tokio::time::sleep(delay).await;
+    }
+}
+
+impl Inner {
+    fn current(&self) -> Arc<KeySet> {
+        self.keys
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .clone()
+    }
+
+    /// One refresh, unless another just happened. `None` when skipped;
+    /// otherwise how long the new keys may be cached, or why it failed.
+    async fn refresh(&self, trigger: Trigger) -> Option<Result<Duration, FetchError>> {
+        let seen = self.attempts.load(Ordering::Acquire);
+        let mut state = self.refresh.lock().await;
+        if trigger == Trigger::UnknownKid {
+            if self.attempts.load(Ordering::Acquire) != seen {
+                return None; // a refresh finished while we waited: share it
+            }
+            if state
+                .last_attempt
+                .is_some_and(|at| at.elapsed() < self.settings.cooldown)
+            {
+                return None;
+            }
+        }
+        state.last_attempt = Some(Instant::now());
+        let timeout = self.settings.fetch_timeout;
+        let outcome = match tokio::time::timeout(timeout, self.fetch(&mut state)).await {
+            Ok(outcome) => outcome,
+            Err(_) => Err(FetchError::Timeout(timeout)),
+        };
+        let outcome = outcome.map(|(keys, max_age)| {
+            tracing::info!(issuer = %self.issuer, keys = keys.len(), "signing keys loaded");
+            *self
+                .keys
+                .write()
+                .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
+            max_age
+        });
+        if let Err(error) = &outcome {
+            tracing::warn!(issuer = %self.issuer, %error, "cannot refresh signing keys; keeping the ones we have");
+        }
+        self.attempts.fetch_add(1, Ordering::AcqRel);
+        Some(outcome)
+    }
+
+    async fn fetch(&self, state: &mut RefreshState) -> Result<(KeySet, Duration), FetchError> {
+        let url = match (&self.configured_url, &state.jwks_url) {
+            (Some(url), _) | (None, Some(url)) => url.clone(),
+            (None, None) => {
+                let url = self.discover().await?;
+                state.jwks_url = Some(url.clone());
+                url
+            }
+        };
+        let (body, max_age) = self.get(&url).await?;
+        let keys = jwks::parse(&body).map_err(|source| FetchError::Document {
+            url: url.to_string(),
+            source,
+        })?;
+        Ok((keys, max_age.unwrap_or(self.settings.default_max_age)))
+    }
+
+    /// OpenID discovery: the `jwks_uri` of the issuer's configuration, or
+    /// the conventional `/.well-known/jwks.json` when there is none. A
+    /// network failure is an error, so discovery is tried again next time.
+    async fn discover(&self) -> Result<Url, FetchError> {
+        #[derive(Deserialize)]
+        struct Discovery {
+            issuer: Option<String>,
+            jwks_uri: Option<String>,
+        }
+        let well_known = |path: &str| {
+            let raw = format!("{}/.well-known/{path}", self.issuer);
+            Url::parse(&raw).map_err(|e| FetchError::Http {
+                url: raw,
+                message: e.to_string(),
+            })
+        };
+        let found = match self.get(&well_known("openid-configuration")?).await {
+            Ok((body, _)) => serde_json::from_slice::<Discovery>(&body).ok().and_then(|doc| {
+                if doc.issuer.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != self.issuer) {
+                    tracing::warn!(issuer = %self.issuer, "discovery document names another issuer; ignoring it");
+                    return None;
+                }
+                doc.jwks_uri
+                    .and_then(|uri| Url::parse(&uri).ok())
+                    .filter(|url| matches!(url.scheme(), "https" | "http"))
+            }),
+            Err(FetchError::Status { .. } | FetchError::TooLarge { .. }) => None,
+            Err(other) => return Err(other),
+        };
+        let url = match found {
+            Some(url) => url,
+            None => well_known("jwks.json")?,
+        };
+        tracing::info!(issuer = %self.issuer, jwks_url = %url, "signing keys will be fetched from here");
+        Ok(url)
+    }
+
+    async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+        let http_error = |e: reqwest::Error| FetchError::Http {
+            url: url.to_string(),
+            message: error_chain(&e.without_url()),
+        };
+        let mut response = self
+            .http
+            .get(url.clone())
+            .header(ACCEPT, "application/json")
+            .send()
+            .await
+            .map_err(http_error)?;
+        if !response.status().is_success() {
+            return Err(FetchError::Status {
+                url: url.to_string(),
+                status: response.status().as_u16(),
+            });
+        }
+        let max_age = response
+            .headers()
+            .get(CACHE_CONTROL)
+            .and_then(|value| value.to_str().ok())
+            .and_then(max_age)
+            .map(|age| age.clamp(self.settings.min_max_age, self.settings.max_max_age));
+        let limit = self.settings.max_body_bytes;
+        let mut body = Vec::new();
+        while let Some(chunk) = response.chunk().await.map_err(http_error)? {
+            if body.len() + chunk.len() > limit {
+                return Err(FetchError::TooLarge {
+                    url: url.to_string(),
+                    limit,
+                });
+            }
+            body.extend_from_slice(&chunk);
+        }
+        Ok((body, max_age))
+    }
+}
+
+/// An error with its causes, which reqwest keeps out of its own message.
+fn error_chain(error: &dyn std::error::Error) -> String {
+    let mut message = error.to_string();
+    let mut source = error.source();
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    message
+}
+
+/// `max-age` from a `Cache-Control` value; `no-cache`/`no-store` count as 0.
+fn max_age(cache_control: &str) -> Option<Duration> {
+    cache_control
+        .split(',')
+        .map(str::trim)
+        .find_map(|directive| {
+            let lower = directive.to_ascii_lowercase();
+            if lower == "no-cache" || lower == "no-store" {
+                return Some(Duration::ZERO);
+            }
+            lower
+                .strip_prefix("max-age=")
+                .and_then(|secs| secs.trim_matches('"').parse().ok())
+                .map(Duration::from_secs)
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn max_age_is_read_from_cache_control() {
+        assert_eq!(
+            max_age("public, max-age=300"),
+            Some(Duration::from_secs(300))
+        );
+        assert_eq!(
+            max_age("Max-Age=\"60\", must-revalidate"),
+            Some(Duration::from_secs(60))
+        );
+        assert_eq!(max_age("no-store"), Some(Duration::ZERO));
+        assert_eq!(max_age("public"), None);
+        assert_eq!(max_age("max-age=soon"), None);
+    }
+}

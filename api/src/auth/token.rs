@@ -1,0 +1,182 @@
+//! The rules one bearer token must pass, in the order that costs least:
+//! size, shape and header first, then the key, the signature, and the claims.
+
+use std::collections::HashSet;
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use jsonwebtoken::Algorithm;
+use jsonwebtoken::errors::ErrorKind;
+use serde::Deserialize;
+
+use super::AuthError;
+use super::keys::{KeyError, KeyStore};
+use crate::config::AuthConfig;
+
+/// Tokens longer than this are refused before any parsing.
+pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Longest accepted `sub`.
+pub const MAX_SUBJECT_CHARS: usize = 255;
+
+/// The asymmetric algorithms we verify. `none` and HMAC never are: with a
+/// public key as the "secret", HMAC would let anyone mint tokens.
+const ALGORITHMS: [Algorithm; 8] = [
+    Algorithm::RS256,
+    Algorithm::RS384,
+    Algorithm::RS512,
+    Algorithm::PS256,
+    Algorithm::PS384,
+    Algorithm::PS512,
+    Algorithm::ES256,
+    Algorithm::ES384,
+];
+
+/// Who a verified token speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Identity {
+    pub subject: String,
+}
+
+/// Checks tokens against one issuer's keys and the configured claim rules.
+#[derive(Debug)]
+pub struct Verifier {
+    keys: KeyStore,
+    issuer: String,
+    audiences: Vec<String>,
+    authorized_parties: Vec<String>,
+    leeway_secs: u64,
+    validation: jsonwebtoken::Validation,
+}
+
+#[derive(Deserialize)]
+struct Claims {
+    iss: Option<String>,
+    sub: Option<String>,
+    #[serde(default)]
+    aud: Audience,
+    azp: Option<String>,
+    iat: Option<f64>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(untagged)]
+enum Audience {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    fn contains_any(&self, accepted: &[String]) -> bool {
+        match self {
+            Self::None => false,
+            Self::One(aud) => accepted.contains(aud),
+            Self::Many(auds) => auds.iter().any(|aud| accepted.contains(aud)),
+        }
+    }
+}
+
+impl Verifier {
+    /// A verifier for the configured issuer, reading keys from `keys`.
+    pub fn new(config: &AuthConfig, keys: KeyStore) -> Self {
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
+        validation.algorithms = ALGORITHMS.into_iter().chain([Algorithm::EdDSA]).collect();
+        validation.leeway = config.leeway.as_secs();
+        validation.validate_exp = true;
+        validation.validate_nbf = true;
+        // `iss`, `aud` and `sub` are checked below, with our own messages.
+        validation.validate_aud = false;
+        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+        Self {
+            keys,
+            issuer: config.issuer.clone(),
+            audiences: config.audiences.clone(),
+            authorized_parties: config.authorized_parties.clone(),
+            leeway_secs: config.leeway.as_secs(),
+            validation,
+        }
+    }
+
+    /// The key store behind this verifier.
+    pub fn keys(&self) -> &KeyStore {
+        &self.keys
+    }
+
+    /// Verifies `token` and returns whom it identifies.
+    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+        if token.len() > MAX_TOKEN_BYTES {
+            return Err(AuthError::TooLarge);
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
+        if !ALGORITHMS.contains(&header.alg) && header.alg != Algorithm::EdDSA {
+            return Err(AuthError::Algorithm);
+        }
+        // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
+        if header.crit.is_some() {
+            return Err(AuthError::Malformed);
+        }
+        let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
+        let key = self.keys.key(kid).await.map_err(|e| match e {
+            KeyError::Unknown => AuthError::UnknownKey,
+            KeyError::Unavailable => AuthError::KeysUnavailable,
+        })?;
+        if !key.accepts(header.alg) {
+            return Err(AuthError::Algorithm);
+        }
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)
+            .map_err(|e| match e.kind() {
+                ErrorKind::InvalidSignature
+                | ErrorKind::InvalidRsaKey(_)
+                | ErrorKind::InvalidEcdsaKey
+                | ErrorKind::InvalidEddsaKey => AuthError::Signature,
+                ErrorKind::ExpiredSignature => AuthError::Expired,
+                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
+                ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => {
+                    AuthError::Claims("the token has no valid expiry time")
+                }
+                ErrorKind::InvalidAlgorithm | ErrorKind::InvalidAlgorithmName => {
+                    AuthError::Algorithm
+                }
+                _ => AuthError::Malformed,
+            })?
+            .claims;
+        self.check_claims(claims)
+    }
+
+    fn check_claims(&self, claims: Claims) -> Result<Identity, AuthError> {
+        if claims.iss.as_deref() != Some(self.issuer.as_str()) {
+            return Err(AuthError::Issuer);
+        }
+        if let Some(iat) = claims.iat {
+            #[expect(
+                clippy::cast_precision_loss,
+                reason = "seconds since 1970 fit an f64 exactly"
+            )]
+            let latest = (now_secs() + self.leeway_secs) as f64;
+            if iat > latest {
+                return Err(AuthError::IssuedInFuture);
+            }
+        }
+        if !self.audiences.is_empty() && !claims.aud.contains_any(&self.audiences) {
+            return Err(AuthError::Audience);
+        }
+        if !self.authorized_parties.is_empty() {
+            let azp = claims.azp.as_deref().ok_or(AuthError::AuthorizedParty)?;
+            if !self.authorized_parties.iter().any(|party| party == azp) {
+                return Err(AuthError::AuthorizedParty);
+            }
+        }
+        let subject = claims
+            .sub
+            .filter(|sub| !sub.is_empty() && sub.chars().count() <= MAX_SUBJECT_CHARS)
+            .ok_or(AuthError::Subject)?;
+        Ok(Identity { subject })
+    }
+}
+
+fn now_secs() -> u64 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_or(0, |elapsed| elapsed.as_secs())
+}

@@ -1,0 +1,370 @@
+//! Typed configuration, parsed once at start from flags and environment
+//! variables (the variable names are part of the HTTP contract).
+//!
+//! clap reads the raw values; [`Config::from_args`] turns them into typed
+//! structs and reports the first bad value as one line naming its variable.
+//! Values that may carry secrets (`DATABASE_URL`) are read as plain strings so
+//! that clap never echoes them in an error.
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use clap::{Args, Parser, Subcommand};
+use url::Url;
+
+use crate::db::DatabaseUrl;
+
+/// Command line of `quotes-api`.
+#[derive(Debug, Parser)]
+#[command(
+    name = "quotes-api",
+    version,
+    about,
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+/// What the binary does; serving is the default.
+#[derive(Debug, Subcommand)]
+#[expect(clippy::large_enum_variant, reason = "parsed once at start")]
+pub enum Command {
+    /// Apply pending migrations, then serve HTTP (the default).
+    Serve(ServeArgs),
+    /// Apply pending migrations and exit.
+    Migrate(DatabaseArgs),
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: String,
+
+    /// HTTP worker threads (default: one per CPU core).
+    #[arg(long, env = "HTTP_WORKERS")]
+    pub http_workers: Option<String>,
+
+    /// Seconds that in-flight requests get to finish after SIGTERM/SIGINT.
+    #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "10")]
+    pub shutdown_timeout_secs: String,
+
+    /// Comma-separated origins allowed to call the API from a browser.
+    #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
+    pub cors_allowed_origins: String,
+
+    /// Log format: `text` (readable) or `json` (one object per line).
+    #[arg(long, env = "LOG_FORMAT", default_value = "text")]
+    pub log_format: String,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+
+    #[command(flatten)]
+    pub auth: AuthArgs,
+}
+
+/// Database settings, shared by `serve` and `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArgs {
+    /// Postgres URL; `sslmode` and `sslrootcert` are understood as libpq does.
+    #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
+    pub database_url: Option<String>,
+
+    /// Most connections the pool keeps open.
+    #[arg(long, env = "DATABASE_POOL_SIZE", default_value = "8")]
+    pub database_pool_size: String,
+
+    /// Milliseconds a request may wait for a free connection before it gets 503.
+    #[arg(long, env = "DATABASE_ACQUIRE_TIMEOUT_MS", default_value = "2000")]
+    pub database_acquire_timeout_ms: String,
+
+    /// Milliseconds allowed to open a connection.
+    #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_MS", default_value = "3000")]
+    pub database_connect_timeout_ms: String,
+
+    /// Postgres `statement_timeout` for every connection, in milliseconds.
+    #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value = "5000")]
+    pub database_statement_timeout_ms: String,
+}
+
+/// Identity provider settings.
+#[derive(Debug, Clone, Args)]
+pub struct AuthArgs {
+    /// Exact `iss` that tokens must carry.
+    #[arg(long, env = "AUTH_ISSUER")]
+    pub auth_issuer: Option<String>,
+
+    /// Where the signing keys are (default: discovered from the issuer).
+    #[arg(long, env = "AUTH_JWKS_URL")]
+    pub auth_jwks_url: Option<String>,
+
+    /// Comma-separated audiences; when set, `aud` must contain one of them.
+    #[arg(long, env = "AUTH_AUDIENCE")]
+    pub auth_audience: Option<String>,
+
+    /// Comma-separated origins; when set, `azp` must be one of them.
+    #[arg(long, env = "AUTH_AUTHORIZED_PARTIES")]
+    pub auth_authorized_parties: Option<String>,
+
+    /// Clock skew in seconds allowed on `exp`, `nbf` and `iat`.
+    #[arg(long, env = "AUTH_LEEWAY_SECS", default_value = "5")]
+    pub auth_leeway_secs: String,
+}
+
+/// A bad setting: which variable, and what is wrong with it.
+#[derive(Debug, thiserror::Error)]
+#[error("{variable}: {message}")]
+pub struct ConfigError {
+    pub variable: &'static str,
+    pub message: String,
+}
+
+impl ConfigError {
+    pub fn new(variable: &'static str, message: impl Into<String>) -> Self {
+        Self {
+            variable,
+            message: message.into(),
+        }
+    }
+}
+
+/// The whole configuration of `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub http_workers: Option<usize>,
+    pub shutdown_timeout: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub database: DatabaseConfig,
+    pub auth: AuthConfig,
+}
+
+/// How the pool reaches Postgres.
+#[derive(Debug, Clone)]
+pub struct DatabaseConfig {
+    pub url: DatabaseUrl,
+    pub pool_size: usize,
+    pub acquire_timeout: Duration,
+    pub connect_timeout: Duration,
+    pub statement_timeout: Duration,
+}
+
+/// Which tokens are accepted.
+#[derive(Clone)]
+pub struct AuthConfig {
+    pub issuer: String,
+    pub jwks_url: Option<Url>,
+    pub audiences: Vec<String>,
+    pub authorized_parties: Vec<String>,
+    pub leeway: Duration,
+}
+
+impl fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("issuer", &self.issuer)
+            .field("jwks_url", &self.jwks_url.as_ref().map(Url::as_str))
+            .field("audiences", &self.audiences)
+            .field("authorized_parties", &self.authorized_parties)
+            .field("leeway", &self.leeway)
+            .finish()
+    }
+}
+
+/// Log output style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+impl Config {
+    /// Parses the raw `serve` arguments into a typed configuration.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let bind_addr = args.bind_addr.parse().map_err(|_| {
+            ConfigError::new("BIND_ADDR", "expected an address such as 127.0.0.1:8080")
+        })?;
+        let http_workers = args
+            .http_workers
+            .as_deref()
+            .map(|raw| positive("HTTP_WORKERS", raw))
+            .transpose()?;
+        let log_format = match args.log_format.trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
+        };
+        Ok(Self {
+            bind_addr,
+            http_workers,
+            shutdown_timeout: Duration::from_secs(number(
+                "SHUTDOWN_TIMEOUT_SECS",
+                &args.shutdown_timeout_secs,
+            )?),
+            cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
+            log_format,
+            database: DatabaseConfig::from_args(&args.database)?,
+            auth: AuthConfig::from_args(&args.auth)?,
+        })
+    }
+}
+
+impl DatabaseConfig {
+    /// Parses the database arguments.
+    pub fn from_args(args: &DatabaseArgs) -> Result<Self, ConfigError> {
+        let raw = args
+            .database_url
+            .as_deref()
+            .filter(|url| !url.trim().is_empty())
+            .ok_or_else(|| {
+                ConfigError::new(
+                    "DATABASE_URL",
+                    "required, e.g. postgres://postgres@127.0.0.1:5432/quotes",
+                )
+            })?;
+        let url =
+            DatabaseUrl::parse(raw).map_err(|message| ConfigError::new("DATABASE_URL", message))?;
+        Ok(Self {
+            url,
+            pool_size: positive("DATABASE_POOL_SIZE", &args.database_pool_size)?,
+            acquire_timeout: millis(
+                "DATABASE_ACQUIRE_TIMEOUT_MS",
+                &args.database_acquire_timeout_ms,
+            )?,
+            connect_timeout: millis(
+                "DATABASE_CONNECT_TIMEOUT_MS",
+                &args.database_connect_timeout_ms,
+            )?,
+            statement_timeout: millis(
+                "DATABASE_STATEMENT_TIMEOUT_MS",
+                &args.database_statement_timeout_ms,
+            )?,
+        })
+    }
+}
+
+impl AuthConfig {
+    /// Parses the identity provider arguments.
+    pub fn from_args(args: &AuthArgs) -> Result<Self, ConfigError> {
+        let issuer = args
+            .auth_issuer
+            .as_deref()
+            .map(str::trim)
+            .filter(|issuer| !issuer.is_empty())
+            .ok_or_else(|| {
+                ConfigError::new("AUTH_ISSUER", "required, e.g. https://clerk.example.com")
+            })?;
+        let parsed = Url::parse(issuer)
+            .map_err(|e| ConfigError::new("AUTH_ISSUER", format!("not a URL ({e})")))?;
+        if !matches!(parsed.scheme(), "http" | "https") {
+            return Err(ConfigError::new("AUTH_ISSUER", "must be an http(s) URL"));
+        }
+        let jwks_url = args
+            .auth_jwks_url
+            .as_deref()
+            .map(str::trim)
+            .filter(|url| !url.is_empty())
+            .map(|raw| http_url("AUTH_JWKS_URL", raw))
+            .transpose()?;
+        Ok(Self {
+            issuer: issuer.to_owned(),
+            jwks_url,
+            audiences: list(args.auth_audience.as_deref().unwrap_or_default()),
+            authorized_parties: origins(
+                "AUTH_AUTHORIZED_PARTIES",
+                args.auth_authorized_parties.as_deref().unwrap_or_default(),
+            )?,
+            leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+        })
+    }
+}
+
+fn list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Origins are compared byte for byte with what browsers send, so they are
+/// normalised the same way: no trailing slash, no path.
+fn origins(variable: &'static str, raw: &str) -> Result<Vec<String>, ConfigError> {
+    list(raw)
+        .into_iter()
+        .map(|origin| {
+            let url = http_url(variable, &origin)?;
+            if url.path() != "/" || url.query().is_some() {
+                return Err(ConfigError::new(
+                    variable,
+                    format!("`{origin}` is not an origin (scheme://host[:port], no path)"),
+                ));
+            }
+            Ok(url.origin().ascii_serialization())
+        })
+        .collect()
+}
+
+fn http_url(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let url = Url::parse(raw)
+        .map_err(|e| ConfigError::new(variable, format!("`{raw}` is not a URL ({e})")))?;
+    if matches!(url.scheme(), "http" | "https") {
+        Ok(url)
+    } else {
+        Err(ConfigError::new(
+            variable,
+            format!("`{raw}` must be an http(s) URL"),
+        ))
+    }
+}
+
+fn number(variable: &'static str, raw: &str) -> Result<u64, ConfigError> {
+    raw.trim()
+        .parse()
+        .map_err(|_| ConfigError::new(variable, format!("expected a whole number, got `{raw}`")))
+}
+
+fn positive(variable: &'static str, raw: &str) -> Result<usize, ConfigError> {
+    match number(variable, raw)? {
+        0 => Err(ConfigError::new(variable, "must be at least 1")),
+        n => usize::try_from(n).map_err(|_| ConfigError::new(variable, "is too large")),
+    }
+}
+
+fn millis(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    match number(variable, raw)? {
+        0 => Err(ConfigError::new(variable, "must be at least 1 millisecond")),
+        n => Ok(Duration::from_millis(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn origins_are_normalised_like_browser_origin_headers() {
+        let parsed = origins("X", "https://app.example.com/, http://localhost:3000").unwrap();
+        assert_eq!(parsed, ["https://app.example.com", "http://localhost:3000"]);
+    }
+
+    #[test]
+    fn an_origin_with_a_path_is_refused_with_the_variable_name() {
+        let err = origins("CORS_ALLOWED_ORIGINS", "https://app.example.com/app").unwrap_err();
+        assert_eq!(err.variable, "CORS_ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn zero_pool_size_is_refused() {
+        assert!(positive("DATABASE_POOL_SIZE", "0").is_err());
+        assert_eq!(positive("DATABASE_POOL_SIZE", " 4 ").unwrap(), 4);
+    }
+}

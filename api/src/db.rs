@@ -1,0 +1,454 @@
+//! Postgres access: the connection URL (with libpq's TLS modes), the pool,
+//! per-connection settings and the embedded migrations.
+//!
+//! Connections are made with tokio-postgres directly so that TLS works the
+//! way hosted Postgres (Neon and friends) expects; diesel-async then wraps
+//! them. Every new connection gets `application_name` and
+//! `statement_timeout`, so a stuck query cannot hold a request for ever.
+
+use std::fmt;
+use std::str::FromStr;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use diesel::ConnectionError;
+use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
+use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::{
+    AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
+};
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use futures_util::FutureExt;
+use futures_util::future::BoxFuture;
+use rustls::pki_types::pem::PemObject;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_postgres::config::SslMode;
+
+use crate::config::DatabaseConfig;
+
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// Shown to Postgres operators in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "quotes-api";
+
+/// How (and whether) the connection is encrypted, as libpq's `sslmode`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TlsMode {
+    /// Plain TCP.
+    Disable,
+    /// TLS when the server offers it, without certificate checks (libpq's default).
+    Prefer,
+    /// TLS always, without certificate checks.
+    Require,
+    /// TLS always; the certificate must chain to a trusted root.
+    VerifyCa,
+    /// TLS always; the certificate must chain to a trusted root and name the host.
+    VerifyFull,
+}
+
+/// A parsed `DATABASE_URL`. Its `Debug` never shows the password.
+#[derive(Clone)]
+pub struct DatabaseUrl {
+    config: tokio_postgres::Config,
+    tls: TlsMode,
+    /// Trust anchors from `sslrootcert`; empty means the public web roots.
+    roots: Vec<CertificateDer<'static>>,
+}
+
+impl fmt::Debug for DatabaseUrl {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("DatabaseUrl")
+            .field("hosts", &self.config.get_hosts())
+            .field("ports", &self.config.get_ports())
+            .field("dbname", &self.config.get_dbname())
+            .field("tls", &self.tls)
+            .finish_non_exhaustive()
+    }
+}
+
+impl DatabaseUrl {
+    /// Parses a `postgres://` URL. Errors never include the URL itself, which
+    /// may carry a password.
+    pub fn parse(raw: &str) -> Result<Self, String> {
+        let mut url = url::Url::parse(raw.trim()).map_err(|e| format!("not a valid URL ({e})"))?;
+        if !matches!(url.scheme(), "postgres" | "postgresql") {
+            return Err("must start with postgres:// or postgresql://".to_owned());
+        }
+        let mut sslmode = None;
+        let mut sslrootcert = None;
+        let mut kept = Vec::new();
+        for (key, value) in url.query_pairs() {
+            match &*key {
+                "sslmode" => sslmode = Some(value.into_owned()),
+                "sslrootcert" => sslrootcert = Some(value.into_owned()),
+                "sslcert" | "sslkey" | "sslpassword" => {
+                    return Err(format!("`{key}`: client certificates are not supported"));
+                }
+                _ => kept.push((key.into_owned(), value.into_owned())),
+            }
+        }
+        if kept.is_empty() {
+            url.set_query(None);
+        } else {
+            url.query_pairs_mut().clear().extend_pairs(kept);
+        }
+        let config = tokio_postgres::Config::from_str(url.as_str())
+            .map_err(|e| format!("not a valid Postgres URL ({e})"))?;
+
+        let roots = match &sslrootcert {
+            Some(path) => CertificateDer::pem_file_iter(path)
+                .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+                .map_err(|e| format!("sslrootcert `{path}` cannot be read ({e})"))?,
+            None => Vec::new(),
+        };
+        let tls = match sslmode.as_deref() {
+            Some("disable") => TlsMode::Disable,
+            // As libpq: a root certificate turns `require` into `verify-ca`.
+            Some("require") if sslrootcert.is_some() => TlsMode::VerifyCa,
+            Some("require") => TlsMode::Require,
+            Some("verify-ca") => TlsMode::VerifyCa,
+            Some("verify-full") => TlsMode::VerifyFull,
+            None | Some("prefer" | "allow") => TlsMode::Prefer,
+            Some(other) => {
+                return Err(format!(
+                    "sslmode `{other}` is not one of disable, allow, prefer, require, verify-ca, verify-full"
+                ));
+            }
+        };
+        Ok(Self { config, tls, roots })
+    }
+
+    /// The TLS mode in force.
+    pub fn tls_mode(&self) -> TlsMode {
+        self.tls
+    }
+}
+
+/// Opens one connection with the configured TLS mode and session settings.
+pub async fn connect(settings: &DatabaseConfig) -> Result<AsyncPgConnection, ConnectionError> {
+    let url = &settings.url;
+    let mut config = url.config.clone();
+    config
+        .application_name(APPLICATION_NAME)
+        .connect_timeout(settings.connect_timeout);
+    let mut conn = match url.tls {
+        TlsMode::Disable => {
+            config.ssl_mode(SslMode::Disable);
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+        }
+        mode => {
+            config.ssl_mode(if mode == TlsMode::Prefer {
+                SslMode::Prefer
+            } else {
+                SslMode::Require
+            });
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(url)?);
+            let (client, connection) = config
+                .connect(tls)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+        }
+    };
+    // A session setting rather than a startup option, because connection
+    // poolers such as PgBouncer refuse unknown startup options.
+    let timeout_ms = settings.statement_timeout.as_millis();
+    diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+        .execute(&mut conn)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+fn tls_config(url: &DatabaseUrl) -> Result<rustls::ClientConfig, ConnectionError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    let config = match url.tls {
+        TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth(),
+        TlsMode::VerifyCa | TlsMode::VerifyFull => {
+            let mut roots = rustls::RootCertStore::empty();
+            if url.roots.is_empty() {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            } else {
+                let (_, ignored) = roots.add_parsable_certificates(url.roots.iter().cloned());
+                if roots.is_empty() {
+                    return Err(ConnectionError::BadConnection(format!(
+                        "sslrootcert holds no usable certificate ({ignored} ignored)"
+                    )));
+                }
+            }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            if url.tls == TlsMode::VerifyFull {
+                builder.with_webpki_verifier(webpki).with_no_client_auth()
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_no_client_auth()
+            }
+        }
+    };
+    Ok(config)
+}
+
+/// `sslmode=require`: encrypted, but (as in libpq) the certificate is not checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `sslmode=verify-ca`: the chain must reach a trusted root; the name may differ.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+/// Why a connection could not be had.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseUnavailable {
+    #[error("the schema is not migrated yet")]
+    NotMigrated,
+    #[error("no database connection: {0}")]
+    Pool(#[from] PoolError),
+}
+
+/// The connection pool and what is known about the schema.
+#[derive(Clone)]
+pub struct Database {
+    pool: Pool<AsyncPgConnection>,
+    settings: Arc<DatabaseConfig>,
+    migrated: Arc<AtomicBool>,
+}
+
+impl fmt::Debug for Database {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Database")
+            .field("status", &self.pool.status())
+            .field("migrated", &self.is_migrated())
+            .finish_non_exhaustive()
+    }
+}
+
+/// A pooled connection.
+pub type Connection = Object<AsyncPgConnection>;
+
+impl Database {
+    /// Builds the pool. No connection is opened until one is needed, so a
+    /// database that is down at start does not stop the process.
+    pub fn new(settings: DatabaseConfig) -> Result<Self, deadpool::managed::BuildError> {
+        let settings = Arc::new(settings);
+        let mut manager_config = ManagerConfig::default();
+        let setup_settings = settings.clone();
+        manager_config.custom_setup = Box::new(move |_url: &str| -> BoxFuture<'_, _> {
+            let settings = setup_settings.clone();
+            async move { connect(&settings).await }.boxed()
+        });
+        // `Verified` pings a connection before handing it out again, so a
+        // database restart costs one failed ping, not a failed request.
+        manager_config.recycling_method = RecyclingMethod::Verified;
+        let manager =
+            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", manager_config);
+        let pool = Pool::builder(manager)
+            .max_size(settings.pool_size)
+            .runtime(deadpool::Runtime::Tokio1)
+            .wait_timeout(Some(settings.acquire_timeout))
+            .create_timeout(Some(settings.connect_timeout))
+            .recycle_timeout(Some(settings.connect_timeout))
+            .build()?;
+        Ok(Self {
+            pool,
+            settings,
+            migrated: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// A connection for one request; fails fast while the database is away.
+    pub async fn conn(&self) -> Result<Connection, DatabaseUnavailable> {
+        if !self.is_migrated() {
+            return Err(DatabaseUnavailable::NotMigrated);
+        }
+        Ok(self.pool.get().await?)
+    }
+
+    /// Whether the database answers a trivial query right now.
+    pub async fn ping(&self) -> bool {
+        let check = async {
+            let mut conn = self.pool.get().await.ok()?;
+            diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
+        };
+        matches!(
+            tokio::time::timeout(self.settings.acquire_timeout, check).await,
+            Ok(Some(_))
+        )
+    }
+
+    /// Whether the embedded migrations have been applied by this process.
+    pub fn is_migrated(&self) -> bool {
+        AtomicBool::load(&self.migrated, Ordering::Acquire)
+    }
+
+    /// Pool occupancy, for logs and metrics.
+    pub fn status(&self) -> deadpool::Status {
+        self.pool.status()
+    }
+
+    /// Applies pending migrations, retrying with back-off until it works.
+    /// The first attempt is awaited; later ones run in the background.
+    pub async fn migrate_in_background(&self) {
+        if self.try_migrate().await {
+            return;
+        }
+        let db = self.clone();
+        tokio::spawn(async move {
+            let mut delay = Duration::from_millis(250);
+            loop {
+                tokio::time::sleep(delay).await;
+                if db.try_migrate().await {
+                    break;
+                }
+                delay = (delay * 2).min(Duration::from_secs(10));
+            }
+        });
+    }
+
+    async fn try_migrate(&self) -> bool {
+        match migrate(&self.settings).await {
+            Ok(applied) => {
+                tracing::info!(applied, "database schema is up to date");
+                AtomicBool::store(&self.migrated, true, Ordering::Release);
+                true
+            }
+            Err(error) => {
+                tracing::warn!(%error, "cannot migrate the database yet; will retry");
+                false
+            }
+        }
+    }
+}
+
+/// Why migrating failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrationError {
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[from] ConnectionError),
+    #[error("a migration failed: {0}")]
+    Run(String),
+}
+
+/// Applies every pending embedded migration; returns how many ran.
+pub async fn migrate(settings: &DatabaseConfig) -> Result<usize, MigrationError> {
+    let conn = tokio::time::timeout(settings.connect_timeout, connect(settings))
+        .await
+        .map_err(|_| ConnectionError::BadConnection("timed out".to_owned()))??;
+    // diesel's migration harness is synchronous; it gets a blocking thread of
+    // its own so that it can drive the async connection from there.
+    tokio::task::spawn_blocking(move || {
+        let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
+        conn.run_pending_migrations(MIGRATIONS)
+            .map(|applied| applied.len())
+            .map_err(|e| MigrationError::Run(e.to_string()))
+    })
+    .await
+    .map_err(|e| MigrationError::Run(e.to_string()))?
+}

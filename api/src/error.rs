@@ -1,0 +1,274 @@
+//! The one error type at the HTTP edge, rendered as RFC 9457 problem+json.
+//!
+//! Each variant says what the client may know; causes that only operators
+//! should see are logged here and replaced by a generic `detail`.
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::ServiceResponse;
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderValue};
+use actix_web::middleware::ErrorHandlerResponse;
+use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
+use serde::Serialize;
+
+use crate::auth::AuthError;
+use crate::db::DatabaseUnavailable;
+use crate::quotes::QuoteError;
+
+/// Media type of every error body.
+pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// An RFC 9457 problem details object.
+#[derive(Debug, Clone, Serialize)]
+pub struct Problem {
+    /// A URI naming the kind of problem; `about:blank` for plain HTTP errors.
+    #[serde(rename = "type")]
+    pub kind: &'static str,
+    /// Short summary of the kind of problem.
+    pub title: &'static str,
+    /// The HTTP status code.
+    pub status: u16,
+    /// What went wrong with this request, for a person to read.
+    pub detail: String,
+}
+
+/// Every way a request can fail.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the caller has no quote")]
+    QuoteNotFound,
+    #[error("invalid quote: {0}")]
+    InvalidQuote(#[from] QuoteError),
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    #[error("unsupported media type")]
+    UnsupportedMediaType,
+    #[error("request body too large")]
+    PayloadTooLarge { limit: usize },
+    #[error("unauthenticated: {0}")]
+    Unauthenticated(#[from] AuthError),
+    #[error("no route for this path")]
+    RouteNotFound,
+    #[error("method not allowed")]
+    MethodNotAllowed { allow: &'static str },
+    #[error("database unavailable: {0}")]
+    DatabaseUnavailable(#[from] DatabaseUnavailable),
+    #[error("database error: {0}")]
+    Database(#[source] diesel::result::Error),
+}
+
+impl From<diesel::result::Error> for ApiError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Database(error)
+    }
+}
+
+impl ApiError {
+    /// The problem as the client sees it.
+    pub fn problem(&self) -> Problem {
+        let (kind, title, detail) = match self {
+            Self::QuoteNotFound => (
+                "urn:quotes:problem:quote-not-found",
+                "No quote",
+                "You have not saved a quote yet.".to_owned(),
+            ),
+            Self::InvalidQuote(error) => (
+                "urn:quotes:problem:invalid-quote",
+                "Invalid quote",
+                error.to_string(),
+            ),
+            Self::MalformedJson(detail) => (
+                "urn:quotes:problem:malformed-json",
+                "Malformed JSON",
+                detail.clone(),
+            ),
+            Self::UnsupportedMediaType => (
+                "about:blank",
+                "Unsupported Media Type",
+                "The request body must be application/json.".to_owned(),
+            ),
+            Self::PayloadTooLarge { limit } => (
+                "about:blank",
+                "Payload Too Large",
+                format!("The request body is larger than {limit} bytes."),
+            ),
+            Self::Unauthenticated(error) => {
+                (error.problem_type(), "Unauthorized", error.to_string())
+            }
+            Self::RouteNotFound => (
+                "about:blank",
+                "Not Found",
+                "There is nothing at this path.".to_owned(),
+            ),
+            Self::MethodNotAllowed { allow } => (
+                "about:blank",
+                "Method Not Allowed",
+                format!("This resource supports {allow}."),
+            ),
+            Self::DatabaseUnavailable(_) => (
+                "urn:quotes:problem:unavailable",
+                "Service Unavailable",
+                "The database is not reachable right now; try again shortly.".to_owned(),
+            ),
+            Self::Database(error) if is_transient(error) => (
+                "urn:quotes:problem:unavailable",
+                "Service Unavailable",
+                "The database is not reachable right now; try again shortly.".to_owned(),
+            ),
+            Self::Database(_) => (
+                "about:blank",
+                "Internal Server Error",
+                "Something went wrong on our side; it has been logged.".to_owned(),
+            ),
+        };
+        Problem {
+            kind,
+            title,
+            status: self.status_code().as_u16(),
+            detail,
+        }
+    }
+}
+
+/// Connection loss, timeouts and serialization failures say nothing about
+/// the request; anything else from Postgres is a bug on our side.
+fn is_transient(error: &diesel::result::Error) -> bool {
+    use diesel::result::DatabaseErrorKind as Kind;
+    match error {
+        diesel::result::Error::DatabaseError(kind, _) => !matches!(
+            kind,
+            Kind::UniqueViolation
+                | Kind::ForeignKeyViolation
+                | Kind::NotNullViolation
+                | Kind::CheckViolation
+                | Kind::ExclusionViolation
+        ),
+        _ => false,
+    }
+}
+
+impl ResponseError for ApiError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            Self::QuoteNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::InvalidQuote(_) => StatusCode::UNPROCESSABLE_ENTITY,
+            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::Unauthenticated(error) if error.is_unavailable() => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
+            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(error) if is_transient(error) => StatusCode::SERVICE_UNAVAILABLE,
+            Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+
+    fn error_response(&self) -> HttpResponse {
+        let status = self.status_code();
+        if status.is_server_error() {
+            tracing::error!(error = %self, "request failed");
+        }
+        let mut response = problem_response(&self.problem());
+        match self {
+            Self::Unauthenticated(error) if !error.is_unavailable() => {
+                if let Ok(value) = HeaderValue::from_str(&error.challenge()) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            Self::MethodNotAllowed { allow } => {
+                response
+                    .headers_mut()
+                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+            }
+            Self::DatabaseUnavailable(_) | Self::Database(_)
+                if status == StatusCode::SERVICE_UNAVAILABLE =>
+            {
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
+            }
+            _ => {}
+        }
+        response
+    }
+}
+
+/// A response carrying `problem` as problem+json.
+pub fn problem_response(problem: &Problem) -> HttpResponse {
+    let status = StatusCode::from_u16(problem.status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    HttpResponse::build(status)
+        .content_type(PROBLEM_JSON)
+        .json(problem)
+}
+
+/// Maps actix's JSON extractor errors onto the contract's status codes.
+#[expect(clippy::needless_pass_by_value, reason = "the signature actix expects")]
+pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Error {
+    let api_error = match &error {
+        JsonPayloadError::ContentType => ApiError::UnsupportedMediaType,
+        JsonPayloadError::Overflow { limit }
+        | JsonPayloadError::OverflowKnownLength { limit, .. } => {
+            ApiError::PayloadTooLarge { limit: *limit }
+        }
+        JsonPayloadError::Deserialize(inner) if inner.is_data() => {
+            // Well-formed JSON of the wrong shape: the quote is what is invalid.
+            ApiError::InvalidQuote(QuoteError::Shape(inner.to_string()))
+        }
+        JsonPayloadError::Deserialize(inner) => {
+            ApiError::MalformedJson(format!("The body is not valid JSON: {inner}."))
+        }
+        other => ApiError::MalformedJson(format!("The body could not be read: {other}.")),
+    };
+    api_error.into()
+}
+
+/// The 405 answer for a resource, naming the methods it does support.
+pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    actix_web::web::to(move || async move {
+        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+    })
+}
+
+/// The answer for paths that match no route.
+pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
+    Err(ApiError::RouteNotFound)
+}
+
+/// Last line of defence: any error response that is not problem+json yet
+/// (from actix itself or a middleware) is rewritten into one, so clients
+/// never see a text/plain error.
+pub fn ensure_problem_json<B: MessageBody + 'static>(
+    res: ServiceResponse<B>,
+) -> actix_web::Result<ErrorHandlerResponse<B>> {
+    let is_problem = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|value| value.as_bytes() == PROBLEM_JSON.as_bytes());
+    if is_problem {
+        return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
+    }
+    let status = res.status();
+    let problem = Problem {
+        kind: "about:blank",
+        title: status.canonical_reason().unwrap_or("Error"),
+        status: status.as_u16(),
+        detail: match status {
+            StatusCode::BAD_REQUEST => "The request is malformed.".to_owned(),
+            _ => format!("The request failed with status {}.", status.as_u16()),
+        },
+    };
+    let (req, old) = res.into_parts();
+    let mut response = problem_response(&problem);
+    for (name, value) in old.headers() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+    }
+    let res = ServiceResponse::new(req, response.map_body(|_, body| BoxBody::new(body)));
+    Ok(ErrorHandlerResponse::Response(res.map_into_right_body()))
+}

@@ -1,0 +1,148 @@
+//! The quotes API: each signed-in user keeps one favourite quote, behind
+//! bearer tokens from a hosted identity provider.
+//!
+//! [`Application::build`] binds the listener first (so tests can ask for
+//! port 0), prepares the pool, the key store and the routes; `run` serves
+//! until SIGTERM/SIGINT and lets in-flight requests finish.
+
+pub mod auth;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod ops;
+pub mod quotes;
+pub mod schema;
+pub mod store;
+pub mod telemetry;
+
+use std::net::TcpListener;
+
+use actix_cors::Cors;
+use actix_web::dev::Server;
+use actix_web::http::header;
+use actix_web::middleware::{ErrorHandlers, from_fn};
+use actix_web::{App, HttpServer, web};
+
+use crate::auth::{KeyStore, KeyStoreSettings, Verifier};
+use crate::config::Config;
+use crate::db::Database;
+
+/// Largest request body accepted, in bytes.
+pub const MAX_BODY_BYTES: usize = 16 * 1024;
+
+/// A configured server, bound to its port but not yet serving.
+pub struct Application {
+    port: u16,
+    server: Server,
+}
+
+impl std::fmt::Debug for Application {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Application")
+            .field("port", &self.port)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Application {
+    /// Binds the listener, applies pending migrations when the database is
+    /// reachable (retrying in the background when it is not) and starts
+    /// loading the signing keys.
+    pub async fn build(config: Config) -> std::io::Result<Self> {
+        Self::build_with(config, KeyStoreSettings::default()).await
+    }
+
+    /// As [`Application::build`], with explicit key store timings.
+    pub async fn build_with(
+        config: Config,
+        key_settings: KeyStoreSettings,
+    ) -> std::io::Result<Self> {
+        let listener = TcpListener::bind(config.bind_addr)?;
+        let port = listener.local_addr()?.port();
+
+        let db = Database::new(config.database.clone()).map_err(std::io::Error::other)?;
+        db.migrate_in_background().await;
+
+        let keys = KeyStore::new(
+            &config.auth.issuer,
+            config.auth.jwks_url.clone(),
+            key_settings,
+        );
+        keys.start();
+        let verifier = web::Data::new(Verifier::new(&config.auth, keys));
+        let db = web::Data::new(db);
+        let origins = config.cors_allowed_origins.clone();
+
+        let mut server = HttpServer::new(move || {
+            App::new()
+                .app_data(db.clone())
+                .app_data(verifier.clone())
+                .app_data(
+                    web::JsonConfig::default()
+                        .limit(MAX_BODY_BYTES)
+                        .error_handler(error::json_error),
+                )
+                .configure(routes)
+                .default_service(web::to(error::route_not_found))
+                .wrap(cors(&origins))
+                .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
+                .wrap(from_fn(telemetry::access_log))
+        })
+        .listen(listener)?
+        .shutdown_timeout(config.shutdown_timeout.as_secs());
+        if let Some(workers) = config.http_workers {
+            server = server.workers(workers);
+        }
+        Ok(Self {
+            port,
+            server: server.run(),
+        })
+    }
+
+    /// The port actually bound (useful when asked for port 0).
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Serves until the process is told to stop.
+    pub async fn run(self) -> std::io::Result<()> {
+        self.server.await
+    }
+}
+
+/// Every route of the API, each resource answering 405 (with `Allow`) to
+/// the methods it does not support.
+fn routes(cfg: &mut web::ServiceConfig) {
+    cfg.service(
+        web::resource("/me/quote")
+            .route(web::get().to(quotes::get_quote))
+            .route(web::put().to(quotes::put_quote))
+            .route(web::delete().to(quotes::delete_quote))
+            .default_service(error::method_not_allowed("GET, PUT, DELETE")),
+    )
+    .service(
+        web::resource("/healthz")
+            .route(web::get().to(ops::healthz))
+            .default_service(error::method_not_allowed("GET")),
+    )
+    .service(
+        web::resource("/readyz")
+            .route(web::get().to(ops::readyz))
+            .default_service(error::method_not_allowed("GET")),
+    );
+}
+
+fn cors(origins: &[String]) -> Cors {
+    let mut cors = Cors::default()
+        .allowed_methods(["GET", "PUT", "DELETE"])
+        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .max_age(3600)
+        // Requests from other origins go on without CORS headers, so the
+        // browser blocks them; non-browser clients are unaffected.
+        .block_on_origin_mismatch(false);
+    for origin in origins {
+        cors = cors.allowed_origin(origin);
+    }
+    cors
+}

@@ -1,0 +1,77 @@
+//! `quotes-api`: parse the configuration, set up logging, migrate, serve.
+
+use std::process::ExitCode;
+
+use clap::Parser;
+use quotes_api::Application;
+use quotes_api::config::{Cli, Command, Config, DatabaseConfig, LogFormat};
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) if !error.use_stderr() => {
+            // --help and --version
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        Err(error) => return fail(&one_line(&error.to_string())),
+    };
+    match cli.command {
+        Some(Command::Migrate(args)) => {
+            let settings = match DatabaseConfig::from_args(&args) {
+                Ok(settings) => settings,
+                Err(error) => return fail(&format!("configuration error: {error}")),
+            };
+            quotes_api::telemetry::init(LogFormat::Text);
+            match quotes_api::db::migrate(&settings).await {
+                Ok(applied) => {
+                    tracing::info!(applied, "migrations applied");
+                    ExitCode::SUCCESS
+                }
+                Err(error) => fail(&error.to_string()),
+            }
+        }
+        Some(Command::Serve(args)) => serve(&args).await,
+        None => serve(&cli.serve).await,
+    }
+}
+
+async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
+    let config = match Config::from_args(args) {
+        Ok(config) => config,
+        Err(error) => return fail(&format!("configuration error: {error}")),
+    };
+    quotes_api::telemetry::init(config.log_format);
+    let bind_addr = config.bind_addr;
+    let app = match Application::build(config).await {
+        Ok(app) => app,
+        Err(error) => return fail(&format!("cannot listen on BIND_ADDR {bind_addr}: {error}")),
+    };
+    tracing::info!(address = %bind_addr, port = app.port(), "quotes-api listening");
+    match app.run().await {
+        Ok(()) => {
+            tracing::info!("stopped");
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&format!("server error: {error}")),
+    }
+}
+
+/// clap's messages span several lines; operators get one.
+fn one_line(message: &str) -> String {
+    message
+        .lines()
+        .take_while(|line| !line.trim().is_empty())
+        .map(str::trim)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+fn fail(message: &str) -> ExitCode {
+    eprintln!(
+        "quotes-api: {}",
+        one_line(message).trim_start_matches("error: ")
+    );
+    ExitCode::from(2)
+}

@@ -1,0 +1,1 @@
+ALTER TABLE user_messages DROP COLUMN update_ts;
