@@ -104,6 +104,11 @@ impl Application {
         self.port
     }
 
+    /// A handle to stop the server from elsewhere.
+    pub fn handle(&self) -> actix_web::dev::ServerHandle {
+        self.server.handle()
+    }
+
     /// Serves until the process is told to stop.
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await

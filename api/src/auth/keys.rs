@@ -4,8 +4,10 @@
 //! - Keys are refreshed in the background on the provider's `Cache-Control:
 //!   max-age` (clamped), retried with back-off until the first load.
 //! - A token with an unknown `kid` triggers at most one refresh at a time;
-//!   requests that arrive meanwhile share it, and after an attempt (even a
-//!   failed one) no new one starts within the cooldown.
+//!   requests that arrive meanwhile share it. Such on-demand refreshes are
+//!   at most one per cooldown window, and none starts within the cooldown
+//!   after a failed attempt, so neither a flood of made-up key ids nor a
+//!   provider outage turns into a flood of fetches.
 //! - Every fetch is bounded in time and size; a failed refresh keeps the
 //!   keys we had, so a provider outage does not stop known keys working.
 
@@ -80,7 +82,8 @@ struct Inner {
 
 #[derive(Debug, Default)]
 struct RefreshState {
-    last_attempt: Option<Instant>,
+    last_on_demand: Option<Instant>,
+    last_failure: Option<Instant>,
     /// Where the keys are, once discovery has answered.
     jwks_url: Option<Url>,
 }
@@ -198,14 +201,13 @@ impl Inner {
             if self.attempts.load(Ordering::Acquire) != seen {
                 return None; // a refresh finished while we waited: share it
             }
-            if state
-                .last_attempt
-                .is_some_and(|at| at.elapsed() < self.settings.cooldown)
-            {
+            let cooling =
+                |at: Option<Instant>| at.is_some_and(|at| at.elapsed() < self.settings.cooldown);
+            if cooling(state.last_on_demand) || cooling(state.last_failure) {
                 return None;
             }
+            state.last_on_demand = Some(Instant::now());
         }
-        state.last_attempt = Some(Instant::now());
         let timeout = self.settings.fetch_timeout;
         let outcome = match tokio::time::timeout(timeout, self.fetch(&mut state)).await {
             Ok(outcome) => outcome,
@@ -220,6 +222,7 @@ impl Inner {
             max_age
         });
         if let Err(error) = &outcome {
+            state.last_failure = Some(Instant::now());
             tracing::warn!(issuer = %self.issuer, %error, "cannot refresh signing keys; keeping the ones we have");
         }
         self.attempts.fetch_add(1, Ordering::AcqRel);

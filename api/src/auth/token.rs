@@ -9,6 +9,7 @@ use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 
 use super::AuthError;
+use super::jwks::KeyKind;
 use super::keys::{KeyError, KeyStore};
 use crate::config::AuthConfig;
 
@@ -45,7 +46,11 @@ pub struct Verifier {
     audiences: Vec<String>,
     authorized_parties: Vec<String>,
     leeway_secs: u64,
-    validation: jsonwebtoken::Validation,
+    /// jsonwebtoken wants the algorithms of one validation to share a
+    /// family, so there is one per family.
+    rsa: jsonwebtoken::Validation,
+    ec: jsonwebtoken::Validation,
+    ed: jsonwebtoken::Validation,
 }
 
 #[derive(Deserialize)]
@@ -80,21 +85,26 @@ impl Audience {
 impl Verifier {
     /// A verifier for the configured issuer, reading keys from `keys`.
     pub fn new(config: &AuthConfig, keys: KeyStore) -> Self {
-        let mut validation = jsonwebtoken::Validation::new(Algorithm::RS256);
-        validation.algorithms = ALGORITHMS.into_iter().chain([Algorithm::EdDSA]).collect();
-        validation.leeway = config.leeway.as_secs();
-        validation.validate_exp = true;
-        validation.validate_nbf = true;
-        // `iss`, `aud` and `sub` are checked below, with our own messages.
-        validation.validate_aud = false;
-        validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+        let validation = |algorithms: &[Algorithm]| {
+            let mut validation = jsonwebtoken::Validation::new(algorithms[0]);
+            validation.algorithms = algorithms.to_vec();
+            validation.leeway = config.leeway.as_secs();
+            validation.validate_exp = true;
+            validation.validate_nbf = true;
+            // `iss`, `aud` and `sub` are checked below, with our own messages.
+            validation.validate_aud = false;
+            validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
+            validation
+        };
         Self {
+            rsa: validation(&ALGORITHMS[..6]),
+            ec: validation(&ALGORITHMS[6..]),
+            ed: validation(&[Algorithm::EdDSA]),
             keys,
             issuer: config.issuer.clone(),
             audiences: config.audiences.clone(),
             authorized_parties: config.authorized_parties.clone(),
             leeway_secs: config.leeway.as_secs(),
-            validation,
         }
     }
 
@@ -124,7 +134,12 @@ impl Verifier {
         if !key.accepts(header.alg) {
             return Err(AuthError::Algorithm);
         }
-        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, &self.validation)
+        let validation = match key.kind {
+            KeyKind::Rsa => &self.rsa,
+            KeyKind::EcP256 | KeyKind::EcP384 => &self.ec,
+            KeyKind::Ed25519 => &self.ed,
+        };
+        let claims = jsonwebtoken::decode::<Claims>(token, &key.key, validation)
             .map_err(|e| match e.kind() {
                 ErrorKind::InvalidSignature
                 | ErrorKind::InvalidRsaKey(_)

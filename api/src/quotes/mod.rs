@@ -21,6 +21,21 @@ pub struct SaveQuote {
     pub quote: String,
 }
 
+impl SaveQuote {
+    /// Reads the body strictly as a JSON object with a string `quote`
+    /// (serde would also take `["text"]` for a one-field struct). Other
+    /// fields are ignored, so a client may send back a `Quote` it received.
+    fn from_json(body: &serde_json::Value) -> Result<QuoteText, QuoteError> {
+        let quote = body
+            .as_object()
+            .and_then(|object| object.get("quote"))
+            .ok_or_else(|| QuoteError::Shape("no \"quote\" field".to_owned()))?
+            .as_str()
+            .ok_or_else(|| QuoteError::Shape("\"quote\" is not a string".to_owned()))?;
+        QuoteText::parse(quote)
+    }
+}
+
 /// A stored quote, as clients see it.
 #[derive(Debug, Serialize)]
 pub struct Quote {
@@ -60,9 +75,9 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpRe
 pub async fn put_quote(
     caller: Caller,
     db: web::Data<Database>,
-    body: web::Json<SaveQuote>,
+    body: web::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let quote = QuoteText::parse(&body.quote)?;
+    let quote = SaveQuote::from_json(&body)?;
     let mut conn = db.conn().await?;
     let (stored, saved) = store::save_quote(&mut conn, caller.user_id(), &quote).await?;
     let status = match saved {

@@ -15,7 +15,7 @@ pub enum QuoteError {
         "The quote contains a control character (U+{code:04X}) at character {position}; only line breaks and tabs are allowed."
     )]
     ControlCharacter { code: u32, position: usize },
-    #[error("The body must be a JSON object with a string field \"quote\" ({0}).")]
+    #[error("The body must be a JSON object with a string field \"quote\": {0}.")]
     Shape(String),
 }
 

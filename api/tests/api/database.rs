@@ -1,0 +1,278 @@
+//! Postgres: TLS modes, per-connection settings, compatibility with the
+//! original app's table, and a database that goes away and comes back.
+
+use std::time::Duration;
+
+use diesel_async::RunQueryDsl;
+use serde_json::Value;
+
+use crate::helpers::{
+    FlakyProxy, Setup, TestDatabase, admin_query_one, assert_problem, spawn_app_with, test_config,
+};
+
+#[derive(diesel::QueryableByName)]
+struct Setting {
+    #[diesel(sql_type = diesel::sql_types::Text)]
+    value: String,
+}
+
+async fn show(conn: &mut diesel_async::AsyncPgConnection, setting: &str) -> String {
+    diesel::sql_query(format!("SELECT current_setting('{setting}') AS value"))
+        .get_result::<Setting>(conn)
+        .await
+        .unwrap()
+        .value
+}
+
+fn settings_for(url: &str) -> quotes_api::config::DatabaseConfig {
+    test_config(url, "http://127.0.0.1:1").database
+}
+
+#[tokio::test]
+async fn every_connection_sets_application_name_and_statement_timeout() {
+    let db = TestDatabase::create().await;
+    let mut conn = quotes_api::db::connect(&settings_for(&db.url()))
+        .await
+        .unwrap();
+    assert_eq!(show(&mut conn, "application_name").await, "quotes-api");
+    assert_eq!(show(&mut conn, "statement_timeout").await, "5s");
+    assert_eq!(show(&mut conn, "TimeZone").await, "UTC");
+}
+
+async fn ssl_in_use(conn: &mut diesel_async::AsyncPgConnection) -> bool {
+    #[derive(diesel::QueryableByName)]
+    struct Ssl {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        ssl: bool,
+    }
+    diesel::sql_query("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()")
+        .get_result::<Ssl>(conn)
+        .await
+        .unwrap()
+        .ssl
+}
+
+#[tokio::test]
+async fn sslmode_require_encrypts_and_disable_does_not() {
+    let db = TestDatabase::create().await;
+    let mut tls = quotes_api::db::connect(&settings_for(
+        &db.url_at("127.0.0.1:5432", "sslmode=require"),
+    ))
+    .await
+    .unwrap();
+    assert!(ssl_in_use(&mut tls).await);
+    let mut plain = quotes_api::db::connect(&settings_for(
+        &db.url_at("127.0.0.1:5432", "sslmode=disable"),
+    ))
+    .await
+    .unwrap();
+    assert!(!ssl_in_use(&mut plain).await);
+}
+
+#[tokio::test]
+async fn verify_full_checks_the_chain_and_the_host_name() {
+    let db = TestDatabase::create().await;
+    // The local server's certificate is self-signed for "localhost", so it
+    // is its own root.
+    let cert = admin_query_one("SELECT current_setting('ssl_cert_file')").await;
+    let root = format!("sslrootcert={cert}");
+
+    let full = db.url_at("localhost:5432", &format!("sslmode=verify-full&{root}"));
+    let mut conn = quotes_api::db::connect(&settings_for(&full)).await.unwrap();
+    assert!(ssl_in_use(&mut conn).await);
+
+    let wrong_name = db.url_at("127.0.0.1:5432", &format!("sslmode=verify-full&{root}"));
+    assert!(
+        quotes_api::db::connect(&settings_for(&wrong_name))
+            .await
+            .is_err()
+    );
+
+    let chain_only = db.url_at("127.0.0.1:5432", &format!("sslmode=verify-ca&{root}"));
+    assert!(
+        quotes_api::db::connect(&settings_for(&chain_only))
+            .await
+            .is_ok()
+    );
+
+    let public_roots = db.url_at("localhost:5432", "sslmode=verify-full");
+    assert!(
+        quotes_api::db::connect(&settings_for(&public_roots))
+            .await
+            .is_err(),
+        "a self-signed certificate is not trusted by the public roots"
+    );
+}
+
+#[tokio::test]
+async fn the_api_serves_over_tls_to_postgres() {
+    let app = spawn_app_with(Setup {
+        database_url: Some(Box::new(|db| {
+            db.url_at("127.0.0.1:5432", "sslmode=require")
+        })),
+        ..Setup::default()
+    })
+    .await;
+    let token = app.token("user_tls");
+    assert_eq!(
+        app.put_quote(&token, "Encrypted in transit.")
+            .await
+            .status(),
+        201
+    );
+    assert_eq!(app.get_quote(&token).await.status(), 200);
+    let ssl: bool = app
+        .db
+        .client()
+        .await
+        .query_one(
+            "SELECT bool_and(s.ssl) FROM pg_stat_ssl s JOIN pg_stat_activity a USING (pid) \
+             WHERE a.application_name = 'quotes-api' AND a.datname = current_database()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert!(ssl);
+}
+
+#[tokio::test]
+async fn a_database_made_by_the_original_app_keeps_its_rows() {
+    let db = TestDatabase::create().await;
+    // The table exactly as the Next.js + Drizzle tutorial creates it.
+    db.client()
+        .await
+        .batch_execute(
+            "CREATE TABLE user_messages (
+                 user_id text PRIMARY KEY NOT NULL,
+                 create_ts timestamp DEFAULT now() NOT NULL,
+                 message text NOT NULL
+             );
+             INSERT INTO user_messages (user_id, create_ts, message)
+             VALUES ('user_legacy', '2024-03-01 12:34:56.789', 'Written by the old app.');",
+        )
+        .await
+        .unwrap();
+    let app = spawn_app_with(Setup {
+        database: Some(db),
+        ..Setup::default()
+    })
+    .await;
+    let response = app.get_quote(&app.token("user_legacy")).await;
+    assert_eq!(response.status(), 200);
+    let quote: Value = response.json().await.unwrap();
+    assert_eq!(quote["quote"], "Written by the old app.");
+    assert_eq!(quote["created_at"], "2024-03-01T12:34:56.789000Z");
+    assert_eq!(quote["updated_at"], quote["created_at"]);
+}
+
+#[tokio::test]
+async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
+    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let addr = proxy.addr.to_string();
+    let app = spawn_app_with(Setup {
+        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        ..Setup::default()
+    })
+    .await;
+    let token = app.token("user_a");
+    assert_eq!(
+        app.put_quote(&token, "Before the outage.").await.status(),
+        201
+    );
+
+    proxy.cut();
+    let started = std::time::Instant::now();
+    let problem = assert_problem(app.get_quote(&token).await, 503).await;
+    assert_eq!(problem["type"], "urn:quotes:problem:unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "failed fast: {:?}",
+        started.elapsed()
+    );
+    assert_problem(app.put_quote(&token, "During the outage.").await, 503).await;
+    assert!(
+        app.wait_for_status("/readyz", 503, Duration::from_secs(5))
+            .await
+    );
+
+    proxy.restore();
+    app.wait_until_ready().await;
+    let quote: Value = app.get_quote(&token).await.json().await.unwrap();
+    assert_eq!(quote["quote"], "Before the outage.");
+    assert_eq!(
+        app.put_quote(&token, "After the outage.").await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn a_database_down_at_start_is_migrated_once_it_comes_up() {
+    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    proxy.cut();
+    let addr = proxy.addr.to_string();
+    let app = spawn_app_with(Setup {
+        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        wait_ready: false,
+        ..Setup::default()
+    })
+    .await;
+    assert!(
+        app.wait_for_status("/healthz", 200, Duration::from_secs(5))
+            .await
+    );
+    assert_problem(
+        app.client.get(app.url("/readyz")).send().await.unwrap(),
+        503,
+    )
+    .await;
+    assert_problem(app.get_quote(&app.token("user_a")).await, 503).await;
+
+    proxy.restore();
+    app.wait_until_ready().await;
+    assert_eq!(
+        app.put_quote(&app.token("user_a"), "Late but fine.")
+            .await
+            .status(),
+        201
+    );
+}
+
+#[tokio::test]
+async fn every_migration_is_undone_by_its_down_sql() {
+    let db = TestDatabase::create().await;
+    let client = db.client().await;
+    let folder = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../migrations");
+    let mut migrations: Vec<_> = std::fs::read_dir(folder)
+        .unwrap()
+        .map(|entry| entry.unwrap().path())
+        .filter(|path| path.is_dir())
+        .collect();
+    migrations.sort();
+    assert!(migrations.len() >= 2);
+    let table_exists = || async {
+        client
+            .query_one("SELECT to_regclass('user_messages') IS NOT NULL", &[])
+            .await
+            .unwrap()
+            .get::<_, bool>(0)
+    };
+    for round in 0..2 {
+        for migration in &migrations {
+            let up = std::fs::read_to_string(migration.join("up.sql")).unwrap();
+            client
+                .batch_execute(&up)
+                .await
+                .unwrap_or_else(|e| panic!("{migration:?} up (round {round}): {e}"));
+        }
+        assert!(table_exists().await);
+        for migration in migrations.iter().rev() {
+            let down = std::fs::read_to_string(migration.join("down.sql")).unwrap();
+            client
+                .batch_execute(&down)
+                .await
+                .unwrap_or_else(|e| panic!("{migration:?} down: {e}"));
+        }
+        assert!(!table_exists().await);
+    }
+}

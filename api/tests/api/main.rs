@@ -1,0 +1,14 @@
+//! Integration tests: the real server on a random port, a fresh database
+//! per test and a real JWKS server on loopback.
+
+#![expect(
+    clippy::unwrap_used,
+    reason = "a failed step should stop the test right there"
+)]
+
+mod database;
+mod helpers;
+mod operations;
+mod quotes;
+mod startup;
+mod tokens;

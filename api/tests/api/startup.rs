@@ -1,0 +1,209 @@
+//! The `quotes-api` binary itself: configuration errors, `migrate`, and a
+//! graceful stop on SIGTERM.
+
+use std::io::{Read, Write};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::helpers::{TestDatabase, TestIdp, TestKey};
+
+fn binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quotes-api"));
+    command.env_clear().env("RUST_LOG", "warn");
+    command
+}
+
+fn run(command: &mut Command) -> Output {
+    command.stdin(Stdio::null()).output().unwrap()
+}
+
+/// Asserts a start-up failure: non-zero exit and one line naming `variable`.
+fn assert_config_error(output: &Output, variable: &str) -> String {
+    assert!(!output.status.success());
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(stderr.trim_end().lines().count(), 1, "one line: {stderr:?}");
+    assert!(stderr.contains(variable), "names {variable}: {stderr:?}");
+    stderr
+}
+
+#[test]
+fn a_missing_database_url_stops_the_process_with_one_line() {
+    let output = run(binary().env("AUTH_ISSUER", "https://issuer.example"));
+    assert_config_error(&output, "DATABASE_URL");
+    let output = run(binary().arg("migrate"));
+    assert_config_error(&output, "DATABASE_URL");
+}
+
+#[test]
+fn bad_values_are_reported_by_variable_name() {
+    let base = [
+        ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quotes"),
+        ("AUTH_ISSUER", "https://issuer.example"),
+    ];
+    for (variable, value) in [
+        ("BIND_ADDR", "not-an-address"),
+        ("AUTH_ISSUER", ""),
+        ("AUTH_ISSUER", "not a url"),
+        ("AUTH_JWKS_URL", "ftp://keys.example/jwks"),
+        ("AUTH_LEEWAY_SECS", "five"),
+        ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
+        ("AUTH_AUTHORIZED_PARTIES", "nope"),
+        ("DATABASE_POOL_SIZE", "0"),
+        ("LOG_FORMAT", "xml"),
+        ("DATABASE_URL", "mysql://localhost/quotes"),
+    ] {
+        let output = run(binary().envs(base).env(variable, value));
+        assert_config_error(&output, variable);
+    }
+}
+
+#[test]
+fn the_database_password_never_appears_in_errors() {
+    for url in [
+        "postgres://user:hunter2secret@db.example/quotes?sslmode=sometimes",
+        "postgres://user:hunter2secret@db.example:notaport/quotes",
+        "postgres://user:hunter2secret@db.example/quotes?bogus_option=1",
+    ] {
+        let output = run(binary()
+            .env("DATABASE_URL", url)
+            .env("AUTH_ISSUER", "https://issuer.example"));
+        let stderr = assert_config_error(&output, "DATABASE_URL");
+        assert!(!stderr.contains("hunter2secret"), "{stderr}");
+    }
+}
+
+#[tokio::test]
+async fn migrate_applies_the_schema_and_is_idempotent() {
+    let db = TestDatabase::create().await;
+    for _ in 0..2 {
+        let output = run(binary().arg("migrate").env("DATABASE_URL", db.url()));
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let columns: i64 = db
+        .client()
+        .await
+        .query_one(
+            "SELECT count(*) FROM information_schema.columns WHERE table_name = 'user_messages'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(columns, 4);
+}
+
+struct Server {
+    child: Child,
+    port: u16,
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+async fn start_server(db: &TestDatabase, idp: &TestIdp) -> Server {
+    let port = free_port();
+    let child = binary()
+        .arg("serve")
+        .env("DATABASE_URL", db.url())
+        .env("AUTH_ISSUER", &idp.issuer)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("HTTP_WORKERS", "1")
+        .env("SHUTDOWN_TIMEOUT_SECS", "10")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = Server { child, port };
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let ready = client
+            .get(format!("http://127.0.0.1:{port}/readyz"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == 200);
+        if ready {
+            return server;
+        }
+        assert!(Instant::now() < deadline, "quotes-api did not become ready");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+#[tokio::test]
+async fn sigterm_lets_the_request_in_flight_finish() {
+    let key = TestKey::rsa();
+    let idp = TestIdp::start(&[&key]);
+    let db = TestDatabase::create().await;
+    let server = start_server(&db, &idp).await;
+    let token = key.sign(&idp.claims("user_inflight"));
+
+    let body = br#"{"quote": "Finish what you started."}"#;
+    let (head, tail) = body.split_at(10);
+    let port = server.port;
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(15)))
+        .unwrap();
+    write!(
+        stream,
+        "PUT /me/quote HTTP/1.1\r\nHost: localhost\r\nAuthorization: Bearer {token}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n",
+        body.len()
+    )
+    .unwrap();
+    stream.write_all(head).unwrap();
+    stream.flush().unwrap();
+    tokio::time::sleep(Duration::from_millis(200)).await;
+
+    terminate(&server.child);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    stream.write_all(tail).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).unwrap();
+    assert!(response.starts_with("HTTP/1.1 201"), "{response}");
+
+    let exit = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    let stored: String = db
+        .client()
+        .await
+        .query_one(
+            "SELECT message FROM user_messages WHERE user_id = 'user_inflight'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(stored, "Finish what you started.");
+}
