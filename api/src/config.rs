@@ -8,12 +8,14 @@
 
 use std::fmt;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
 use crate::db::DatabaseUrl;
+use crate::dev_idp::DevIdpConfig;
 
 /// Command line of `quotes-api`.
 #[derive(Debug, Parser)]
@@ -37,8 +39,39 @@ pub enum Command {
     /// Apply pending migrations, then serve HTTP (the default).
     Serve(ServeArgs),
     /// Apply pending migrations and exit.
-    Migrate(DatabaseArgs),
+    Migrate(MigrateArgs),
+    /// Print a token from the development identity provider (for curl and scripts).
+    DevToken(DevTokenArgs),
 }
+
+/// Arguments of `migrate`.
+#[derive(Debug, Clone, Args)]
+pub struct MigrateArgs {
+    /// Create the database first when it does not exist.
+    #[arg(long)]
+    pub create_database: bool,
+
+    #[command(flatten)]
+    pub database: DatabaseArgs,
+}
+
+/// Arguments of `dev-token`.
+#[derive(Debug, Clone, Args)]
+pub struct DevTokenArgs {
+    /// The user id (`sub`) the token speaks for.
+    pub user: String,
+
+    /// Address of the API whose development provider signs (its issuer).
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: String,
+
+    /// The development provider's signing key.
+    #[arg(long, env = "DEV_IDP_KEY_FILE", default_value = DEFAULT_DEV_IDP_KEY_FILE)]
+    pub dev_idp_key_file: PathBuf,
+}
+
+/// Where the development provider keeps its key unless told otherwise.
+pub const DEFAULT_DEV_IDP_KEY_FILE: &str = ".quotes-dev-idp.pem";
 
 /// Everything `serve` needs.
 #[derive(Debug, Clone, Args)]
@@ -62,6 +95,22 @@ pub struct ServeArgs {
     /// Log format: `text` (readable) or `json` (one object per line).
     #[arg(long, env = "LOG_FORMAT", default_value = "text")]
     pub log_format: String,
+
+    /// Host the development identity provider under /dev-idp. Loopback
+    /// addresses only; never in production.
+    #[arg(
+        long,
+        env = "DEV_IDP",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub dev_idp: bool,
+
+    /// The development provider's signing key (created when missing).
+    #[arg(long, env = "DEV_IDP_KEY_FILE", default_value = DEFAULT_DEV_IDP_KEY_FILE)]
+    pub dev_idp_key_file: PathBuf,
 
     #[command(flatten)]
     pub database: DatabaseArgs,
@@ -145,6 +194,8 @@ pub struct Config {
     pub log_format: LogFormat,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
+    /// Set when the development identity provider is on; `auth` then trusts it.
+    pub dev_idp: Option<DevIdpConfig>,
 }
 
 /// How the pool reaches Postgres.
@@ -202,6 +253,16 @@ impl Config {
             "json" => LogFormat::Json,
             _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
         };
+        let (auth, dev_idp) = if args.dev_idp {
+            (
+                AuthConfig::development(bind_addr, &args.auth)?,
+                Some(DevIdpConfig {
+                    key_file: args.dev_idp_key_file.clone(),
+                }),
+            )
+        } else {
+            (AuthConfig::from_args(&args.auth)?, None)
+        };
         Ok(Self {
             bind_addr,
             http_workers,
@@ -212,7 +273,8 @@ impl Config {
             cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
             log_format,
             database: DatabaseConfig::from_args(&args.database)?,
-            auth: AuthConfig::from_args(&args.auth)?,
+            auth,
+            dev_idp,
         })
     }
 }
@@ -282,6 +344,45 @@ impl AuthConfig {
                 "AUTH_AUTHORIZED_PARTIES",
                 args.auth_authorized_parties.as_deref().unwrap_or_default(),
             )?,
+            leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+        })
+    }
+}
+
+impl AuthConfig {
+    /// Trust the development provider hosted by this very process. It is
+    /// refused on any address other people could reach, and next to a real
+    /// provider's settings, so that it cannot be switched on by accident.
+    fn development(bind_addr: SocketAddr, args: &AuthArgs) -> Result<Self, ConfigError> {
+        if !bind_addr.ip().is_loopback() {
+            return Err(ConfigError::new(
+                "DEV_IDP",
+                format!(
+                    "the development identity provider only runs on a loopback BIND_ADDR \
+                     (127.0.0.1 or [::1]), not {bind_addr}"
+                ),
+            ));
+        }
+        let real_provider = [
+            ("AUTH_ISSUER", &args.auth_issuer),
+            ("AUTH_JWKS_URL", &args.auth_jwks_url),
+            ("AUTH_AUDIENCE", &args.auth_audience),
+            ("AUTH_AUTHORIZED_PARTIES", &args.auth_authorized_parties),
+        ];
+        if let Some((variable, _)) = real_provider
+            .iter()
+            .find(|(_, value)| value.as_deref().is_some_and(|v| !v.trim().is_empty()))
+        {
+            return Err(ConfigError::new(
+                "DEV_IDP",
+                format!("cannot be combined with {variable}; use one identity provider"),
+            ));
+        }
+        Ok(Self {
+            issuer: crate::dev_idp::issuer_for(bind_addr),
+            jwks_url: None,
+            audiences: Vec::new(),
+            authorized_parties: Vec::new(),
             leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
         })
     }

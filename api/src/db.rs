@@ -436,6 +436,44 @@ pub enum MigrationError {
     Run(String),
 }
 
+/// Creates the database named in the URL unless it exists; `true` when it
+/// was created. Connects to the server's `postgres` database to do so.
+pub async fn create_database_if_missing(settings: &DatabaseConfig) -> Result<bool, MigrationError> {
+    #[derive(diesel::QueryableByName)]
+    struct Exists {
+        #[diesel(sql_type = diesel::sql_types::Bool)]
+        exists: bool,
+    }
+    let name = settings
+        .url
+        .config
+        .get_dbname()
+        .or(settings.url.config.get_user())
+        .ok_or_else(|| MigrationError::Run("DATABASE_URL names no database".to_owned()))?
+        .to_owned();
+    let mut maintenance = settings.clone();
+    maintenance.url.config.dbname("postgres");
+    let mut conn = tokio::time::timeout(settings.connect_timeout, connect(&maintenance))
+        .await
+        .map_err(|_| ConnectionError::BadConnection("timed out".to_owned()))??;
+    let exists =
+        diesel::sql_query("SELECT EXISTS (SELECT 1 FROM pg_database WHERE datname = $1) AS exists")
+            .bind::<diesel::sql_types::Text, _>(&name)
+            .get_result::<Exists>(&mut conn)
+            .await
+            .map_err(|e| MigrationError::Run(e.to_string()))?
+            .exists;
+    if exists {
+        return Ok(false);
+    }
+    let quoted = format!("\"{}\"", name.replace('"', "\"\""));
+    diesel::sql_query(format!("CREATE DATABASE {quoted}"))
+        .execute(&mut conn)
+        .await
+        .map_err(|e| MigrationError::Run(e.to_string()))?;
+    Ok(true)
+}
+
 /// Applies every pending embedded migration; returns how many ran.
 pub async fn migrate(settings: &DatabaseConfig) -> Result<usize, MigrationError> {
     let conn = tokio::time::timeout(settings.connect_timeout, connect(settings))

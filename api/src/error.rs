@@ -168,7 +168,9 @@ impl ResponseError for ApiError {
 
     fn error_response(&self) -> HttpResponse {
         let status = self.status_code();
-        if status.is_server_error() {
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            tracing::warn!(error = %self, "request refused for now");
+        } else if status.is_server_error() {
             tracing::error!(error = %self, "request failed");
         }
         let mut response = problem_response(&self.problem());

@@ -8,6 +8,7 @@
 pub mod auth;
 pub mod config;
 pub mod db;
+pub mod dev_idp;
 pub mod error;
 pub mod ops;
 pub mod quotes;
@@ -26,6 +27,7 @@ use actix_web::{App, HttpServer, web};
 use crate::auth::{KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
+use crate::dev_idp::DevIdp;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -54,11 +56,28 @@ impl Application {
 
     /// As [`Application::build`], with explicit key store timings.
     pub async fn build_with(
-        config: Config,
+        mut config: Config,
         key_settings: KeyStoreSettings,
     ) -> std::io::Result<Self> {
         let listener = TcpListener::bind(config.bind_addr)?;
-        let port = listener.local_addr()?.port();
+        let local_addr = listener.local_addr()?;
+        let port = local_addr.port();
+
+        let dev_idp = match &config.dev_idp {
+            Some(settings) => {
+                // The issuer names the port actually bound (tests bind port 0).
+                config.auth.issuer = dev_idp::issuer_for(local_addr);
+                let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
+                    .map_err(std::io::Error::other)?;
+                tracing::warn!(
+                    issuer = idp.issuer(),
+                    "DEVELOPMENT IDENTITY PROVIDER ENABLED: anyone who can reach this address \
+                     can sign in as anyone. Never use it in production."
+                );
+                Some(web::Data::new(idp))
+            }
+            None => None,
+        };
 
         let db = Database::new(config.database.clone()).map_err(std::io::Error::other)?;
         db.migrate_in_background().await;
@@ -74,8 +93,11 @@ impl Application {
         let origins = config.cors_allowed_origins.clone();
 
         let mut server = HttpServer::new(move || {
-            App::new()
-                .app_data(db.clone())
+            let mut app = App::new();
+            if let Some(idp) = &dev_idp {
+                app = app.app_data(idp.clone()).configure(dev_idp::routes);
+            }
+            app.app_data(db.clone())
                 .app_data(verifier.clone())
                 .app_data(
                     web::JsonConfig::default()

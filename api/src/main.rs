@@ -19,11 +19,18 @@ async fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Migrate(args)) => {
-            let settings = match DatabaseConfig::from_args(&args) {
+            let settings = match DatabaseConfig::from_args(&args.database) {
                 Ok(settings) => settings,
                 Err(error) => return fail(&format!("configuration error: {error}")),
             };
             quotes_api::telemetry::init(LogFormat::Text);
+            if args.create_database {
+                match quotes_api::db::create_database_if_missing(&settings).await {
+                    Ok(true) => tracing::info!("database created"),
+                    Ok(false) => {}
+                    Err(error) => return fail(&error.to_string()),
+                }
+            }
             match quotes_api::db::migrate(&settings).await {
                 Ok(applied) => {
                     tracing::info!(applied, "migrations applied");
@@ -32,6 +39,7 @@ async fn main() -> ExitCode {
                 Err(error) => fail(&error.to_string()),
             }
         }
+        Some(Command::DevToken(args)) => dev_token(&args),
         Some(Command::Serve(args)) => serve(&args).await,
         None => serve(&cli.serve).await,
     }
@@ -55,6 +63,30 @@ async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => fail(&format!("server error: {error}")),
+    }
+}
+
+/// Prints a token from the development provider's key.
+fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
+    let Ok(bind_addr) = args.bind_addr.parse() else {
+        return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
+    };
+    let settings = quotes_api::dev_idp::DevIdpConfig {
+        key_file: args.dev_idp_key_file.clone(),
+    };
+    let issuer = quotes_api::dev_idp::issuer_for(bind_addr);
+    let token = quotes_api::dev_idp::DevIdp::load(&settings, issuer)
+        .map_err(|e| e.to_string())
+        .and_then(|idp| idp.mint(&args.user).map_err(|e| e.to_string()));
+    match token {
+        Ok(token) => {
+            #[expect(clippy::print_stdout, reason = "the token is this command's output")]
+            {
+                println!("{token}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => fail(&error),
     }
 }
 

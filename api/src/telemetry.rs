@@ -25,6 +25,16 @@ pub fn init(format: LogFormat) {
     };
 }
 
+/// For tests: logs go through the test harness, which shows them only for
+/// failing tests.
+pub fn init_for_tests() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_test_writer()
+        .try_init();
+}
+
 /// Logs method, path (never the query, which may hold secrets), status,
 /// latency and the caller's id. The token itself is never logged.
 pub async fn access_log(

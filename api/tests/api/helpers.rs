@@ -392,6 +392,27 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
             authorized_parties: Vec::new(),
             leeway: Duration::from_secs(5),
         },
+        dev_idp: None,
+    }
+}
+
+/// A path in the temporary directory that no other test uses, removed on drop.
+pub struct TempPath(pub std::path::PathBuf);
+
+impl TempPath {
+    pub fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        Self(std::env::temp_dir().join(format!(
+            "quotes-test-{}-{}-{name}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
     }
 }
 
@@ -457,7 +478,7 @@ pub async fn spawn_app() -> TestApp {
 }
 
 pub async fn spawn_app_with(setup: Setup) -> TestApp {
-    quotes_api::telemetry::init(LogFormat::Text);
+    quotes_api::telemetry::init_for_tests();
     let db = match setup.database {
         Some(db) => db,
         None => TestDatabase::create().await,

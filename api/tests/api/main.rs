@@ -7,6 +7,7 @@
 )]
 
 mod database;
+mod dev_idp;
 mod helpers;
 mod operations;
 mod quotes;

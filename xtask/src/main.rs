@@ -1,0 +1,175 @@
+//! `cargo xtask`: the project's tasks, with nothing beyond cargo needed to
+//! start them.
+//!
+//! - `cargo xtask run`: the whole system on this machine.
+//! - `cargo xtask test`: every check and test the project has.
+
+#![expect(
+    clippy::print_stdout,
+    reason = "reporting progress is what this tool does"
+)]
+
+mod postgres;
+mod walkthrough;
+
+use std::io::{BufRead, BufReader};
+use std::process::{Command, ExitCode, Stdio};
+use std::time::Instant;
+
+fn main() -> ExitCode {
+    let task = std::env::args().nth(1);
+    let result = match task.as_deref() {
+        Some("run") => run(),
+        Some("test") => test(),
+        Some(other) => Err(format!(
+            "unknown task `{other}`; try `cargo xtask run` or `cargo xtask test`"
+        )),
+        None => Err("usage: cargo xtask run | cargo xtask test".to_owned()),
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(message) => {
+            eprintln!("xtask: {message}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+type Result<T = ()> = std::result::Result<T, String>;
+
+/// Where the API listens unless `BIND_ADDR` says otherwise.
+const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
+
+/// Builds and starts the API with the development identity provider,
+/// against `DATABASE_URL` or a local Postgres (creating the database).
+fn run() -> Result {
+    let database_url =
+        std::env::var("DATABASE_URL").unwrap_or_else(|_| postgres::default_database_url());
+    postgres::check_reachable(&database_url)?;
+    let bind_addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| DEFAULT_BIND_ADDR.to_owned());
+
+    println!("==> building the API");
+    cargo(&["build", "--package", "quotes-api"])?;
+    println!("==> migrating the database");
+    api_command(&["migrate", "--create-database"], &database_url, &bind_addr)
+        .status()
+        .map_err(|e| format!("cannot start quotes-api: {e}"))?
+        .success()
+        .then_some(())
+        .ok_or("migrating failed (see above)")?;
+
+    println!("==> starting quotes at http://{bind_addr}");
+    println!("    sign in with the development identity provider; for curl:");
+    println!("    TOKEN=$(cargo run -q -p quotes-api -- dev-token alice)");
+    let status = api_command(&["serve", "--dev-idp"], &database_url, &bind_addr)
+        .status()
+        .map_err(|e| format!("cannot start quotes-api: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("quotes-api stopped: {status}"))
+    }
+}
+
+fn api_command(args: &[&str], database_url: &str, bind_addr: &str) -> Command {
+    let mut command = Command::new(env!("CARGO"));
+    command
+        .args(["run", "--quiet", "--package", "quotes-api", "--"])
+        .args(args)
+        .env("DATABASE_URL", database_url)
+        .env("BIND_ADDR", bind_addr);
+    command
+}
+
+/// Totals of the test runners' summaries.
+#[derive(Debug, Default)]
+struct Tally {
+    passed: u64,
+    failed: u64,
+}
+
+fn test() -> Result {
+    let started = Instant::now();
+    let mut tally = Tally::default();
+    postgres::check_reachable(&postgres::admin_url())?;
+    step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
+    step("lints", || {
+        cargo(&[
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--",
+            "-D",
+            "warnings",
+        ])
+    })?;
+    step("Rust tests", || cargo_test(&mut tally))?;
+    step("README walkthrough", || walkthrough::run(&mut tally))?;
+    println!("\nxtask: every check passed in {:.0?}", started.elapsed());
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
+}
+
+fn step(name: &str, run: impl FnOnce() -> Result) -> Result {
+    println!("\n==> {name}");
+    run().map_err(|e| format!("{name} failed: {e}"))
+}
+
+fn cargo(args: &[&str]) -> Result {
+    let status = Command::new(env!("CARGO"))
+        .args(args)
+        .status()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("`cargo {}` exited with {status}", args.join(" ")))
+    }
+}
+
+/// Runs `cargo test`, echoing its output and adding up its summaries.
+fn cargo_test(tally: &mut Tally) -> Result {
+    let mut child = Command::new(env!("CARGO"))
+        .args(["test", "--workspace", "--color", "never"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            tally.passed += count(summary, "passed");
+            tally.failed += count(summary, "failed");
+        }
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} tests failed", tally.failed.max(1)))
+    }
+}
+
+/// The number before `label` in a summary such as `ok. 12 passed; 0 failed`.
+fn count(summary: &str, label: &str) -> u64 {
+    summary
+        .split(['.', ';'])
+        .filter_map(|part| part.trim().strip_suffix(label))
+        .find_map(|n| n.trim().parse().ok())
+        .unwrap_or(0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::count;
+
+    #[test]
+    fn summaries_are_counted() {
+        let summary =
+            "ok. 59 passed; 0 failed; 0 ignored; 0 measured; 0 filtered out; finished in 9.70s";
+        assert_eq!(count(summary, "passed"), 59);
+        assert_eq!(count(summary, "failed"), 0);
+        assert_eq!(count("FAILED. 3 passed; 2 failed; 0 ignored", "failed"), 2);
+    }
+}
