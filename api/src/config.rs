@@ -9,11 +9,14 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
 use url::Url;
 
+use crate::auth::clerk;
+use crate::auth::jwks::VerifyingKey;
 use crate::db::DatabaseUrl;
 use crate::dev_idp::DevIdpConfig;
 
@@ -165,6 +168,15 @@ pub struct AuthArgs {
     /// Clock skew in seconds allowed on `exp`, `nbf` and `iat`.
     #[arg(long, env = "AUTH_LEEWAY_SECS", default_value = "5")]
     pub auth_leeway_secs: String,
+
+    /// Clerk publishable key (`pk_test_...`/`pk_live_...`); the issuer and
+    /// the JWKS URL are derived from it.
+    #[arg(long, env = "CLERK_PUBLISHABLE_KEY")]
+    pub clerk_publishable_key: Option<String>,
+
+    /// Clerk's PEM "JWKS Public Key": verify with this key alone, no network.
+    #[arg(long, env = "CLERK_JWT_KEY", hide_env_values = true)]
+    pub clerk_jwt_key: Option<String>,
 }
 
 /// A bad setting: which variable, and what is wrong with it.
@@ -216,6 +228,10 @@ pub struct AuthConfig {
     pub audiences: Vec<String>,
     pub authorized_parties: Vec<String>,
     pub leeway: Duration,
+    /// Clerk's own rules apply too (its token categories and session status).
+    pub clerk: bool,
+    /// A key configured up front (Clerk's PEM key); no JWKS is fetched then.
+    pub static_key: Option<Arc<VerifyingKey>>,
 }
 
 impl fmt::Debug for AuthConfig {
@@ -226,6 +242,8 @@ impl fmt::Debug for AuthConfig {
             .field("audiences", &self.audiences)
             .field("authorized_parties", &self.authorized_parties)
             .field("leeway", &self.leeway)
+            .field("clerk", &self.clerk)
+            .field("static_key", &self.static_key.is_some())
             .finish()
     }
 }
@@ -314,30 +332,64 @@ impl DatabaseConfig {
 }
 
 impl AuthConfig {
-    /// Parses the identity provider arguments.
+    /// Parses the identity provider arguments. The issuer comes from
+    /// `AUTH_ISSUER` or, for Clerk, from the publishable key; when both are
+    /// given they must agree.
     pub fn from_args(args: &AuthArgs) -> Result<Self, ConfigError> {
-        let issuer = args
-            .auth_issuer
-            .as_deref()
-            .map(str::trim)
-            .filter(|issuer| !issuer.is_empty())
-            .ok_or_else(|| {
-                ConfigError::new("AUTH_ISSUER", "required, e.g. https://clerk.example.com")
-            })?;
-        let parsed = Url::parse(issuer)
+        let clerk_frontend_api = non_empty(args.clerk_publishable_key.as_deref())
+            .map(|key| {
+                clerk::frontend_api_from_publishable_key(key)
+                    .map_err(|message| ConfigError::new("CLERK_PUBLISHABLE_KEY", message))
+            })
+            .transpose()?;
+        let issuer = match (non_empty(args.auth_issuer.as_deref()), &clerk_frontend_api) {
+            (Some(issuer), Some(derived)) if issuer.trim_end_matches('/') != derived => {
+                return Err(ConfigError::new(
+                    "CLERK_PUBLISHABLE_KEY",
+                    format!("belongs to {derived}, but AUTH_ISSUER is {issuer}"),
+                ));
+            }
+            (Some(issuer), _) => issuer.to_owned(),
+            (None, Some(derived)) => derived.clone(),
+            (None, None) => {
+                return Err(ConfigError::new(
+                    "AUTH_ISSUER",
+                    "required (or CLERK_PUBLISHABLE_KEY), e.g. https://clerk.example.com",
+                ));
+            }
+        };
+        let parsed = Url::parse(&issuer)
             .map_err(|e| ConfigError::new("AUTH_ISSUER", format!("not a URL ({e})")))?;
         if !matches!(parsed.scheme(), "http" | "https") {
             return Err(ConfigError::new("AUTH_ISSUER", "must be an http(s) URL"));
         }
-        let jwks_url = args
-            .auth_jwks_url
-            .as_deref()
-            .map(str::trim)
-            .filter(|url| !url.is_empty())
+        let static_key = non_empty(args.clerk_jwt_key.as_deref())
+            .map(|pem| {
+                clerk::verifying_key_from_pem(pem)
+                    .map(Arc::new)
+                    .map_err(|message| ConfigError::new("CLERK_JWT_KEY", message))
+            })
+            .transpose()?;
+        let configured_jwks = non_empty(args.auth_jwks_url.as_deref())
             .map(|raw| http_url("AUTH_JWKS_URL", raw))
             .transpose()?;
+        if static_key.is_some() && configured_jwks.is_some() {
+            return Err(ConfigError::new(
+                "AUTH_JWKS_URL",
+                "cannot be combined with CLERK_JWT_KEY, which replaces the JWKS",
+            ));
+        }
+        // Clerk serves its keys at the Frontend API's well-known path.
+        let jwks_url = match (configured_jwks, &clerk_frontend_api) {
+            (Some(url), _) => Some(url),
+            (None, Some(frontend_api)) => Some(http_url(
+                "CLERK_PUBLISHABLE_KEY",
+                &format!("{frontend_api}/.well-known/jwks.json"),
+            )?),
+            (None, None) => None,
+        };
         Ok(Self {
-            issuer: issuer.to_owned(),
+            issuer,
             jwks_url,
             audiences: list(args.auth_audience.as_deref().unwrap_or_default()),
             authorized_parties: origins(
@@ -345,8 +397,14 @@ impl AuthConfig {
                 args.auth_authorized_parties.as_deref().unwrap_or_default(),
             )?,
             leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+            clerk: clerk_frontend_api.is_some() || static_key.is_some(),
+            static_key,
         })
     }
+}
+
+fn non_empty(raw: Option<&str>) -> Option<&str> {
+    raw.map(str::trim).filter(|value| !value.is_empty())
 }
 
 impl AuthConfig {
@@ -368,6 +426,8 @@ impl AuthConfig {
             ("AUTH_JWKS_URL", &args.auth_jwks_url),
             ("AUTH_AUDIENCE", &args.auth_audience),
             ("AUTH_AUTHORIZED_PARTIES", &args.auth_authorized_parties),
+            ("CLERK_PUBLISHABLE_KEY", &args.clerk_publishable_key),
+            ("CLERK_JWT_KEY", &args.clerk_jwt_key),
         ];
         if let Some((variable, _)) = real_provider
             .iter()
@@ -384,6 +444,8 @@ impl AuthConfig {
             audiences: Vec::new(),
             authorized_parties: Vec::new(),
             leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+            clerk: false,
+            static_key: None,
         })
     }
 }

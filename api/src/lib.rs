@@ -82,11 +82,14 @@ impl Application {
         let db = Database::new(config.database.clone()).map_err(std::io::Error::other)?;
         db.migrate_in_background().await;
 
-        let keys = KeyStore::new(
-            &config.auth.issuer,
-            config.auth.jwks_url.clone(),
-            key_settings,
-        );
+        let keys = match &config.auth.static_key {
+            Some(key) => KeyStore::fixed(key.clone()),
+            None => KeyStore::new(
+                &config.auth.issuer,
+                config.auth.jwks_url.clone(),
+                key_settings,
+            ),
+        };
         keys.start();
         let verifier = web::Data::new(Verifier::new(&config.auth, keys));
         let db = web::Data::new(db);

@@ -65,7 +65,16 @@ pub enum KeyError {
 /// Shared handle to one issuer's keys.
 #[derive(Debug, Clone)]
 pub struct KeyStore {
-    inner: Arc<Inner>,
+    source: Source,
+}
+
+#[derive(Debug, Clone)]
+enum Source {
+    /// Fetched from the provider and kept fresh.
+    Remote(Arc<Inner>),
+    /// Configured up front (Clerk's PEM key): it verifies every `kid`, as
+    /// Clerk's SDK does, and nothing is ever fetched.
+    Fixed(Arc<VerifyingKey>),
 }
 
 #[derive(Debug)]
@@ -124,7 +133,7 @@ impl KeyStore {
             .build()
             .unwrap_or_default();
         Self {
-            inner: Arc::new(Inner {
+            source: Source::Remote(Arc::new(Inner {
                 issuer: issuer.trim_end_matches('/').to_owned(),
                 configured_url: jwks_url,
                 http,
@@ -132,29 +141,44 @@ impl KeyStore {
                 keys: RwLock::new(Arc::new(KeySet::default())),
                 attempts: AtomicU64::new(0),
                 refresh: tokio::sync::Mutex::new(RefreshState::default()),
-            }),
+            })),
+        }
+    }
+
+    /// A store holding one key that is never refreshed.
+    pub fn fixed(key: Arc<VerifyingKey>) -> Self {
+        Self {
+            source: Source::Fixed(key),
         }
     }
 
     /// Starts the background refresh; it ends when the last handle is dropped.
     pub fn start(&self) {
-        let weak = Arc::downgrade(&self.inner);
-        tokio::spawn(refresh_loop(weak));
+        if let Source::Remote(inner) = &self.source {
+            tokio::spawn(refresh_loop(Arc::downgrade(inner)));
+        }
     }
 
     /// Whether any key is loaded.
     pub fn is_loaded(&self) -> bool {
-        !self.inner.current().is_empty()
+        match &self.source {
+            Source::Remote(inner) => !inner.current().is_empty(),
+            Source::Fixed(_) => true,
+        }
     }
 
     /// The key with this id, refreshing once if it is not known yet.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
-        if let Some(key) = self.inner.current().get(kid) {
+        let inner = match &self.source {
+            Source::Remote(inner) => inner,
+            Source::Fixed(key) => return Ok(key.clone()),
+        };
+        if let Some(key) = inner.current().get(kid) {
             return Ok(key.clone());
         }
         // Failures are logged inside; the lookup below tells the outcome.
-        let _ = self.inner.refresh(Trigger::UnknownKid).await;
-        let keys = self.inner.current();
+        let _ = inner.refresh(Trigger::UnknownKid).await;
+        let keys = inner.current();
         match keys.get(kid) {
             Some(key) => Ok(key.clone()),
             None if keys.is_empty() => Err(KeyError::Unavailable),

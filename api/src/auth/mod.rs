@@ -3,6 +3,7 @@
 //! keys and hands the handler the caller's identity; a handler that takes a
 //! `Caller` is protected, one that does not is public.
 
+pub mod clerk;
 pub mod jwks;
 pub mod keys;
 pub mod token;
@@ -53,6 +54,10 @@ pub enum AuthError {
     AuthorizedParty,
     #[error("The token's subject (sub) is missing or invalid.")]
     Subject,
+    #[error("The token is not a session token.")]
+    TokenType,
+    #[error("The session is not active yet (pending).")]
+    SessionPending,
     #[error("The token's claims are invalid: {0}.")]
     Claims(&'static str),
     #[error("The identity provider's signing keys are not available yet; try again shortly.")]
@@ -77,6 +82,8 @@ impl AuthError {
             Self::Audience => "audience",
             Self::AuthorizedParty => "authorized_party",
             Self::Subject => "subject",
+            Self::TokenType => "token_type",
+            Self::SessionPending => "session_pending",
             Self::Claims(_) => "claims",
             Self::KeysUnavailable => "keys_unavailable",
         }

@@ -8,9 +8,9 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 
-use super::AuthError;
 use super::jwks::KeyKind;
 use super::keys::{KeyError, KeyStore};
+use super::{AuthError, clerk};
 use crate::config::AuthConfig;
 
 /// Tokens longer than this are refused before any parsing.
@@ -46,6 +46,7 @@ pub struct Verifier {
     audiences: Vec<String>,
     authorized_parties: Vec<String>,
     leeway_secs: u64,
+    clerk: bool,
     /// jsonwebtoken wants the algorithms of one validation to share a
     /// family, so there is one per family.
     rsa: jsonwebtoken::Validation,
@@ -61,6 +62,8 @@ struct Claims {
     aud: Audience,
     azp: Option<String>,
     iat: Option<f64>,
+    /// Clerk's session status.
+    sts: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -105,6 +108,7 @@ impl Verifier {
             audiences: config.audiences.clone(),
             authorized_parties: config.authorized_parties.clone(),
             leeway_secs: config.leeway.as_secs(),
+            clerk: config.clerk,
         }
     }
 
@@ -125,6 +129,9 @@ impl Verifier {
         // RFC 7515 §4.1.11: extensions we do not understand must not be ignored.
         if header.crit.is_some() {
             return Err(AuthError::Malformed);
+        }
+        if self.clerk {
+            clerk::check_session_token(&header)?;
         }
         let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
         let key = self.keys.key(kid).await.map_err(|e| match e {
@@ -181,6 +188,11 @@ impl Verifier {
             if !self.authorized_parties.iter().any(|party| party == azp) {
                 return Err(AuthError::AuthorizedParty);
             }
+        }
+        // As Clerk's SDK: a session that still has tasks to complete is not
+        // signed in yet.
+        if self.clerk && claims.sts.as_deref() == Some("pending") {
+            return Err(AuthError::SessionPending);
         }
         let subject = claims
             .sub

@@ -191,6 +191,8 @@ pub enum JwksMode {
     Serve,
     Fail,
     Garbage,
+    /// The keys, padded past any sane JWKS size.
+    Huge,
     Slow(Duration),
 }
 
@@ -356,6 +358,9 @@ async fn jwks(req: actix_web::HttpRequest, data: IdpData) -> HttpResponse {
         JwksMode::Garbage => HttpResponse::Ok()
             .content_type("text/html")
             .body("<html>oops</html>"),
+        JwksMode::Huge => {
+            HttpResponse::Ok().json(json!({ "keys": keys, "padding": "x".repeat(1024 * 1024) }))
+        }
         JwksMode::Slow(delay) => {
             tokio::time::sleep(delay).await;
             HttpResponse::Ok().json(json!({ "keys": keys }))
@@ -391,6 +396,8 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
             audiences: Vec::new(),
             authorized_parties: Vec::new(),
             leeway: Duration::from_secs(5),
+            clerk: false,
+            static_key: None,
         },
         dev_idp: None,
     }

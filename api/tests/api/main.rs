@@ -6,6 +6,7 @@
     reason = "a failed step should stop the test right there"
 )]
 
+mod clerk;
 mod database;
 mod dev_idp;
 mod helpers;

@@ -587,3 +587,50 @@ async fn keys_are_refreshed_on_max_age_and_removed_keys_stop_working() {
     assert!(app.idp.jwks_fetches() >= 2);
     assert_accepted(&app, &successor.sign(&app.idp.claims("user_a"))).await;
 }
+
+#[tokio::test]
+async fn failed_background_refreshes_keep_the_known_keys() {
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|_, idp| idp.set_cache_control("max-age=1")),
+        key_settings: quotes_api::auth::KeyStoreSettings {
+            min_max_age: Duration::from_secs(1),
+            cooldown: Duration::from_secs(1),
+            ..crate::helpers::test_key_settings()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let token = app.token("user_a");
+    for mode in [JwksMode::Fail, JwksMode::Garbage, JwksMode::Huge] {
+        app.idp.set_mode(mode);
+        let fetches = app.idp.jwks_fetches();
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while app.idp.jwks_fetches() < fetches + 2 {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "{mode:?}: no refresh was attempted"
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        assert_accepted(&app, &token).await;
+        let ready = app.client.get(app.url("/readyz")).send().await.unwrap();
+        assert_eq!(ready.status(), 200, "{mode:?}: keys kept, still ready");
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_jwks_document_is_refused() {
+    let app = spawn_app().await;
+    let successor = TestKey::load("rsa-2048-b", "rsa-2", Algorithm::RS256, false);
+    app.idp.set_keys(&[&app.key, &successor]);
+    app.idp.set_mode(JwksMode::Huge);
+    let problem = assert_rejected(&app, &successor.sign(&app.idp.claims("user_a"))).await;
+    assert!(
+        problem["detail"]
+            .as_str()
+            .unwrap()
+            .contains("does not publish"),
+        "{problem}"
+    );
+    assert_accepted(&app, &app.token("user_a")).await;
+}

@@ -1,0 +1,203 @@
+//! Clerk, first-class: the publishable key, the PEM public key, and the
+//! session-token rules of Clerk's own SDK.
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use clap::Parser;
+use jsonwebtoken::{Algorithm, Header};
+use quotes_api::config::{AuthConfig, Cli};
+use serde_json::{Value, json};
+
+use crate::helpers::{JwksMode, Setup, TestApp, TestKey, assert_problem, spawn_app_with};
+
+fn publishable_key(host: &str) -> String {
+    format!("pk_test_{}", STANDARD.encode(format!("{host}$")))
+}
+
+fn auth_config(flags: &[&str]) -> Result<AuthConfig, quotes_api::config::ConfigError> {
+    let mut args = vec![
+        "quotes-api",
+        "--database-url",
+        "postgres://localhost/quotes",
+    ];
+    args.extend_from_slice(flags);
+    let cli = Cli::try_parse_from(args).unwrap();
+    AuthConfig::from_args(&cli.serve.auth)
+}
+
+#[test]
+fn the_publishable_key_alone_configures_issuer_and_jwks() {
+    let config = auth_config(&[
+        "--clerk-publishable-key",
+        &publishable_key("clerk.example.com"),
+    ])
+    .unwrap();
+    assert_eq!(config.issuer, "https://clerk.example.com");
+    assert_eq!(
+        config.jwks_url.unwrap().as_str(),
+        "https://clerk.example.com/.well-known/jwks.json"
+    );
+    assert!(config.clerk);
+
+    let agreeing = auth_config(&[
+        "--clerk-publishable-key",
+        &publishable_key("clerk.example.com"),
+        "--auth-issuer",
+        "https://clerk.example.com",
+    ]);
+    assert!(agreeing.is_ok());
+
+    let disagreeing = auth_config(&[
+        "--clerk-publishable-key",
+        &publishable_key("clerk.example.com"),
+        "--auth-issuer",
+        "https://other.example.com",
+    ])
+    .unwrap_err();
+    assert_eq!(disagreeing.variable, "CLERK_PUBLISHABLE_KEY");
+
+    let broken = auth_config(&["--clerk-publishable-key", "pk_test_bm9wZQ"]).unwrap_err();
+    assert_eq!(broken.variable, "CLERK_PUBLISHABLE_KEY");
+}
+
+#[test]
+fn a_broken_pem_key_is_a_configuration_error() {
+    let error = auth_config(&[
+        "--auth-issuer",
+        "https://clerk.example.com",
+        "--clerk-jwt-key",
+        "not a key",
+    ])
+    .unwrap_err();
+    assert_eq!(error.variable, "CLERK_JWT_KEY");
+}
+
+/// An app whose issuer comes from a publishable key for the test provider's
+/// host, with the keys read over plain HTTP from the test provider. Returns
+/// the app and the derived issuer.
+async fn spawn_clerk_app() -> (TestApp, String) {
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|config, idp| {
+            let host = idp.issuer.trim_start_matches("http://").to_owned();
+            let jwks = format!("{}/keys/jwks.json", idp.issuer);
+            config.auth = auth_config(&[
+                "--clerk-publishable-key",
+                &publishable_key(&host),
+                "--auth-jwks-url",
+                &jwks,
+                "--auth-authorized-parties",
+                "http://localhost:3000",
+            ])
+            .unwrap();
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let issuer = format!("https://{}", app.idp.issuer.trim_start_matches("http://"));
+    (app, issuer)
+}
+
+fn session_claims(app: &TestApp, issuer: &str) -> Value {
+    let mut claims = app.idp.claims("user_2abc");
+    claims["iss"] = json!(issuer);
+    claims["sts"] = json!("active");
+    claims["v"] = json!(2);
+    claims
+}
+
+fn sign_with_header_fields(key: &TestKey, claims: &Value, fields: &[(&str, &str)]) -> String {
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some(key.kid.clone());
+    for (name, value) in fields {
+        if *name == "typ" {
+            header.typ = Some((*value).to_owned());
+        } else {
+            header.extras.insert(*name, *value);
+        }
+    }
+    key.sign_with_header(&header, claims)
+}
+
+#[tokio::test]
+async fn session_tokens_pass_and_other_clerk_tokens_do_not() {
+    let (app, issuer) = spawn_clerk_app().await;
+    let claims = session_claims(&app, &issuer);
+    for cat in [None, Some("cl_B7d4PD111AAA"), Some("cl_I7d4PD111III")] {
+        let fields: Vec<(&str, &str)> = cat.map(|c| ("cat", c)).into_iter().collect();
+        let token = sign_with_header_fields(&app.key, &claims, &fields);
+        assert_eq!(app.get_quote(&token).await.status(), 404, "cat {cat:?}");
+    }
+    for fields in [
+        [("cat", "cl_B7d4PD222AAA")],
+        [("cat", "cl_B7d4PD333AAA")],
+        [("typ", "at+jwt")],
+    ] {
+        let token = sign_with_header_fields(&app.key, &claims, &fields);
+        let problem = assert_problem(app.get_quote(&token).await, 401).await;
+        assert!(
+            problem["detail"]
+                .as_str()
+                .unwrap()
+                .contains("not a session token"),
+            "{problem}"
+        );
+    }
+
+    let mut pending = claims.clone();
+    pending["sts"] = json!("pending");
+    assert_problem(app.get_quote(&app.key.sign(&pending)).await, 401).await;
+
+    let mut wrong_party = claims.clone();
+    wrong_party["azp"] = json!("https://evil.example.com");
+    assert_problem(app.get_quote(&app.key.sign(&wrong_party)).await, 401).await;
+
+    // The publishable key names the issuer: the test provider's own `iss` is not it.
+    assert_problem(app.get_quote(&app.token("user_2abc")).await, 401).await;
+}
+
+#[tokio::test]
+async fn the_clerk_rules_apply_only_in_clerk_mode() {
+    let app = spawn_app_with(Setup::default()).await;
+    let token = sign_with_header_fields(
+        &app.key,
+        &app.idp.claims("user_a"),
+        &[("cat", "cl_B7d4PD222AAA")],
+    );
+    assert_eq!(app.get_quote(&token).await.status(), 404);
+}
+
+#[tokio::test]
+async fn the_pem_key_verifies_with_no_network_at_all() {
+    let pem = include_str!("keys/rsa-2048.pub.pem").replace('\n', "\\n");
+    let app = spawn_app_with(Setup {
+        configure: Box::new(move |config, idp| {
+            idp.set_mode(JwksMode::Fail);
+            config.auth = auth_config(&[
+                "--auth-issuer",
+                &idp.issuer,
+                &format!("--clerk-jwt-key={pem}"),
+            ])
+            .unwrap();
+        }),
+        ..Setup::default()
+    })
+    .await;
+    // Whatever kid Clerk stamps, the configured key verifies it.
+    let mut header = Header::new(Algorithm::RS256);
+    header.kid = Some("ins_2abcdef".to_owned());
+    let token = app.key.sign_with_header(&header, &app.idp.claims("user_a"));
+    assert_eq!(
+        app.put_quote(&token, "No network needed.").await.status(),
+        201
+    );
+
+    let stranger = TestKey::load("rsa-2048-b", "ins_2abcdef", Algorithm::RS256, false);
+    assert_problem(
+        app.get_quote(&stranger.sign(&app.idp.claims("user_a")))
+            .await,
+        401,
+    )
+    .await;
+    assert_eq!(app.idp.jwks_fetches(), 0);
+    assert_eq!(app.idp.discovery_fetches(), 0);
+}
