@@ -9,6 +9,7 @@
     reason = "reporting progress is what this tool does"
 )]
 
+mod fuzz;
 mod postgres;
 mod walkthrough;
 
@@ -104,6 +105,7 @@ fn test() -> Result {
         ])
     })?;
     step("Rust tests", || cargo_test(&mut tally))?;
+    step("fuzzing", || fuzz::run(&mut tally))?;
     step("README walkthrough", || walkthrough::run(&mut tally))?;
     println!("\nxtask: every check passed in {:.0?}", started.elapsed());
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
