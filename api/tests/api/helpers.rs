@@ -393,6 +393,7 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
             leeway: Duration::from_secs(5),
         },
         dev_idp: None,
+        clerk_webhook_secret: None,
     }
 }
 
