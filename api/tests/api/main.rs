@@ -13,3 +13,4 @@ mod operations;
 mod quotes;
 mod startup;
 mod tokens;
+mod webhooks;
