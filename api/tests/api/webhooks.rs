@@ -7,7 +7,7 @@ use base64::engine::general_purpose::STANDARD;
 use quotes_api::webhooks::SigningSecret;
 use serde_json::{Value, json};
 
-use crate::helpers::{Setup, TestApp, assert_problem, now, spawn_app, spawn_app_with};
+use crate::helpers::{FlakyProxy, Setup, TestApp, assert_problem, now, spawn_app, spawn_app_with};
 
 /// The endpoint's secret in these tests, as the Clerk Dashboard shows it.
 const SECRET: &str = "whsec_dGVzdC13ZWJob29rLXNpZ25pbmctc2VjcmV0LTAxMjM0NTY3";
@@ -347,6 +347,34 @@ async fn a_body_over_256_kib_is_413_problem() {
     let response = app.deliver(&Delivery::event("msg_1", &event)).await;
 
     assert_problem(response, 413).await;
+}
+
+#[tokio::test]
+async fn a_database_outage_is_503_so_the_sender_retries() {
+    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let addr = proxy.addr.to_string();
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|config, _| {
+            config.clerk_webhook_secret = Some(SigningSecret::parse(SECRET).unwrap());
+        }),
+        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        ..Setup::default()
+    })
+    .await;
+    app.with_quotes(&["user_gone"]).await;
+    let delivery = Delivery::event("msg_1", &user_deleted("user_gone"));
+
+    proxy.cut();
+    let problem = assert_problem(app.deliver(&delivery).await, 503).await;
+    assert_eq!(problem["type"], "urn:quotes:problem:unavailable");
+
+    proxy.restore();
+    assert!(
+        app.wait_for_status("/readyz", 200, std::time::Duration::from_secs(10))
+            .await
+    );
+    assert_eq!(app.deliver(&delivery).await.status(), 204);
+    assert!(app.stored_users().await.is_empty());
 }
 
 #[tokio::test]
