@@ -3,8 +3,8 @@
 //!
 //! clap reads the raw values; [`Config::from_args`] turns them into typed
 //! structs and reports the first bad value as one line naming its variable.
-//! Values that may carry secrets (`DATABASE_URL`) are read as plain strings so
-//! that clap never echoes them in an error.
+//! Values that may carry secrets (`DATABASE_URL`, `CLERK_WEBHOOK_SIGNING_SECRET`)
+//! are read as plain strings so that clap never echoes them in an error.
 
 use std::fmt;
 use std::net::SocketAddr;
@@ -19,6 +19,7 @@ use crate::auth::clerk;
 use crate::auth::jwks::VerifyingKey;
 use crate::db::DatabaseUrl;
 use crate::dev_idp::DevIdpConfig;
+use crate::webhooks::SigningSecret;
 
 /// Command line of `quotes-api`.
 #[derive(Debug, Parser)]
@@ -115,6 +116,11 @@ pub struct ServeArgs {
     #[arg(long, env = "DEV_IDP_KEY_FILE", default_value = DEFAULT_DEV_IDP_KEY_FILE)]
     pub dev_idp_key_file: PathBuf,
 
+    /// Signing Secret (`whsec_...`) of the Clerk webhook endpoint; enables
+    /// `POST /webhooks/clerk`.
+    #[arg(long, env = "CLERK_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]
+    pub clerk_webhook_signing_secret: Option<String>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 
@@ -208,6 +214,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// Set when the development identity provider is on; `auth` then trusts it.
     pub dev_idp: Option<DevIdpConfig>,
+    /// Set when Clerk's webhooks are enabled (`POST /webhooks/clerk`).
+    pub clerk_webhook_secret: Option<SigningSecret>,
 }
 
 /// How the pool reaches Postgres.
@@ -293,8 +301,19 @@ impl Config {
             database: DatabaseConfig::from_args(&args.database)?,
             auth,
             dev_idp,
+            clerk_webhook_secret: args
+                .clerk_webhook_signing_secret
+                .as_deref()
+                .map(webhook_secret)
+                .transpose()?,
         })
     }
+}
+
+/// The message names the variable and the problem, never the value.
+fn webhook_secret(raw: &str) -> Result<SigningSecret, ConfigError> {
+    SigningSecret::parse(raw)
+        .map_err(|error| ConfigError::new("CLERK_WEBHOOK_SIGNING_SECRET", error.to_string()))
 }
 
 impl DatabaseConfig {
@@ -523,6 +542,14 @@ mod tests {
     fn an_origin_with_a_path_is_refused_with_the_variable_name() {
         let err = origins("CORS_ALLOWED_ORIGINS", "https://app.example.com/app").unwrap_err();
         assert_eq!(err.variable, "CORS_ALLOWED_ORIGINS");
+    }
+
+    #[test]
+    fn a_bad_webhook_secret_is_named_but_not_shown() {
+        let err = webhook_secret("sk_live_topsecretvalue").unwrap_err();
+        assert_eq!(err.variable, "CLERK_WEBHOOK_SIGNING_SECRET");
+        assert!(!err.to_string().contains("topsecretvalue"), "{err}");
+        assert!(webhook_secret("whsec_c2VjcmV0").is_ok());
     }
 
     #[test]

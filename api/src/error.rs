@@ -14,6 +14,7 @@ use serde::Serialize;
 use crate::auth::AuthError;
 use crate::db::DatabaseUnavailable;
 use crate::quotes::QuoteError;
+use crate::webhooks::WebhookError;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -47,6 +48,8 @@ pub enum ApiError {
     PayloadTooLarge { limit: usize },
     #[error("unauthenticated: {0}")]
     Unauthenticated(#[from] AuthError),
+    #[error("invalid webhook delivery: {0}")]
+    InvalidWebhook(#[from] WebhookError),
     #[error("no route for this path")]
     RouteNotFound,
     #[error("method not allowed")]
@@ -95,6 +98,11 @@ impl ApiError {
             Self::Unauthenticated(error) => {
                 (error.problem_type(), "Unauthorized", error.to_string())
             }
+            Self::InvalidWebhook(error) => (
+                "urn:quotes:problem:invalid-webhook",
+                "Invalid webhook",
+                format!("The delivery was not accepted: {error}."),
+            ),
             Self::RouteNotFound => (
                 "about:blank",
                 "Not Found",
@@ -152,7 +160,7 @@ impl ResponseError for ApiError {
         match self {
             Self::QuoteNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
             Self::InvalidQuote(_) => StatusCode::UNPROCESSABLE_ENTITY,
-            Self::MalformedJson(_) => StatusCode::BAD_REQUEST,
+            Self::MalformedJson(_) | Self::InvalidWebhook(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             Self::Unauthenticated(error) if error.is_unavailable() => {

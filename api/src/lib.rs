@@ -15,6 +15,7 @@ pub mod quotes;
 pub mod schema;
 pub mod store;
 pub mod telemetry;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -28,6 +29,7 @@ use crate::auth::{KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::DevIdp;
+use crate::webhooks::SigningSecret;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -94,6 +96,7 @@ impl Application {
         let verifier = web::Data::new(Verifier::new(&config.auth, keys));
         let db = web::Data::new(db);
         let origins = config.cors_allowed_origins.clone();
+        let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
@@ -107,7 +110,7 @@ impl Application {
                         .limit(MAX_BODY_BYTES)
                         .error_handler(error::json_error),
                 )
-                .configure(routes)
+                .configure(|cfg| routes(cfg, webhook_secret.as_ref()))
                 .default_service(web::to(error::route_not_found))
                 .wrap(cors(&origins))
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
@@ -142,7 +145,19 @@ impl Application {
 
 /// Every route of the API, each resource answering 405 (with `Allow`) to
 /// the methods it does not support.
-fn routes(cfg: &mut web::ServiceConfig) {
+///
+/// `/webhooks/clerk` exists only with a signing secret: without one it is an
+/// unknown path (404), rather than an endpoint that refuses every delivery.
+fn routes(cfg: &mut web::ServiceConfig, webhook_secret: Option<&web::Data<SigningSecret>>) {
+    if let Some(secret) = webhook_secret {
+        cfg.service(
+            web::resource("/webhooks/clerk")
+                .app_data(secret.clone())
+                .app_data(webhooks::payload_config())
+                .route(web::post().to(webhooks::clerk_webhook))
+                .default_service(error::method_not_allowed("POST")),
+        );
+    }
     cfg.service(
         web::resource("/me/quote")
             .route(web::get().to(quotes::get_quote))

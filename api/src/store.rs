@@ -116,3 +116,14 @@ pub async fn delete_quote(conn: &mut AsyncPgConnection, user_id: &str) -> QueryR
         .await?;
     Ok(deleted > 0)
 }
+
+/// Erases everything stored for `user_id` (the user is gone from the
+/// identity provider); returns how many rows went. Deleting a user who has
+/// nothing stored is not an error, so a repeated request is harmless.
+///
+/// Every table keyed by a user id belongs here.
+pub async fn delete_user(conn: &mut AsyncPgConnection, user_id: &str) -> QueryResult<usize> {
+    diesel::delete(user_messages::table.filter(user_messages::user_id.eq(user_id)))
+        .execute(conn)
+        .await
+}

@@ -400,6 +400,7 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
             static_key: None,
         },
         dev_idp: None,
+        clerk_webhook_secret: None,
     }
 }
 

@@ -14,3 +14,4 @@ mod operations;
 mod quotes;
 mod startup;
 mod tokens;
+mod webhooks;

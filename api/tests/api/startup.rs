@@ -72,6 +72,23 @@ fn the_database_password_never_appears_in_errors() {
     }
 }
 
+#[test]
+fn a_bad_webhook_secret_is_named_but_never_shown() {
+    for secret in [
+        "sk_live_hunter2secret",
+        "whsec_hunter2secret!!",
+        "whsec_",
+        "",
+    ] {
+        let output = run(binary()
+            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quotes")
+            .env("AUTH_ISSUER", "https://issuer.example")
+            .env("CLERK_WEBHOOK_SIGNING_SECRET", secret));
+        let stderr = assert_config_error(&output, "CLERK_WEBHOOK_SIGNING_SECRET");
+        assert!(!stderr.contains("hunter2secret"), "{stderr}");
+    }
+}
+
 #[tokio::test]
 async fn migrate_applies_the_schema_and_is_idempotent() {
     let db = TestDatabase::create().await;
