@@ -17,8 +17,9 @@ static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
 
 /// Clerk mode with a fixed key: every rule runs and nothing touches the network.
 static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
-    let key = clerk::verifying_key_from_pem(include_str!("../../api/tests/api/keys/rsa-2048.pub.pem"))
-        .expect("the test key");
+    let key =
+        clerk::verifying_key_from_pem(include_str!("../../api/tests/api/keys/rsa-2048.pub.pem"))
+            .expect("the test key");
     let config = AuthConfig {
         issuer: "https://clerk.example.com".to_owned(),
         jwks_url: None,

@@ -25,7 +25,11 @@ pub fn run(tally: &mut Tally) -> Result {
             .args(["fuzz", "run", target])
             .arg(&scratch)
             .arg(root.join("fuzz/corpus").join(target))
-            .args(["--", &format!("-max_total_time={SECONDS_PER_TARGET}"), "-rss_limit_mb=2048"])
+            .args([
+                "--",
+                &format!("-max_total_time={SECONDS_PER_TARGET}"),
+                "-rss_limit_mb=2048",
+            ])
             .current_dir(&root)
             .status()
             .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
@@ -34,7 +38,9 @@ pub fn run(tally: &mut Tally) -> Result {
             println!("fuzz: {target} ran {SECONDS_PER_TARGET} s without a crash");
         } else {
             tally.failed += 1;
-            return Err(format!("{target} found a crash (see fuzz/artifacts/{target})"));
+            return Err(format!(
+                "{target} found a crash (see fuzz/artifacts/{target})"
+            ));
         }
     }
     Ok(())

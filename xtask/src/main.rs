@@ -93,7 +93,10 @@ fn test() -> Result {
     let started = Instant::now();
     let mut tally = Tally::default();
     postgres::check_reachable(&postgres::admin_url())?;
-    step("formatting", || cargo(&["fmt", "--all", "--", "--check"]))?;
+    step("formatting", || {
+        cargo(&["fmt", "--all", "--", "--check"])?;
+        cargo(&["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"])
+    })?;
     step("lints", || {
         cargo(&[
             "clippy",
