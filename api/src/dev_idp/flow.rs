@@ -107,6 +107,7 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     InvalidGrant,
     UnsupportedGrantType,
+    ServerError,
 }
 
 impl ErrorCode {
@@ -116,6 +117,7 @@ impl ErrorCode {
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidGrant => "invalid_grant",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::ServerError => "server_error",
         }
     }
 }
@@ -376,7 +378,7 @@ impl FlowState {
     /// Issues a fresh single-use code for `user`.
     pub fn issue(&self, authorization: Authorization, user: &str) -> Result<String, FlowError> {
         let code = random_code().ok_or(FlowError::new(
-            ErrorCode::InvalidRequest,
+            ErrorCode::ServerError,
             "no randomness available",
         ))?;
         let now = Instant::now();

@@ -39,7 +39,7 @@ p{margin:.25rem 0 1rem;color:var(--muted)}\
 label{display:block;font-weight:600;margin-bottom:.25rem}\
 input{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid var(--line);border-radius:8px;\
 background:var(--bg);color:var(--text)}\
-button,a.button{display:inline-block;font:inherit;cursor:pointer;border-radius:8px;padding:.55rem .9rem;\
+button{display:inline-block;font:inherit;cursor:pointer;border-radius:8px;padding:.55rem .9rem;\
 text-decoration:none}\
 .primary{width:100%;margin-top:.75rem;border:0;background:var(--accent);color:var(--accent-text);\
 font-weight:600}\
