@@ -249,6 +249,12 @@ pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
     Err(ApiError::RouteNotFound)
 }
 
+/// Marks an error response whose body is deliberately in another format
+/// than problem+json: the development provider answers OAuth clients with
+/// RFC 6749 JSON errors and people with HTML pages.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorFormat;
+
 /// Last line of defence: any error response that is not problem+json yet
 /// (from actix itself or a middleware) is rewritten into one, so clients
 /// never see a text/plain error.
@@ -259,7 +265,7 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes() == PROBLEM_JSON.as_bytes());
-    if is_problem {
+    if is_problem || res.response().extensions().contains::<OwnErrorFormat>() {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -101,6 +101,7 @@ impl Application {
         let mut server = HttpServer::new(move || {
             let mut app = App::new();
             if let Some(idp) = &dev_idp {
+                // Registered first, so its paths never reach the API's scope.
                 app = app.app_data(idp.clone()).configure(dev_idp::routes);
             }
             app.app_data(db.clone())
@@ -110,9 +111,14 @@ impl Application {
                         .limit(MAX_BODY_BYTES)
                         .error_handler(error::json_error),
                 )
-                .configure(|cfg| routes(cfg, webhook_secret.as_ref()))
-                .default_service(web::to(error::route_not_found))
-                .wrap(cors(&origins))
+                // The API's CORS policy wraps the API only: the development
+                // provider has its own, per resource.
+                .service(
+                    web::scope("")
+                        .configure(|cfg| routes(cfg, webhook_secret.as_ref()))
+                        .default_service(web::to(error::route_not_found))
+                        .wrap(cors(&origins)),
+                )
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::access_log))
         })

@@ -6,11 +6,21 @@
 //! anything but a loopback address, and says so loudly at start. The API
 //! verifies its tokens like any provider's: discovery, then the JWKS, over
 //! HTTP, with no special case in the verifier.
+//!
+//! Browsers sign in through the authorization-code flow with PKCE
+//! ([`flow`] holds its rules, [`endpoints`] its handlers, [`page`] its
+//! HTML): the "sign in as" page asks only for a user name.
+
+pub mod endpoints;
+pub mod flow;
+pub mod page;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
+use actix_cors::Cors;
+use actix_web::http::header;
 use actix_web::{HttpResponse, web};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -20,6 +30,10 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 use serde_json::json;
+
+use self::flow::{FlowState, Grant};
+use crate::MAX_BODY_BYTES;
+use crate::error::method_not_allowed;
 
 /// Where the provider lives on the API's origin.
 pub const PATH: &str = "/dev-idp";
@@ -54,6 +68,8 @@ pub struct DevIdp {
     kid: String,
     key: EncodingKey,
     jwk: Jwk,
+    /// Codes waiting to be exchanged and recent user names.
+    flow: FlowState,
 }
 
 impl std::fmt::Debug for DevIdp {
@@ -73,6 +89,26 @@ struct Claims<'a> {
     iat: u64,
     nbf: u64,
     exp: u64,
+}
+
+/// An ID token: the access token's claims, addressed to the client.
+#[derive(Serialize)]
+struct IdClaims<'a> {
+    #[serde(flatten)]
+    claims: Claims<'a>,
+    aud: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    nonce: Option<&'a str>,
+}
+
+/// The token endpoint's answer (RFC 6749 §5.1, OpenID Connect Core §3.1.3.3).
+#[derive(Debug, Serialize)]
+pub struct TokenResponse {
+    pub access_token: String,
+    pub id_token: String,
+    pub token_type: &'static str,
+    pub expires_in: u64,
+    pub scope: String,
 }
 
 impl DevIdp {
@@ -122,6 +158,7 @@ impl DevIdp {
             kid,
             key,
             jwk,
+            flow: FlowState::default(),
         })
     }
 
@@ -132,20 +169,59 @@ impl DevIdp {
 
     /// A signed token for `user`.
     pub fn mint(&self, user: &str) -> Result<String, jsonwebtoken::errors::Error> {
+        self.sign(&self.claims(user))
+    }
+
+    /// An ID token for `user`, addressed to `client_id` and carrying the
+    /// client's `nonce`, so the client can tell it asked for this one.
+    pub fn mint_id_token(
+        &self,
+        user: &str,
+        client_id: &str,
+        nonce: Option<&str>,
+    ) -> Result<String, jsonwebtoken::errors::Error> {
+        self.sign(&IdClaims {
+            claims: self.claims(user),
+            aud: client_id,
+            nonce,
+        })
+    }
+
+    /// The tokens an exchanged code is worth. The access token is exactly
+    /// what `dev-token` prints, so the API treats both alike.
+    pub fn tokens_for(&self, grant: &Grant) -> Result<TokenResponse, jsonwebtoken::errors::Error> {
+        let request = &grant.authorization;
+        Ok(TokenResponse {
+            access_token: self.mint(&grant.user)?,
+            id_token: self.mint_id_token(
+                &grant.user,
+                &request.client_id,
+                request.nonce.as_deref(),
+            )?,
+            token_type: "Bearer",
+            expires_in: TOKEN_LIFETIME.as_secs(),
+            scope: request.scope.clone(),
+        })
+    }
+
+    fn claims<'a>(&'a self, user: &'a str) -> Claims<'a> {
         let now = SystemTime::now()
             .duration_since(UNIX_EPOCH)
             .map_or(0, |d| d.as_secs());
-        let mut header = Header::new(Algorithm::ES256);
-        header.kid = Some(self.kid.clone());
-        let claims = Claims {
+        Claims {
             iss: &self.issuer,
             sub: user,
             name: user,
             iat: now,
             nbf: now,
             exp: now + TOKEN_LIFETIME.as_secs(),
-        };
-        jsonwebtoken::encode(&header, &claims, &self.key)
+        }
+    }
+
+    fn sign(&self, claims: &impl Serialize) -> Result<String, jsonwebtoken::errors::Error> {
+        let mut header = Header::new(Algorithm::ES256);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.key)
     }
 }
 
@@ -183,26 +259,81 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
     options.open(path)?.write_all(contents)
 }
 
-/// The provider's routes, under [`PATH`].
+/// The provider's routes, under [`PATH`]. They sit outside the API's CORS
+/// policy: a single-page app on any loopback port must be able to read the
+/// public documents and call the token endpoint.
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(PATH)
-            .route(
-                "/.well-known/openid-configuration",
-                web::get().to(discovery),
+            .app_data(web::QueryConfig::default().error_handler(endpoints::malformed_query))
+            .app_data(
+                web::FormConfig::default()
+                    .limit(MAX_BODY_BYTES)
+                    .error_handler(endpoints::malformed_form),
             )
-            .route("/jwks.json", web::get().to(jwks)),
+            .service(
+                web::resource("/.well-known/openid-configuration")
+                    .route(web::get().to(discovery))
+                    .default_service(method_not_allowed("GET"))
+                    .wrap(any_origin("GET")),
+            )
+            .service(
+                web::resource("/jwks.json")
+                    .route(web::get().to(jwks))
+                    .default_service(method_not_allowed("GET"))
+                    .wrap(any_origin("GET")),
+            )
+            .service(
+                web::resource("/authorize")
+                    .route(web::get().to(endpoints::authorize_page))
+                    .route(web::post().to(endpoints::sign_in))
+                    .default_service(method_not_allowed("GET, POST")),
+            )
+            .service(
+                web::resource("/token")
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(MAX_BODY_BYTES)
+                            .error_handler(endpoints::malformed_token_request),
+                    )
+                    .route(web::post().to(endpoints::token))
+                    .default_service(method_not_allowed("POST"))
+                    .wrap(any_origin("POST")),
+            )
+            .service(
+                web::resource("/logout")
+                    .route(web::get().to(endpoints::logout))
+                    .default_service(method_not_allowed("GET")),
+            ),
     );
+}
+
+/// CORS for a public resource: any origin, no credentials (the token
+/// endpoint authenticates with the code and its verifier, not cookies).
+fn any_origin(method: &'static str) -> Cors {
+    Cors::default()
+        .allow_any_origin()
+        .allowed_methods([method])
+        .allowed_header(header::CONTENT_TYPE)
+        .max_age(3600)
 }
 
 async fn discovery(idp: web::Data<DevIdp>) -> HttpResponse {
     let issuer = idp.issuer();
     HttpResponse::Ok().json(json!({
         "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "end_session_endpoint": format!("{issuer}/logout"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile"],
+        "token_endpoint_auth_methods_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "name", "aud", "iat", "nbf", "exp", "nonce"],
     }))
 }
 

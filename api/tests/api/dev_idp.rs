@@ -2,6 +2,7 @@
 //! only, and trusted through the same discovery and JWKS path as any
 //! provider.
 
+use std::collections::HashMap;
 use std::process::{Command, Stdio};
 
 use base64::Engine;
@@ -159,4 +160,493 @@ fn the_provider_refuses_non_loopback_addresses_and_real_provider_settings() {
         assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
         assert!(stderr.contains("DEV_IDP"), "{stderr}");
     }
+}
+
+// The sign-in flow, as a browser app drives it: authorize, sign in, exchange.
+
+/// RFC 7636 appendix B: a verifier and its S256 challenge.
+const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+const CLIENT_ID: &str = "quotes-web";
+const REDIRECT_URI: &str = "http://localhost:5173/callback";
+
+/// The parameters of a valid authorization request.
+fn authorize_params() -> Vec<(&'static str, &'static str)> {
+    vec![
+        ("response_type", "code"),
+        ("client_id", CLIENT_ID),
+        ("redirect_uri", REDIRECT_URI),
+        ("state", "state-123"),
+        ("nonce", "nonce-456"),
+        ("scope", "openid profile"),
+        ("code_challenge", CHALLENGE),
+        ("code_challenge_method", "S256"),
+    ]
+}
+
+/// `params` with `name` set to `value`, or removed when `value` is `None`.
+fn with<'a>(
+    mut params: Vec<(&'a str, &'a str)>,
+    name: &'a str,
+    value: Option<&'a str>,
+) -> Vec<(&'a str, &'a str)> {
+    params.retain(|(key, _)| *key != name);
+    if let Some(value) = value {
+        params.push((name, value));
+    }
+    params
+}
+
+fn form(pairs: &[(&str, &str)]) -> String {
+    url::form_urlencoded::Serializer::new(String::new())
+        .extend_pairs(pairs)
+        .finish()
+}
+
+async fn get(app: &TestApp, path: &str, query: &[(&str, &str)]) -> reqwest::Response {
+    let url = url::Url::parse_with_params(&app.url(path), query).unwrap();
+    app.client.get(url).send().await.unwrap()
+}
+
+async fn post_form(app: &TestApp, path: &str, pairs: &[(&str, &str)]) -> reqwest::Response {
+    app.client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(pairs))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// Where a 303 sends the browser, and its query parameters.
+fn redirected(response: &reqwest::Response) -> (url::Url, HashMap<String, String>) {
+    assert_eq!(response.status(), 303, "expected a redirect");
+    let location = response.headers()["location"].to_str().unwrap();
+    let url = url::Url::parse(location).unwrap();
+    let params = url.query_pairs().into_owned().collect();
+    (url, params)
+}
+
+/// Signs in as `user` with the request `params`; returns the code.
+async fn sign_in(app: &TestApp, params: &[(&str, &str)], user: &str) -> String {
+    let mut pairs = params.to_vec();
+    pairs.push(("user", user));
+    let response = post_form(app, "/dev-idp/authorize", &pairs).await;
+    let (url, query) = redirected(&response);
+    assert!(url.as_str().starts_with(REDIRECT_URI), "{url}");
+    assert_eq!(query["state"], "state-123");
+    query["code"].clone()
+}
+
+async fn exchange(
+    app: &TestApp,
+    code: &str,
+    redirect_uri: &str,
+    verifier: &str,
+) -> reqwest::Response {
+    post_form(
+        app,
+        "/dev-idp/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", code),
+            ("redirect_uri", redirect_uri),
+            ("client_id", CLIENT_ID),
+            ("code_verifier", verifier),
+        ],
+    )
+    .await
+}
+
+/// Asserts an RFC 6749 §5.2 error answer.
+async fn assert_oauth_error(response: reqwest::Response, error: &str) {
+    assert_eq!(response.status(), 400);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["error"], error, "{body}");
+    assert!(body["error_description"].is_string(), "{body}");
+}
+
+fn claims(token: &str) -> Value {
+    let payload = token.split('.').nth(1).unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(payload).unwrap()).unwrap()
+}
+
+#[tokio::test]
+async fn a_browser_signs_in_and_the_api_accepts_its_token() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+
+    let page = get(&app, "/dev-idp/authorize", &authorize_params()).await;
+    assert_eq!(page.status(), 200);
+    assert!(
+        page.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let html = page.text().await.unwrap();
+    assert!(
+        html.contains("<label for=\"user\">User name</label>"),
+        "{html}"
+    );
+    assert!(html.contains("id=\"user\""), "{html}");
+    assert!(html.contains(">Sign in</button>"), "{html}");
+
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let response = exchange(&app, &code, REDIRECT_URI, VERIFIER).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["token_type"], "Bearer");
+    assert_eq!(tokens["expires_in"], 3600);
+    assert_eq!(tokens["scope"], "openid profile");
+
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(
+        app.put_quote(access_token, "Signed in by hand.")
+            .await
+            .status(),
+        201
+    );
+    let quote: Value = app.get_quote(access_token).await.json().await.unwrap();
+    assert_eq!(quote["quote"], "Signed in by hand.");
+
+    // Signing in as alice and `dev-token alice` are the same user.
+    let printed = dev_token(&app, &key_file, "alice");
+    assert_eq!(app.get_quote(&printed).await.status(), 200);
+
+    let id_token = claims(tokens["id_token"].as_str().unwrap());
+    assert_eq!(id_token["sub"], "alice");
+    assert_eq!(id_token["aud"], CLIENT_ID);
+    assert_eq!(id_token["nonce"], "nonce-456");
+    assert_eq!(id_token["iss"], format!("{}/dev-idp", app.address));
+}
+
+#[tokio::test]
+async fn discovery_names_the_sign_in_endpoints() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let discovery: Value = get(&app, "/dev-idp/.well-known/openid-configuration", &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let issuer = format!("{}/dev-idp", app.address);
+    assert_eq!(
+        discovery["authorization_endpoint"],
+        format!("{issuer}/authorize")
+    );
+    assert_eq!(discovery["token_endpoint"], format!("{issuer}/token"));
+    assert_eq!(
+        discovery["end_session_endpoint"],
+        format!("{issuer}/logout")
+    );
+    assert_eq!(
+        discovery["code_challenge_methods_supported"],
+        serde_json::json!(["S256"])
+    );
+    assert_eq!(
+        discovery["grant_types_supported"],
+        serde_json::json!(["authorization_code"])
+    );
+    assert_eq!(
+        discovery["token_endpoint_auth_methods_supported"],
+        serde_json::json!(["none"])
+    );
+}
+
+#[tokio::test]
+async fn a_code_is_bound_to_its_verifier_and_redirect_uri_and_used_once() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+
+    let code = sign_in(&app, &authorize_params(), "bob").await;
+    let wrong_verifier = "x".repeat(43);
+    assert_oauth_error(
+        exchange(&app, &code, REDIRECT_URI, &wrong_verifier).await,
+        "invalid_grant",
+    )
+    .await;
+    // A failed attempt uses the code up too.
+    assert_oauth_error(
+        exchange(&app, &code, REDIRECT_URI, VERIFIER).await,
+        "invalid_grant",
+    )
+    .await;
+
+    let code = sign_in(&app, &authorize_params(), "bob").await;
+    assert_eq!(
+        exchange(&app, &code, REDIRECT_URI, VERIFIER).await.status(),
+        200
+    );
+    assert_oauth_error(
+        exchange(&app, &code, REDIRECT_URI, VERIFIER).await,
+        "invalid_grant",
+    )
+    .await;
+
+    let code = sign_in(&app, &authorize_params(), "bob").await;
+    assert_oauth_error(
+        exchange(&app, &code, "http://localhost:5173/other", VERIFIER).await,
+        "invalid_grant",
+    )
+    .await;
+
+    assert_oauth_error(
+        exchange(&app, "no-such-code", REDIRECT_URI, VERIFIER).await,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn malformed_token_requests_get_oauth_errors() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    assert_oauth_error(
+        post_form(
+            &app,
+            "/dev-idp/token",
+            &[("grant_type", "client_credentials")],
+        )
+        .await,
+        "unsupported_grant_type",
+    )
+    .await;
+    assert_oauth_error(
+        post_form(
+            &app,
+            "/dev-idp/token",
+            &[("grant_type", "authorization_code"), ("code", "abc")],
+        )
+        .await,
+        "invalid_request",
+    )
+    .await;
+    let code = sign_in(&app, &authorize_params(), "carol").await;
+    assert_oauth_error(
+        exchange(&app, &code, REDIRECT_URI, "too-short").await,
+        "invalid_request",
+    )
+    .await;
+    let json_body = app
+        .client
+        .post(app.url("/dev-idp/token"))
+        .json(&serde_json::json!({ "grant_type": "authorization_code" }))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(json_body, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn pkce_is_required_and_only_s256() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    for params in [
+        with(authorize_params(), "code_challenge_method", Some("plain")),
+        with(authorize_params(), "code_challenge_method", None),
+        with(authorize_params(), "code_challenge", None),
+    ] {
+        let response = get(&app, "/dev-idp/authorize", &params).await;
+        let (url, query) = redirected(&response);
+        assert!(url.as_str().starts_with(REDIRECT_URI), "{url}");
+        assert_eq!(query["error"], "invalid_request", "{params:?}");
+        assert_eq!(query["state"], "state-123");
+        assert!(!query.contains_key("code"));
+
+        // The form is checked again: hidden fields are not trusted.
+        let mut pairs = params.clone();
+        pairs.push(("user", "mallory"));
+        let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+        let (_, query) = redirected(&response);
+        assert_eq!(query["error"], "invalid_request", "{params:?}");
+    }
+
+    let token_flow = with(authorize_params(), "response_type", Some("token"));
+    let (_, query) = redirected(&get(&app, "/dev-idp/authorize", &token_flow).await);
+    assert_eq!(query["error"], "unsupported_response_type");
+}
+
+#[tokio::test]
+async fn the_provider_never_redirects_off_this_machine() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    for params in [
+        with(
+            authorize_params(),
+            "redirect_uri",
+            Some("https://evil.example/cb"),
+        ),
+        with(authorize_params(), "redirect_uri", None),
+        with(authorize_params(), "client_id", None),
+    ] {
+        // Even with another error that would otherwise be redirected.
+        let params = with(params, "code_challenge_method", Some("plain"));
+        let response = get(&app, "/dev-idp/authorize", &params).await;
+        assert_eq!(response.status(), 400, "{params:?}");
+        assert!(response.headers().get("location").is_none());
+        assert!(
+            response.headers()["content-type"]
+                .to_str()
+                .unwrap()
+                .starts_with("text/html")
+        );
+        assert!(response.text().await.unwrap().contains("Cannot sign in"));
+
+        let mut pairs = params.clone();
+        pairs.push(("user", "mallory"));
+        let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+        assert_eq!(response.status(), 400, "{params:?}");
+        assert!(response.headers().get("location").is_none());
+    }
+}
+
+#[tokio::test]
+async fn bad_user_names_are_refused_on_the_page() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    for name in ["   ", &"a".repeat(65), "al\u{1b}ice"] {
+        let mut pairs = authorize_params();
+        pairs.push(("user", name));
+        let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+        assert_eq!(response.status(), 400, "{name:?}");
+        assert!(response.headers().get("location").is_none());
+        let html = response.text().await.unwrap();
+        assert!(html.contains(">Sign in</button>"), "{html}");
+    }
+}
+
+#[tokio::test]
+async fn recent_names_are_offered_after_a_sign_in() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let page = get(&app, "/dev-idp/authorize", &authorize_params()).await;
+    assert!(!page.text().await.unwrap().contains("dave"));
+
+    sign_in(&app, &authorize_params(), "  dave  ").await;
+    sign_in(&app, &authorize_params(), "<erin>").await;
+    let html = get(&app, "/dev-idp/authorize", &authorize_params())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("value=\"dave\""), "{html}");
+    assert!(html.contains("value=\"&lt;erin&gt;\""), "{html}");
+    assert!(!html.contains("<erin>"), "{html}");
+
+    // A recent name is one click: the button sends `pick`.
+    let mut pairs = authorize_params();
+    pairs.push(("user", ""));
+    pairs.push(("pick", "dave"));
+    let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+    let (_, query) = redirected(&response);
+    let tokens: Value = exchange(&app, &query["code"], REDIRECT_URI, VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["sub"],
+        "dave"
+    );
+}
+
+#[tokio::test]
+async fn the_token_endpoint_accepts_calls_from_any_origin() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let preflight = |path: &str| {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url(path))
+            .header("origin", "http://localhost:5173")
+            .header("access-control-request-method", "POST")
+            .header("access-control-request-headers", "content-type")
+            .send()
+    };
+    let response = preflight("/dev-idp/token").await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+
+    let code = sign_in(&app, &authorize_params(), "frank").await;
+    let response = app
+        .client
+        .post(app.url("/dev-idp/token"))
+        .header("origin", "http://localhost:5173")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", CLIENT_ID),
+            ("code_verifier", VERIFIER),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        response.headers()["access-control-allow-origin"],
+        "http://localhost:5173"
+    );
+
+    // The API itself keeps its own list of origins.
+    let response = preflight("/me/quote").await.unwrap();
+    assert!(
+        response
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none()
+    );
+}
+
+#[tokio::test]
+async fn logout_returns_only_to_this_machine() {
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+
+    let response = get(
+        &app,
+        "/dev-idp/logout",
+        &[
+            ("post_logout_redirect_uri", "http://127.0.0.1:5173/"),
+            ("state", "bye"),
+        ],
+    )
+    .await;
+    let (url, query) = redirected(&response);
+    assert_eq!(url.host_str(), Some("127.0.0.1"));
+    assert_eq!(query["state"], "bye");
+
+    let response = get(
+        &app,
+        "/dev-idp/logout",
+        &[("post_logout_redirect_uri", "https://evil.example/")],
+    )
+    .await;
+    assert_eq!(response.status(), 400);
+    assert!(response.headers().get("location").is_none());
+
+    let response = get(&app, "/dev-idp/logout", &[]).await;
+    assert_eq!(response.status(), 200);
+    assert!(
+        response
+            .text()
+            .await
+            .unwrap()
+            .contains("You are signed out")
+    );
+}
+
+#[tokio::test]
+async fn the_sign_in_endpoints_are_absent_unless_enabled() {
+    let app = crate::helpers::spawn_app().await;
+    for path in ["/dev-idp/authorize", "/dev-idp/logout"] {
+        assert_eq!(get(&app, path, &[]).await.status(), 404, "{path}");
+    }
+    assert_eq!(post_form(&app, "/dev-idp/token", &[]).await.status(), 404);
 }

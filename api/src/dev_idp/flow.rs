@@ -1,0 +1,614 @@
+//! The rules of the authorization-code flow with PKCE (RFC 6749 §4.1,
+//! RFC 7636), as plain functions and in-memory state, so they can be
+//! tested without HTTP.
+//!
+//! The provider only ever sends a browser back to a loopback address: it
+//! runs on loopback itself, and a redirect anywhere else would hand codes
+//! to whoever owns that address.
+
+use std::collections::{HashMap, VecDeque};
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest::{SHA256, digest};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use url::{Host, Url};
+
+/// How long an authorization code can be exchanged.
+pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
+
+/// Most codes waiting to be exchanged; a browser that never comes back
+/// must not grow the map without end.
+pub const MAX_PENDING_CODES: usize = 1024;
+
+/// How many recent user names the sign-in page offers.
+pub const RECENT_USERS: usize = 5;
+
+/// Longest user name, in characters.
+pub const MAX_USER_CHARS: usize = 64;
+
+/// Longest `client_id`, `state`, `nonce` or `scope` accepted, in bytes.
+pub const MAX_PARAM_BYTES: usize = 1024;
+
+/// Why a `redirect_uri` (or `post_logout_redirect_uri`) is refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum RedirectError {
+    #[error("it is missing")]
+    Missing,
+    #[error("it is not an absolute URL")]
+    NotAbsolute,
+    #[error("it must use http or https")]
+    Scheme,
+    #[error("it must point to this machine (localhost, 127.0.0.1 or [::1])")]
+    NotLoopback,
+    #[error("it must not carry a fragment or credentials")]
+    Extra,
+    #[error("it is too long")]
+    TooLong,
+}
+
+/// Checks that `raw` is an absolute http(s) URL on a loopback host, the
+/// only place this provider sends a browser.
+pub fn loopback_redirect(raw: Option<&str>) -> Result<Url, RedirectError> {
+    let raw = raw
+        .filter(|raw| !raw.is_empty())
+        .ok_or(RedirectError::Missing)?;
+    if raw.len() > MAX_PARAM_BYTES {
+        return Err(RedirectError::TooLong);
+    }
+    let url = Url::parse(raw).map_err(|_| RedirectError::NotAbsolute)?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(RedirectError::Scheme);
+    }
+    // RFC 6749 §3.1.2: no fragment. Credentials have no use here and make
+    // a URL look like it goes somewhere it does not.
+    if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
+        return Err(RedirectError::Extra);
+    }
+    let loopback = match url.host() {
+        Some(Host::Domain(domain)) => domain == "localhost",
+        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    if loopback {
+        Ok(url)
+    } else {
+        Err(RedirectError::NotLoopback)
+    }
+}
+
+/// `base` with `pairs` added to its query, and `state` when there is one
+/// (the client matches answers to requests with it).
+pub fn redirect_with(base: &Url, pairs: &[(&str, &str)], state: Option<&str>) -> Url {
+    let mut url = base.clone();
+    {
+        let mut query = url.query_pairs_mut();
+        query.extend_pairs(pairs);
+        if let Some(state) = state {
+            query.append_pair("state", state);
+        }
+    }
+    url
+}
+
+/// Checks a `client_id`: any public client is welcome, but the value is
+/// echoed and stored, so it must be short and printable.
+pub fn client_id(raw: Option<&str>) -> Option<&str> {
+    raw.filter(|id| !id.is_empty() && id.len() <= MAX_PARAM_BYTES && is_printable(id))
+}
+
+/// An OAuth error code, sent back to the client (RFC 6749 §4.1.2.1, §5.2).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ErrorCode {
+    InvalidRequest,
+    UnsupportedResponseType,
+    InvalidGrant,
+    UnsupportedGrantType,
+    ServerError,
+}
+
+impl ErrorCode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::InvalidRequest => "invalid_request",
+            Self::UnsupportedResponseType => "unsupported_response_type",
+            Self::InvalidGrant => "invalid_grant",
+            Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::ServerError => "server_error",
+        }
+    }
+}
+
+/// An OAuth error with a description for the developer reading it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FlowError {
+    pub code: ErrorCode,
+    pub description: &'static str,
+}
+
+impl FlowError {
+    const fn new(code: ErrorCode, description: &'static str) -> Self {
+        Self { code, description }
+    }
+}
+
+/// The parameters of an authorization request, as sent.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct AuthorizeParams {
+    pub response_type: Option<String>,
+    pub client_id: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: Option<String>,
+    pub code_challenge: Option<String>,
+    pub code_challenge_method: Option<String>,
+}
+
+/// An authorization request that passed every check.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Authorization {
+    pub client_id: String,
+    /// Exactly as sent, since the token request must repeat it byte for byte.
+    pub redirect_uri: String,
+    /// The same, parsed, to send the browser back to.
+    pub redirect_url: Url,
+    pub state: Option<String>,
+    pub nonce: Option<String>,
+    pub scope: String,
+    pub code_challenge: String,
+}
+
+/// Where errors about an authorization request go.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthorizeError {
+    /// The client or its redirect URI cannot be trusted: tell the person
+    /// in the browser, never redirect.
+    Page(String),
+    /// Send the browser back to the client with `error` and `state`.
+    Redirect {
+        redirect_uri: Box<Url>,
+        state: Option<String>,
+        error: FlowError,
+    },
+}
+
+impl AuthorizeParams {
+    /// Validates the request: first the client and where to send the
+    /// browser (errors shown on a page), then the rest (errors redirected).
+    pub fn validate(&self) -> Result<Authorization, AuthorizeError> {
+        let redirect_uri = loopback_redirect(self.redirect_uri.as_deref())
+            .map_err(|e| AuthorizeError::Page(format!("The redirect_uri is refused: {e}.")))?;
+        let client_id = client_id(self.client_id.as_deref()).ok_or_else(|| {
+            AuthorizeError::Page("The client_id is missing or malformed.".to_owned())
+        })?;
+        let redirect = |error| AuthorizeError::Redirect {
+            redirect_uri: Box::new(redirect_uri.clone()),
+            state: self.state.clone(),
+            error,
+        };
+        self.check_rest().map_err(redirect)?;
+        Ok(Authorization {
+            client_id: client_id.to_owned(),
+            redirect_uri: self.redirect_uri.clone().unwrap_or_default(),
+            redirect_url: redirect_uri,
+            state: self.state.clone(),
+            nonce: self.nonce.clone(),
+            scope: self.scope.clone().unwrap_or_else(|| "openid".to_owned()),
+            code_challenge: self.code_challenge.clone().unwrap_or_default(),
+        })
+    }
+
+    fn check_rest(&self) -> Result<(), FlowError> {
+        use ErrorCode::{InvalidRequest, UnsupportedResponseType};
+        match self.response_type.as_deref() {
+            Some("code") => {}
+            None => return Err(FlowError::new(InvalidRequest, "response_type is required")),
+            Some(_) => {
+                return Err(FlowError::new(
+                    UnsupportedResponseType,
+                    "only response_type=code is supported",
+                ));
+            }
+        }
+        if self.code_challenge_method.as_deref() != Some("S256") {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "PKCE is required with code_challenge_method=S256",
+            ));
+        }
+        if !self
+            .code_challenge
+            .as_deref()
+            .is_some_and(is_s256_challenge)
+        {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "code_challenge must be BASE64URL(SHA256(code_verifier))",
+            ));
+        }
+        let short = |value: &Option<String>| {
+            value
+                .as_deref()
+                .is_none_or(|v| v.len() <= MAX_PARAM_BYTES && is_printable(v))
+        };
+        if !(short(&self.state) && short(&self.nonce) && short(&self.scope)) {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "state, nonce and scope must be short and printable",
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// An S256 challenge is the unpadded base64url of 32 bytes: 43 characters.
+fn is_s256_challenge(challenge: &str) -> bool {
+    challenge.len() == 43
+        && challenge
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Checks a `code_verifier` against its RFC 7636 §4.1 form: 43 to 128
+/// characters of `[A-Za-z0-9-._~]`.
+pub fn is_code_verifier(verifier: &str) -> bool {
+    (43..=128).contains(&verifier.len())
+        && verifier
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~'))
+}
+
+/// The S256 check of RFC 7636 §4.6: `BASE64URL(SHA256(verifier)) == challenge`.
+pub fn pkce_matches(verifier: &str, challenge: &str) -> bool {
+    let computed = URL_SAFE_NO_PAD.encode(digest(&SHA256, verifier.as_bytes()));
+    aws_lc_rs::constant_time::verify_slices_are_equal(computed.as_bytes(), challenge.as_bytes())
+        .is_ok()
+}
+
+/// Why a user name is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+pub enum UserNameError {
+    #[error("Enter a user name.")]
+    Empty,
+    #[error("A user name has at most 64 characters.")]
+    TooLong,
+    #[error("A user name cannot contain control characters.")]
+    Control,
+}
+
+/// The user name typed at the sign-in page, trimmed. It becomes the
+/// token's `sub` as it is, so signing in as `alice` and
+/// `quotes-api dev-token alice` speak for the same user.
+pub fn user_name(raw: &str) -> Result<&str, UserNameError> {
+    let name = raw.trim();
+    if name.is_empty() {
+        Err(UserNameError::Empty)
+    } else if name.chars().count() > MAX_USER_CHARS {
+        Err(UserNameError::TooLong)
+    } else if name.chars().any(char::is_control) {
+        Err(UserNameError::Control)
+    } else {
+        Ok(name)
+    }
+}
+
+fn is_printable(value: &str) -> bool {
+    !value.chars().any(char::is_control)
+}
+
+/// What a code stands for until it is exchanged.
+#[derive(Debug, Clone)]
+pub struct Grant {
+    pub authorization: Authorization,
+    pub user: String,
+    expires: Instant,
+}
+
+/// The parameters of a token request, as sent.
+#[derive(Debug, Default, Clone, serde::Deserialize)]
+pub struct TokenParams {
+    pub grant_type: Option<String>,
+    pub code: Option<String>,
+    pub redirect_uri: Option<String>,
+    pub client_id: Option<String>,
+    pub code_verifier: Option<String>,
+}
+
+/// A token request with every parameter present and well formed.
+#[derive(Debug)]
+struct TokenRequest<'a> {
+    code: &'a str,
+    redirect_uri: &'a str,
+    client_id: &'a str,
+    code_verifier: &'a str,
+}
+
+impl TokenParams {
+    fn parse(&self) -> Result<TokenRequest<'_>, FlowError> {
+        use ErrorCode::{InvalidRequest, UnsupportedGrantType};
+        match self.grant_type.as_deref() {
+            Some("authorization_code") => {}
+            None => return Err(FlowError::new(InvalidRequest, "grant_type is required")),
+            Some(_) => {
+                return Err(FlowError::new(
+                    UnsupportedGrantType,
+                    "only grant_type=authorization_code is supported",
+                ));
+            }
+        }
+        let (Some(code), Some(redirect_uri), Some(client_id), Some(code_verifier)) = (
+            self.code.as_deref(),
+            self.redirect_uri.as_deref(),
+            self.client_id.as_deref(),
+            self.code_verifier.as_deref(),
+        ) else {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "code, redirect_uri, client_id and code_verifier are required",
+            ));
+        };
+        if !is_code_verifier(code_verifier) {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
+            ));
+        }
+        Ok(TokenRequest {
+            code,
+            redirect_uri,
+            client_id,
+            code_verifier,
+        })
+    }
+}
+
+/// The flow's memory: codes waiting to be exchanged and the names signed
+/// in lately. Nothing survives a restart, nor needs to.
+#[derive(Debug, Default)]
+pub struct FlowState {
+    codes: Mutex<HashMap<String, Grant>>,
+    recent: Mutex<VecDeque<String>>,
+}
+
+impl FlowState {
+    /// Issues a fresh single-use code for `user`.
+    pub fn issue(&self, authorization: Authorization, user: &str) -> Result<String, FlowError> {
+        let code = random_code().ok_or(FlowError::new(
+            ErrorCode::ServerError,
+            "no randomness available",
+        ))?;
+        let now = Instant::now();
+        let grant = Grant {
+            authorization,
+            user: user.to_owned(),
+            expires: now + CODE_LIFETIME,
+        };
+        let mut codes = self
+            .codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        codes.retain(|_, grant| grant.expires > now);
+        if codes.len() >= MAX_PENDING_CODES
+            && let Some(oldest) = codes
+                .iter()
+                .min_by_key(|(_, grant)| grant.expires)
+                .map(|(code, _)| code.clone())
+        {
+            codes.remove(&oldest);
+        }
+        codes.insert(code.clone(), grant);
+        drop(codes);
+        self.remember(user);
+        Ok(code)
+    }
+
+    /// Exchanges a code: it is used up by the first attempt, whatever the
+    /// outcome, so a wrong verifier cannot be retried against it.
+    pub fn redeem(&self, params: &TokenParams) -> Result<Grant, FlowError> {
+        let request = params.parse()?;
+        let grant = self
+            .codes
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(request.code)
+            .filter(|grant| grant.expires > Instant::now())
+            .ok_or(FlowError::new(
+                ErrorCode::InvalidGrant,
+                "the code is unknown, used or expired",
+            ))?;
+        let authorization = &grant.authorization;
+        let invalid = |description| Err(FlowError::new(ErrorCode::InvalidGrant, description));
+        if authorization.client_id != request.client_id {
+            return invalid("the code was issued to another client_id");
+        }
+        if authorization.redirect_uri != request.redirect_uri {
+            return invalid("redirect_uri differs from the authorization request");
+        }
+        if !pkce_matches(request.code_verifier, &authorization.code_challenge) {
+            return invalid("code_verifier does not match the code_challenge");
+        }
+        Ok(grant)
+    }
+
+    /// The names signed in lately, most recent first.
+    pub fn recent_users(&self) -> Vec<String> {
+        self.recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .cloned()
+            .collect()
+    }
+
+    fn remember(&self, user: &str) {
+        let mut recent = self
+            .recent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        recent.retain(|name| name != user);
+        recent.push_front(user.to_owned());
+        recent.truncate(RECENT_USERS);
+    }
+}
+
+/// 32 random bytes, base64url: unguessable within a code's minute.
+fn random_code() -> Option<String> {
+    let mut bytes = [0_u8; 32];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    // RFC 7636 appendix B.
+    const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
+    const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn pkce_accepts_the_rfc_example_and_nothing_else() {
+        assert!(pkce_matches(VERIFIER, CHALLENGE));
+        assert!(!pkce_matches(VERIFIER, &CHALLENGE.replace('E', "F")));
+        assert!(!pkce_matches(&VERIFIER.replace('d', "e"), CHALLENGE));
+        // `plain` would compare the verifier itself; S256 never does.
+        assert!(!pkce_matches(VERIFIER, VERIFIER));
+        assert!(!pkce_matches(VERIFIER, ""));
+    }
+
+    #[test]
+    fn code_verifiers_follow_rfc_7636() {
+        assert!(is_code_verifier(VERIFIER));
+        assert!(is_code_verifier(&"a~._-".repeat(9)[..43]));
+        assert!(is_code_verifier(&"x".repeat(128)));
+        assert!(!is_code_verifier(&"x".repeat(42)));
+        assert!(!is_code_verifier(&"x".repeat(129)));
+        assert!(!is_code_verifier(&format!("{}+", "x".repeat(43))));
+        assert!(!is_code_verifier(&format!("{} ", "x".repeat(43))));
+    }
+
+    #[test]
+    fn redirects_go_to_loopback_only() {
+        for ok in [
+            "http://localhost:5173/callback",
+            "http://127.0.0.1:8080/docs/oauth2-redirect.html?x=1",
+            "https://[::1]/cb",
+            "http://LOCALHOST/",
+        ] {
+            assert!(loopback_redirect(Some(ok)).is_ok(), "{ok}");
+        }
+        for (bad, why) in [
+            (None, RedirectError::Missing),
+            (Some(""), RedirectError::Missing),
+            (Some("/callback"), RedirectError::NotAbsolute),
+            (Some("https://evil.example/cb"), RedirectError::NotLoopback),
+            (
+                Some("http://localhost.evil.example/"),
+                RedirectError::NotLoopback,
+            ),
+            (Some("http://localhost@evil.example/"), RedirectError::Extra),
+            (Some("http://10.0.0.1/"), RedirectError::NotLoopback),
+            (Some("http://[::2]/"), RedirectError::NotLoopback),
+            (
+                Some("javascript://localhost/%0aalert(1)"),
+                RedirectError::Scheme,
+            ),
+            (Some("file://localhost/etc/passwd"), RedirectError::Scheme),
+            (Some("http://localhost/#frag"), RedirectError::Extra),
+            (Some("http://user@localhost/"), RedirectError::Extra),
+        ] {
+            assert_eq!(loopback_redirect(bad), Err(why), "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn user_names_are_trimmed_and_bounded() {
+        assert_eq!(user_name("  alice \n"), Ok("alice"));
+        assert_eq!(user_name(&"é".repeat(64)), Ok("é".repeat(64).as_str()));
+        assert_eq!(user_name(" \t "), Err(UserNameError::Empty));
+        assert_eq!(user_name(&"a".repeat(65)), Err(UserNameError::TooLong));
+        assert_eq!(user_name("al\u{7}ice"), Err(UserNameError::Control));
+    }
+
+    fn params() -> AuthorizeParams {
+        AuthorizeParams {
+            response_type: Some("code".to_owned()),
+            client_id: Some("spa".to_owned()),
+            redirect_uri: Some("http://localhost:5173/cb".to_owned()),
+            state: Some("xyz".to_owned()),
+            code_challenge: Some(CHALLENGE.to_owned()),
+            code_challenge_method: Some("S256".to_owned()),
+            ..AuthorizeParams::default()
+        }
+    }
+
+    #[test]
+    fn authorization_requests_need_s256_pkce() {
+        assert!(params().validate().is_ok());
+        for change in [
+            |p: &mut AuthorizeParams| p.code_challenge_method = Some("plain".to_owned()),
+            |p: &mut AuthorizeParams| p.code_challenge_method = None,
+            |p: &mut AuthorizeParams| p.code_challenge = None,
+            |p: &mut AuthorizeParams| p.code_challenge = Some("short".to_owned()),
+        ] {
+            let mut p = params();
+            change(&mut p);
+            let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate() else {
+                panic!("expected a redirect with an error");
+            };
+            assert_eq!(error.code, ErrorCode::InvalidRequest);
+            assert_eq!(state.as_deref(), Some("xyz"));
+        }
+    }
+
+    #[test]
+    fn an_untrusted_redirect_is_never_followed() {
+        let mut p = params();
+        p.redirect_uri = Some("https://evil.example/cb".to_owned());
+        p.response_type = Some("token".to_owned());
+        assert!(matches!(p.validate(), Err(AuthorizeError::Page(_))));
+    }
+
+    fn token_params(code: &str) -> TokenParams {
+        TokenParams {
+            grant_type: Some("authorization_code".to_owned()),
+            code: Some(code.to_owned()),
+            redirect_uri: Some("http://localhost:5173/cb".to_owned()),
+            client_id: Some("spa".to_owned()),
+            code_verifier: Some(VERIFIER.to_owned()),
+        }
+    }
+
+    #[test]
+    fn codes_are_single_use_and_bound_to_the_request() {
+        let state = FlowState::default();
+        let authorization = params().validate().unwrap();
+        let code = state.issue(authorization.clone(), "alice").unwrap();
+        let grant = state.redeem(&token_params(&code)).unwrap();
+        assert_eq!(grant.user, "alice");
+        let again = state.redeem(&token_params(&code)).unwrap_err();
+        assert_eq!(again.code, ErrorCode::InvalidGrant);
+
+        let code = state.issue(authorization, "bob").unwrap();
+        let mut other_client = token_params(&code);
+        other_client.client_id = Some("other".to_owned());
+        assert_eq!(
+            state.redeem(&other_client).unwrap_err().code,
+            ErrorCode::InvalidGrant
+        );
+        assert_eq!(state.recent_users(), ["bob", "alice"]);
+    }
+
+    #[test]
+    fn recent_users_keep_the_last_five_without_repeats() {
+        let state = FlowState::default();
+        for name in ["a", "b", "c", "a", "d", "e", "f"] {
+            state.remember(name);
+        }
+        assert_eq!(state.recent_users(), ["f", "e", "d", "a", "c"]);
+    }
+}

@@ -1,0 +1,189 @@
+//! The development provider's HTML: the "sign in as" page, error pages and
+//! the signed-out page. Self-contained (inline CSS, no scripts, nothing
+//! fetched from elsewhere), readable on a phone, dark when the system is.
+//!
+//! Everything echoed from a request goes through [`escape`].
+
+use std::fmt::Write;
+
+use super::flow::{Authorization, MAX_USER_CHARS};
+
+/// Escapes text for HTML element content and quoted attribute values.
+pub fn escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "\
+:root{color-scheme:light dark;--bg:#f6f7f9;--card:#fff;--text:#1b1f24;--muted:#5b6470;\
+--line:#d5d9e0;--accent:#2357d9;--accent-text:#fff;--error:#b42318}\
+@media (prefers-color-scheme:dark){:root{--bg:#111418;--card:#1b2027;--text:#e8ebef;\
+--muted:#9aa4b1;--line:#343c47;--accent:#6d9bff;--accent-text:#0b0e12;--error:#ff8a80}}\
+*{box-sizing:border-box}\
+body{margin:0;min-height:100vh;display:grid;place-items:center;padding:1rem;\
+background:var(--bg);color:var(--text);font:16px/1.5 system-ui,-apple-system,'Segoe UI',sans-serif}\
+main{width:100%;max-width:24rem;background:var(--card);border:1px solid var(--line);\
+border-radius:12px;padding:1.5rem}\
+h1{font-size:1.25rem;margin:0 0 .25rem}\
+p{margin:.25rem 0 1rem;color:var(--muted)}\
+label{display:block;font-weight:600;margin-bottom:.25rem}\
+input{width:100%;font:inherit;padding:.6rem .7rem;border:1px solid var(--line);border-radius:8px;\
+background:var(--bg);color:var(--text)}\
+button{display:inline-block;font:inherit;cursor:pointer;border-radius:8px;padding:.55rem .9rem;\
+text-decoration:none}\
+.primary{width:100%;margin-top:.75rem;border:0;background:var(--accent);color:var(--accent-text);\
+font-weight:600}\
+.recent-label{margin:1rem 0 0}\
+.recent{list-style:none;padding:0;margin:.5rem 0 0;display:flex;flex-wrap:wrap;gap:.5rem}\
+.recent button{border:1px solid var(--line);background:transparent;color:var(--text)}\
+.error{color:var(--error);font-weight:600}\
+small{display:block;margin-top:1rem;color:var(--muted)}\
+:focus-visible{outline:2px solid var(--accent);outline-offset:2px}";
+
+fn layout(title: &str, body: &str) -> String {
+    format!(
+        "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\
+         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
+         <title>{title} · quotes dev sign-in</title><style>{STYLE}</style></head>\
+         <body><main>{body}</main></body></html>\n",
+        title = escape(title),
+    )
+}
+
+/// The "sign in as" page for a validated request. `error` explains why a
+/// previous attempt was refused.
+pub fn sign_in(request: &Authorization, recent: &[String], error: Option<&str>) -> String {
+    let mut body = String::from(
+        "<h1>Sign in</h1><p>Development identity provider: choose any user name. \
+         There is no password.</p>",
+    );
+    let _ = write!(
+        body,
+        "<form method=\"post\" action=\"authorize\">{hidden}\
+         <label for=\"user\">User name</label>\
+         <input id=\"user\" name=\"user\" type=\"text\" required maxlength=\"{MAX_USER_CHARS}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus{invalid}>",
+        hidden = hidden_fields(request),
+        invalid = if error.is_some() {
+            " aria-invalid=\"true\" aria-describedby=\"user-error\""
+        } else {
+            ""
+        },
+    );
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"error\" id=\"user-error\">{}</p>",
+            escape(error)
+        );
+    }
+    // The first submit button is the one Enter presses, so it comes before
+    // the recent names.
+    body.push_str("<button class=\"primary\" type=\"submit\">Sign in</button>");
+    if !recent.is_empty() {
+        body.push_str("<p class=\"recent-label\">Recent</p><ul class=\"recent\">");
+        for name in recent {
+            let name = escape(name);
+            let _ = write!(
+                body,
+                "<li><button type=\"submit\" name=\"pick\" value=\"{name}\" formnovalidate \
+                 aria-label=\"Sign in as {name}\">{name}</button></li>",
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "</form><small>Signing in to <b>{}</b>; you will return to {}.</small>",
+        escape(&request.client_id),
+        escape(&request.redirect_uri),
+    );
+    layout("Sign in", &body)
+}
+
+/// The request travels through the form unchanged; the POST handler
+/// validates it again, as it would any request.
+fn hidden_fields(request: &Authorization) -> String {
+    let mut fields = String::new();
+    let mut field = |name: &str, value: &str| {
+        let _ = write!(
+            fields,
+            "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+            escape(value)
+        );
+    };
+    field("response_type", "code");
+    field("client_id", &request.client_id);
+    field("redirect_uri", &request.redirect_uri);
+    field("scope", &request.scope);
+    field("code_challenge", &request.code_challenge);
+    field("code_challenge_method", "S256");
+    if let Some(state) = &request.state {
+        field("state", state);
+    }
+    if let Some(nonce) = &request.nonce {
+        field("nonce", nonce);
+    }
+    fields
+}
+
+/// A request the provider will not act on, explained to the person.
+pub fn error(message: &str) -> String {
+    let body = format!(
+        "<h1>Cannot sign in</h1><p class=\"error\">{}</p>\
+         <p>The application that sent you here is misconfigured. This provider only \
+         returns to addresses on this machine (localhost, 127.0.0.1 or [::1]).</p>",
+        escape(message)
+    );
+    layout("Cannot sign in", &body)
+}
+
+/// Shown after logout when the client named no place to return to.
+pub fn signed_out() -> String {
+    layout(
+        "Signed out",
+        "<h1>You are signed out</h1><p>You can close this page.</p>",
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn escape_neutralises_markup() {
+        assert_eq!(
+            escape(r#"<a href="x" onclick='y'>&</a>"#),
+            "&lt;a href=&quot;x&quot; onclick=&#39;y&#39;&gt;&amp;&lt;/a&gt;"
+        );
+    }
+
+    #[test]
+    fn the_sign_in_page_escapes_what_it_echoes() {
+        let request = Authorization {
+            client_id: "<script>".to_owned(),
+            redirect_uri: "http://localhost/cb?a=\"b\"".to_owned(),
+            redirect_url: url::Url::parse("http://localhost/cb").unwrap(),
+            state: Some("'><img>".to_owned()),
+            nonce: None,
+            scope: "openid".to_owned(),
+            code_challenge: "c".repeat(43),
+        };
+        let page = sign_in(&request, &["<b>bob</b>".to_owned()], Some("<i>"));
+        for raw in ["<script>", "\"b\"", "'><img>", "<b>bob</b>", "<i>"] {
+            assert!(!page.contains(raw), "{raw} is echoed unescaped");
+        }
+        assert!(page.contains("<label for=\"user\">User name</label>"));
+        assert!(page.contains(">Sign in</button>"));
+    }
+}
