@@ -46,6 +46,8 @@ pub enum Command {
     Migrate(MigrateArgs),
     /// Print a token from the development identity provider (for curl and scripts).
     DevToken(DevTokenArgs),
+    /// Print the OpenAPI document (YAML), as committed in `openapi.yaml`.
+    Openapi,
 }
 
 /// Arguments of `migrate`.

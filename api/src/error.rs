@@ -19,15 +19,23 @@ use crate::webhooks::WebhookError;
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
 
-/// An RFC 9457 problem details object.
-#[derive(Debug, Clone, Serialize)]
+/// An RFC 9457 problem details object: what every error body is.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(example = json!({
+    "type": "urn:quotes:problem:invalid-quote",
+    "title": "Invalid quote",
+    "status": 422,
+    "detail": "The quote has 1001 characters; at most 1000 are allowed."
+}))]
 pub struct Problem {
-    /// A URI naming the kind of problem; `about:blank` for plain HTTP errors.
+    /// A URI naming the kind of problem (see the README's table);
+    /// `about:blank` for plain HTTP errors.
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Short summary of the kind of problem.
     pub title: &'static str,
     /// The HTTP status code.
+    #[schema(minimum = 400, maximum = 599)]
     pub status: u16,
     /// What went wrong with this request, for a person to read.
     pub detail: String,

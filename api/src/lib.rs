@@ -9,7 +9,9 @@ pub mod auth;
 pub mod config;
 pub mod db;
 pub mod dev_idp;
+pub mod docs;
 pub mod error;
+pub mod openapi;
 pub mod ops;
 pub mod quotes;
 pub mod schema;
@@ -24,12 +26,12 @@ use actix_web::dev::Server;
 use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
+use utoipa_actix_web::AppExt;
 
 use crate::auth::{KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::DevIdp;
-use crate::webhooks::SigningSecret;
 
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
@@ -98,27 +100,39 @@ impl Application {
         let origins = config.cors_allowed_origins.clone();
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
+        let document = openapi::document();
+
         let mut server = HttpServer::new(move || {
-            let mut app = App::new();
-            if let Some(idp) = &dev_idp {
-                // Registered first, so its paths never reach the API's scope.
-                app = app.app_data(idp.clone()).configure(dev_idp::routes);
-            }
-            app.app_data(db.clone())
+            let mut app = App::new()
+                .app_data(db.clone())
                 .app_data(verifier.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_BODY_BYTES)
                         .error_handler(error::json_error),
                 )
+                // Raw bodies are read only by the webhook, whose deliveries
+                // may be larger than the JSON limit above.
+                .app_data(webhooks::payload_config())
+                .configure(docs::routes(document.clone()));
+            if let Some(secret) = &webhook_secret {
+                app = app.app_data(secret.clone());
+            }
+            if let Some(idp) = &dev_idp {
+                // Registered before the API's catch-all scope, so its paths
+                // never reach it.
+                app = app.app_data(idp.clone()).configure(dev_idp::routes);
+            }
+            app.into_utoipa_app()
                 // The API's CORS policy wraps the API only: the development
-                // provider has its own, per resource.
+                // provider and the docs have their own.
                 .service(
-                    web::scope("")
-                        .configure(|cfg| routes(cfg, webhook_secret.as_ref()))
+                    utoipa_actix_web::scope("")
+                        .configure(routes)
                         .default_service(web::to(error::route_not_found))
                         .wrap(cors(&origins)),
                 )
+                .into_app()
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::access_log))
         })
@@ -149,38 +163,20 @@ impl Application {
     }
 }
 
-/// Every route of the API, each resource answering 405 (with `Allow`) to
-/// the methods it does not support.
-///
-/// `/webhooks/clerk` exists only with a signing secret: without one it is an
-/// unknown path (404), rather than an endpoint that refuses every delivery.
-fn routes(cfg: &mut web::ServiceConfig, webhook_secret: Option<&web::Data<SigningSecret>>) {
-    if let Some(secret) = webhook_secret {
-        cfg.service(
-            web::resource("/webhooks/clerk")
-                .app_data(secret.clone())
-                .app_data(webhooks::payload_config())
-                .route(web::post().to(webhooks::clerk_webhook))
-                .default_service(error::method_not_allowed("POST")),
-        );
-    }
-    cfg.service(
-        web::resource("/me/quote")
-            .route(web::get().to(quotes::get_quote))
-            .route(web::put().to(quotes::put_quote))
-            .route(web::delete().to(quotes::delete_quote))
-            .default_service(error::method_not_allowed("GET, PUT, DELETE")),
-    )
-    .service(
-        web::resource("/healthz")
-            .route(web::get().to(ops::healthz))
-            .default_service(error::method_not_allowed("GET")),
-    )
-    .service(
-        web::resource("/readyz")
-            .route(web::get().to(ops::readyz))
-            .default_service(error::method_not_allowed("GET")),
-    );
+/// Every route of the API, and so every path of the OpenAPI document.
+/// After the documented operations, each path answers the methods it does
+/// not support with 405 and `Allow`.
+pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
+    cfg.service(quotes::get_quote)
+        .service(quotes::put_quote)
+        .service(quotes::delete_quote)
+        .service(webhooks::clerk_webhook)
+        .service(ops::healthz)
+        .service(ops::readyz)
+        .route("/me/quote", error::method_not_allowed("GET, PUT, DELETE"))
+        .route("/webhooks/clerk", web::to(webhooks::other_methods))
+        .route("/healthz", error::method_not_allowed("GET"))
+        .route("/readyz", error::method_not_allowed("GET"));
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -40,6 +40,16 @@ async fn main() -> ExitCode {
             }
         }
         Some(Command::DevToken(args)) => dev_token(&args),
+        Some(Command::Openapi) => match quotes_api::openapi::yaml() {
+            Ok(yaml) => {
+                #[expect(clippy::print_stdout, reason = "the document is this command's output")]
+                {
+                    print!("{yaml}");
+                }
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
         Some(Command::Serve(args)) => serve(&args).await,
         None => serve(&cli.serve).await,
     }

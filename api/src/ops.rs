@@ -1,50 +1,94 @@
 //! Operations endpoints: liveness and readiness for orchestrators and load
 //! balancers.
 
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
+use utoipa::ToSchema;
 
 use crate::auth::Verifier;
 use crate::db::Database;
 use crate::error::{PROBLEM_JSON, Problem};
 
-#[derive(Debug, Serialize)]
-struct Health {
+/// The process is up.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Health {
+    #[schema(example = "ok")]
     status: &'static str,
 }
 
-/// `GET /healthz`: the process is up.
+/// Liveness
+///
+/// `200` while the process runs; says nothing about its dependencies.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "healthz",
+    responses((status = OK, description = "The process runs.", body = Health))
+)]
+#[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
 }
 
-#[derive(Debug, Serialize)]
-struct Ready {
+/// State of one dependency.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckStatus {
+    Ok,
+    Unavailable,
+}
+
+impl From<bool> for CheckStatus {
+    fn from(ok: bool) -> Self {
+        if ok { Self::Ok } else { Self::Unavailable }
+    }
+}
+
+/// What readiness depends on.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Checks {
+    /// The database answers and the schema is migrated.
+    database: CheckStatus,
+    /// The identity provider's signing keys are loaded.
+    signing_keys: CheckStatus,
+}
+
+/// Ready to serve.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Ready {
+    #[schema(example = "ready")]
     status: &'static str,
     checks: Checks,
 }
 
-#[derive(Debug, Serialize)]
-struct NotReady {
+/// Not ready: a problem, with the checks that failed.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct NotReady {
     #[serde(flatten)]
     problem: Problem,
     checks: Checks,
 }
 
-#[derive(Debug, Serialize)]
-struct Checks {
-    database: &'static str,
-    signing_keys: &'static str,
-}
-
-/// `GET /readyz`: the database answers, the schema is migrated and the
-/// signing keys are loaded; otherwise 503 with the failing checks.
+/// Readiness
+///
+/// `200` when the database answers, the schema is migrated and the signing
+/// keys are loaded; otherwise `503` with the checks that failed. Load
+/// balancers route traffic by it.
+#[utoipa::path(
+    tag = "operations",
+    operation_id = "readyz",
+    responses(
+        (status = OK, description = "Ready.", body = Ready),
+        (status = SERVICE_UNAVAILABLE, description = "Not ready; see `checks`.", body = NotReady,
+            content_type = "application/problem+json"),
+    )
+)]
+#[get("/readyz")]
 pub async fn readyz(db: web::Data<Database>, verifier: web::Data<Verifier>) -> HttpResponse {
     let database_ok = db.is_migrated() && db.ping().await;
     let keys_ok = verifier.keys().is_loaded();
     let checks = Checks {
-        database: if database_ok { "ok" } else { "unavailable" },
-        signing_keys: if keys_ok { "ok" } else { "unavailable" },
+        database: database_ok.into(),
+        signing_keys: keys_ok.into(),
     };
     if database_ok && keys_ok {
         return HttpResponse::Ok().json(Ready {

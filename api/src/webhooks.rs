@@ -11,14 +11,14 @@ use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::error::PayloadError;
 use actix_web::http::header::HeaderMap;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, HttpResponse, post, web};
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
 use crate::db::Database;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::store;
 
 /// Largest webhook body accepted, in bytes. Clerk's events are a few KiB;
@@ -242,12 +242,38 @@ pub fn payload_config() -> web::PayloadConfig {
 /// The body is taken as raw bytes because the signature covers exactly
 /// what was sent. Success and ignored events both answer `204`, so Svix
 /// stops retrying; a database outage answers `503`, so it retries.
+#[utoipa::path(
+    tag = "webhooks",
+    operation_id = "clerk_webhook",
+    params(
+        ("svix-id" = String, Header, description = "Unique id of the delivery."),
+        ("svix-timestamp" = String, Header, description = "Unix time the delivery was signed, in seconds."),
+        ("svix-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{svix-id}.{svix-timestamp}.{body}`."),
+    ),
+    request_body(content = Object, content_type = "application/json",
+        description = "A Clerk event, e.g. `{\"type\": \"user.deleted\", \"data\": {\"id\": \"user_...\"}}`."),
+    responses(
+        (status = NO_CONTENT, description = "Accepted (acted on, or ignored when the event type does not concern us)."),
+        (status = BAD_REQUEST, description = "Missing or bad signature, stale timestamp, or not an event; nothing changed.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = NOT_FOUND, description = "Webhooks are not configured (no CLERK_WEBHOOK_SIGNING_SECRET).",
+            body = Problem, content_type = "application/problem+json"),
+        (status = PAYLOAD_TOO_LARGE, description = "The body is over 256 KiB.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The database is out of reach; the sender retries.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[post("/webhooks/clerk")]
 pub async fn clerk_webhook(
     req: HttpRequest,
     body: Result<web::Bytes, actix_web::Error>,
-    secret: web::Data<SigningSecret>,
+    secret: Option<web::Data<SigningSecret>>,
     db: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
+    // Without a secret the endpoint does not exist, rather than refusing
+    // every delivery.
+    let secret = secret.ok_or(ApiError::RouteNotFound)?;
     let body = body.map_err(body_error)?;
     let headers = SvixHeaders::from_headers(req.headers())?;
     verify(&secret, &headers, &body, unix_now())?;
@@ -267,6 +293,16 @@ pub async fn clerk_webhook(
         "webhook accepted"
     );
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Methods other than POST: 405, or 404 while webhooks are not configured.
+pub async fn other_methods(
+    secret: Option<web::Data<SigningSecret>>,
+) -> Result<HttpResponse, ApiError> {
+    Err(match secret {
+        Some(_) => ApiError::MethodNotAllowed { allow: "POST" },
+        None => ApiError::RouteNotFound,
+    })
 }
 
 #[expect(clippy::needless_pass_by_value, reason = "used with map_err")]

@@ -4,20 +4,24 @@
 mod text;
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
+use utoipa::ToSchema;
 
 pub use self::text::{MAX_CHARS, QuoteError, QuoteText};
 use crate::auth::Caller;
 use crate::db::Database;
-use crate::error::ApiError;
+use crate::error::{ApiError, Problem};
 use crate::store::{self, Saved, StoredQuote};
 
 /// Body of `PUT /me/quote`.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, ToSchema)]
+#[schema(example = json!({"quote": "Simplicity is prerequisite for reliability."}))]
 pub struct SaveQuote {
-    /// The quote; surrounding whitespace is trimmed.
+    /// The quote. Surrounding whitespace is trimmed; what remains must have
+    /// 1 to 1000 characters and no control characters but newline and tab.
+    #[schema(min_length = 1, max_length = 16000)]
     pub quote: String,
 }
 
@@ -36,12 +40,21 @@ impl SaveQuote {
     }
 }
 
-/// A stored quote, as clients see it.
-#[derive(Debug, Serialize)]
+/// A stored quote.
+#[derive(Debug, Serialize, ToSchema)]
+#[schema(example = json!({
+    "quote": "Simplicity is prerequisite for reliability.",
+    "created_at": "2026-11-26T08:00:00.000000Z",
+    "updated_at": "2026-11-26T08:00:00.000000Z"
+}))]
 pub struct Quote {
+    /// The quote as stored: trimmed, 1 to 1000 characters.
+    #[schema(min_length = 1, max_length = 4000)]
     pub quote: String,
+    /// When the caller first saved a quote (RFC 3339, UTC); kept on replacement.
     #[serde(serialize_with = "rfc3339")]
     pub created_at: DateTime<Utc>,
+    /// When the quote was last saved (RFC 3339, UTC).
     #[serde(serialize_with = "rfc3339")]
     pub updated_at: DateTime<Utc>,
 }
@@ -62,7 +75,23 @@ impl From<StoredQuote> for Quote {
     }
 }
 
-/// `GET /me/quote`
+/// Get your quote
+///
+/// The signed-in caller's favourite quote.
+#[utoipa::path(
+    tag = "quotes",
+    operation_id = "get_quote",
+    security(("bearer" = [])),
+    responses(
+        (status = OK, description = "The caller's quote.", body = Quote),
+        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
+            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
+        (status = NOT_FOUND, description = "No quote saved yet.", body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[get("/me/quote")]
 pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
     let mut conn = db.conn().await?;
     let stored = store::find_quote(&mut conn, caller.user_id())
@@ -71,7 +100,30 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpRe
     Ok(HttpResponse::Ok().json(Quote::from(stored)))
 }
 
-/// `PUT /me/quote`
+/// Save your quote
+///
+/// Creates the caller's quote (`201`) or replaces it (`200`); either way the
+/// stored quote comes back. `created_at` survives a replacement.
+#[utoipa::path(
+    tag = "quotes",
+    operation_id = "put_quote",
+    security(("bearer" = [])),
+    request_body(content = SaveQuote, content_type = "application/json"),
+    responses(
+        (status = OK, description = "Replaced.", body = Quote),
+        (status = CREATED, description = "Created.", body = Quote),
+        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
+        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
+            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
+        (status = PAYLOAD_TOO_LARGE, description = "The body is over 16 KiB.", body = Problem, content_type = "application/problem+json"),
+        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not application/json.", body = Problem, content_type = "application/problem+json"),
+        (status = UNPROCESSABLE_ENTITY, description = "The quote is empty, too long, has a control character, or the body is not `{\"quote\": string}`.",
+            body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[put("/me/quote")]
 pub async fn put_quote(
     caller: Caller,
     db: web::Data<Database>,
@@ -87,7 +139,21 @@ pub async fn put_quote(
     Ok(HttpResponse::build(status).json(Quote::from(stored)))
 }
 
-/// `DELETE /me/quote`
+/// Delete your quote
+#[utoipa::path(
+    tag = "quotes",
+    operation_id = "delete_quote",
+    security(("bearer" = [])),
+    responses(
+        (status = NO_CONTENT, description = "Deleted."),
+        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
+            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
+        (status = NOT_FOUND, description = "No quote to delete.", body = Problem, content_type = "application/problem+json"),
+        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
+            body = Problem, content_type = "application/problem+json"),
+    )
+)]
+#[delete("/me/quote")]
 pub async fn delete_quote(
     caller: Caller,
     db: web::Data<Database>,

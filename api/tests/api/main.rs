@@ -10,6 +10,7 @@ mod clerk;
 mod database;
 mod dev_idp;
 mod helpers;
+mod openapi;
 mod operations;
 mod quotes;
 mod startup;

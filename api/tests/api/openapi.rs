@@ -1,0 +1,140 @@
+//! The OpenAPI description: committed, served, and shown in Swagger UI.
+
+use serde_json::Value;
+
+use crate::helpers::spawn_app;
+
+fn committed() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../openapi.yaml");
+    std::fs::read_to_string(path).expect("openapi.yaml is committed at the repository root")
+}
+
+/// A readable line diff, so a drift shows what changed.
+fn diff(expected: &str, actual: &str) -> String {
+    let expected: Vec<&str> = expected.lines().collect();
+    let actual: Vec<&str> = actual.lines().collect();
+    let mut out = String::new();
+    for index in 0..expected.len().max(actual.len()) {
+        let (old, new) = (expected.get(index), actual.get(index));
+        if old != new {
+            out.push_str(&format!(
+                "line {}:\n  - {}\n  + {}\n",
+                index + 1,
+                old.unwrap_or(&"<none>"),
+                new.unwrap_or(&"<none>")
+            ));
+        }
+    }
+    out
+}
+
+#[test]
+fn the_committed_openapi_yaml_matches_the_code() {
+    let generated = quotes_api::openapi::yaml().unwrap();
+    let committed = committed();
+    assert!(
+        generated == committed,
+        "openapi.yaml is out of date; run `cargo run -q -p quotes-api -- openapi > openapi.yaml`\n{}",
+        diff(&committed, &generated)
+    );
+}
+
+#[test]
+fn every_operation_is_documented_with_its_problems() {
+    let document: Value = serde_json::to_value(quotes_api::openapi::document()).unwrap();
+    let paths = &document["paths"];
+    for (path, method, statuses) in [
+        ("/me/quote", "get", &["200", "401", "404", "503"][..]),
+        (
+            "/me/quote",
+            "put",
+            &["200", "201", "400", "401", "413", "415", "422", "503"],
+        ),
+        ("/me/quote", "delete", &["204", "401", "404", "503"]),
+        (
+            "/webhooks/clerk",
+            "post",
+            &["204", "400", "404", "413", "503"],
+        ),
+        ("/healthz", "get", &["200"]),
+        ("/readyz", "get", &["200", "503"]),
+    ] {
+        let operation = &paths[path][method];
+        assert!(operation.is_object(), "{method} {path} is not documented");
+        for status in statuses {
+            let response = &operation["responses"][status];
+            assert!(response.is_object(), "{method} {path} lacks {status}");
+            if status.starts_with(['4', '5']) {
+                assert!(
+                    response["content"]["application/problem+json"].is_object(),
+                    "{method} {path} {status} is not a problem"
+                );
+            }
+        }
+        let secured = operation["security"].is_array();
+        assert_eq!(
+            secured,
+            path.starts_with("/me/"),
+            "{method} {path} security"
+        );
+    }
+    assert_eq!(
+        document["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
+    assert_eq!(document["info"]["version"], env!("CARGO_PKG_VERSION"));
+}
+
+#[tokio::test]
+async fn openapi_json_serves_the_committed_document() {
+    let app = spawn_app().await;
+    let response = app
+        .client
+        .get(app.url("/openapi.json"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+    let served: Value = response.json().await.unwrap();
+    let committed: Value = serde_yaml_ng::from_str(&committed()).unwrap();
+    assert_eq!(served, committed);
+}
+
+#[tokio::test]
+async fn swagger_ui_is_served_without_any_external_url() {
+    let app = spawn_app().await;
+    let redirect = app.client.get(app.url("/docs")).send().await.unwrap();
+    assert_eq!(redirect.status(), 308);
+    assert_eq!(redirect.headers()["location"], "/docs/");
+
+    let page = app.client.get(app.url("/docs/")).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let html = page.text().await.unwrap();
+    assert!(html.contains("swagger-ui"), "{html}");
+    let mut assets = vec!["/docs/swagger-initializer.js".to_owned()];
+    for attribute in ["src=\"", "href=\""] {
+        for part in html.split(attribute).skip(1) {
+            let target = part.split('"').next().unwrap();
+            assert!(!target.contains("://"), "external asset {target}");
+            assets.push(format!("/docs/{}", target.trim_start_matches("./")));
+        }
+    }
+    for asset in assets {
+        let response = app.client.get(app.url(&asset)).send().await.unwrap();
+        assert_eq!(response.status(), 200, "{asset}");
+    }
+    let initializer = app
+        .client
+        .get(app.url("/docs/swagger-initializer.js"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(initializer.contains("/openapi.json"), "{initializer}");
+    assert!(
+        initializer.contains("\"validatorUrl\": \"none\""),
+        "{initializer}"
+    );
+}
