@@ -1,5 +1,7 @@
 //! The OpenAPI description: committed, served, and shown in Swagger UI.
 
+use std::fmt::Write as _;
+
 use serde_json::Value;
 
 use crate::helpers::spawn_app;
@@ -17,12 +19,13 @@ fn diff(expected: &str, actual: &str) -> String {
     for index in 0..expected.len().max(actual.len()) {
         let (old, new) = (expected.get(index), actual.get(index));
         if old != new {
-            out.push_str(&format!(
-                "line {}:\n  - {}\n  + {}\n",
+            let _ = writeln!(
+                out,
+                "line {}:\n  - {}\n  + {}",
                 index + 1,
                 old.unwrap_or(&"<none>"),
                 new.unwrap_or(&"<none>")
-            ));
+            );
         }
     }
     out
