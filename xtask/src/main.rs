@@ -10,10 +10,13 @@
 )]
 
 mod fuzz;
+mod openapi;
 mod postgres;
+mod server;
 mod walkthrough;
 
 use std::io::{BufRead, BufReader};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -108,6 +111,16 @@ fn test() -> Result {
         ])
     })?;
     step("Rust tests", || cargo_test(&mut tally))?;
+    let python = step("Python OpenAPI tools", openapi::PythonTools::install)?;
+    step("OpenAPI document is valid", || {
+        openapi::validate(&python, &mut tally)
+    })?;
+    step("schemathesis against a live server", || {
+        openapi::schemathesis(&python, &mut tally)
+    })?;
+    step("a generated Python client", || {
+        openapi::python_client(&python, &mut tally)
+    })?;
     step("fuzzing", || fuzz::run(&mut tally))?;
     step("README walkthrough", || walkthrough::run(&mut tally))?;
     println!("\nxtask: every check passed in {:.0?}", started.elapsed());
@@ -115,9 +128,22 @@ fn test() -> Result {
     Ok(())
 }
 
-fn step(name: &str, run: impl FnOnce() -> Result) -> Result {
+fn step<T>(name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
     println!("\n==> {name}");
     run().map_err(|e| format!("{name} failed: {e}"))
+}
+
+/// The repository's root folder.
+fn root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(PathBuf::from)
+        .unwrap_or_default()
+}
+
+/// Where cargo builds.
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
 fn cargo(args: &[&str]) -> Result {

@@ -20,7 +20,7 @@ use crate::{Result, Tally, postgres};
 const START_TIMEOUT: Duration = Duration::from_secs(600);
 
 pub fn run(tally: &mut Tally) -> Result {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = crate::root();
     let readme =
         std::fs::read_to_string(root.join("README.md")).map_err(|e| format!("README.md: {e}"))?;
     let blocks = checked_blocks(&readme);
@@ -148,7 +148,7 @@ impl Drop for System {
 }
 
 /// The status code of `GET path`, or `None` when nothing answers.
-fn http_status(addr: &str, path: &str) -> Option<u16> {
+pub fn http_status(addr: &str, path: &str) -> Option<u16> {
     let mut stream = TcpStream::connect(addr).ok()?;
     stream.set_read_timeout(Some(Duration::from_secs(5))).ok()?;
     write!(stream, "GET {path} HTTP/1.0\r\nHost: {addr}\r\n\r\n").ok()?;

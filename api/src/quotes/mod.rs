@@ -20,8 +20,16 @@ use crate::store::{self, Saved, StoredQuote};
 #[schema(example = json!({"quote": "Simplicity is prerequisite for reliability."}))]
 pub struct SaveQuote {
     /// The quote. Surrounding whitespace is trimmed; what remains must have
-    /// 1 to 1000 characters and no control characters but newline and tab.
-    #[schema(min_length = 1, max_length = 16000)]
+    /// 1 to 1000 characters (Unicode scalar values) and no control
+    /// characters but newline and tab.
+    // As a pattern: no control characters but newline and tab, and at least
+    // one character that is not whitespace. With `maxLength` it is a little
+    // stricter than the API, which counts the length after trimming.
+    #[schema(
+        min_length = 1,
+        max_length = 1000,
+        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+    )]
     pub quote: String,
 }
 
@@ -49,7 +57,7 @@ impl SaveQuote {
 }))]
 pub struct Quote {
     /// The quote as stored: trimmed, 1 to 1000 characters.
-    #[schema(min_length = 1, max_length = 4000)]
+    #[schema(min_length = 1, max_length = 1000)]
     pub quote: String,
     /// When the caller first saved a quote (RFC 3339, UTC); kept on replacement.
     #[serde(serialize_with = "rfc3339")]

@@ -1,0 +1,135 @@
+//! Checks of `openapi.yaml` with the tools its users have: the spec
+//! validator, schemathesis against a live server, and a client generated in
+//! another language (Python) doing a round trip.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::server::ApiServer;
+use crate::{Result, Tally, root, target_dir};
+
+/// The webhook secret of the schemathesis server (a test value).
+const TEST_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+
+/// Examples schemathesis generates per operation and phase.
+const MAX_EXAMPLES: &str = "100";
+
+/// A virtualenv with the pinned tools, installed once.
+pub struct PythonTools {
+    bin: PathBuf,
+}
+
+impl PythonTools {
+    pub fn install() -> Result<Self> {
+        let venv = target_dir().join("xtask/python");
+        let requirements = root().join("xtask/openapi/requirements.txt");
+        let pinned = std::fs::read_to_string(&requirements).map_err(|e| e.to_string())?;
+        let stamp = venv.join("installed-requirements.txt");
+        let bin = venv.join("bin");
+        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(pinned.as_str()) {
+            return Ok(Self { bin });
+        }
+        println!(
+            "installing the Python OpenAPI tools (once) into {}",
+            venv.display()
+        );
+        run(
+            Command::new("python3").arg("-m").arg("venv").arg(&venv),
+            "python3 -m venv",
+        )?;
+        run(
+            Command::new(bin.join("pip"))
+                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
+                .arg(&requirements),
+            "pip install",
+        )?;
+        std::fs::write(&stamp, pinned).map_err(|e| e.to_string())?;
+        Ok(Self { bin })
+    }
+
+    fn tool(&self, name: &str) -> Command {
+        Command::new(self.bin.join(name))
+    }
+}
+
+pub fn validate(tools: &PythonTools, tally: &mut Tally) -> Result {
+    run(
+        tools
+            .tool("openapi-spec-validator")
+            .arg(root().join("openapi.yaml")),
+        "openapi-spec-validator",
+    )?;
+    tally.passed += 1;
+    Ok(())
+}
+
+/// schemathesis with every check, against a live server with a valid token.
+pub fn schemathesis(tools: &PythonTools, tally: &mut Tally) -> Result {
+    let server = ApiServer::start(
+        "schemathesis",
+        &[("CLERK_WEBHOOK_SIGNING_SECRET", TEST_WEBHOOK_SECRET)],
+    )?;
+    let token = server.dev_token("schemathesis")?;
+    run(
+        tools
+            .tool("schemathesis")
+            .arg("--config-file")
+            .arg(root().join("xtask/openapi/schemathesis.toml"))
+            .args(["run", &format!("{}/openapi.json", server.url())])
+            .args([
+                "--checks",
+                "all",
+                "--max-examples",
+                MAX_EXAMPLES,
+                "--workers",
+                "2",
+            ])
+            .args(["--header", &format!("Authorization: Bearer {token}")])
+            .env("NO_COLOR", "1"),
+        "schemathesis",
+    )?;
+    tally.passed += 1;
+    Ok(())
+}
+
+/// Generates a Python client from the committed document and runs the
+/// round trip script with it.
+pub fn python_client(tools: &PythonTools, tally: &mut Tally) -> Result {
+    let output = target_dir().join("xtask/python-client");
+    run(
+        tools
+            .tool("openapi-python-client")
+            .args(["generate", "--overwrite", "--meta", "none"])
+            .arg("--path")
+            .arg(root().join("openapi.yaml"))
+            .arg("--config")
+            .arg(root().join("xtask/openapi/python-client.yaml"))
+            .arg("--output-path")
+            .arg(output.join("quotes_api_client")),
+        "openapi-python-client generate",
+    )?;
+    let server = ApiServer::start("python_client", &[])?;
+    let token = server.dev_token("python_client")?;
+    run(
+        tools
+            .tool("python")
+            .arg(root().join("xtask/openapi/client_roundtrip.py"))
+            .env("PYTHONPATH", &output)
+            .env("QUOTES_URL", server.url())
+            .env("QUOTES_TOKEN", token),
+        "the Python client round trip",
+    )?;
+    tally.passed += 1;
+    Ok(())
+}
+
+fn run(command: &mut Command, what: &str) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}

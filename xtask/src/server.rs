@@ -1,0 +1,112 @@
+//! A `quotes-api` of our own for checks that need a live server: a free
+//! loopback port, a scratch database and the development identity
+//! provider. Dropping it stops the server and drops the database.
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::{Result, postgres};
+
+pub struct ApiServer {
+    child: Child,
+    pub addr: String,
+    database: String,
+    key_file: PathBuf,
+}
+
+impl ApiServer {
+    /// Builds (if needed) and starts the API with `env` added.
+    pub fn start(name: &str, env: &[(&str, &str)]) -> Result<Self> {
+        crate::cargo(&["build", "--quiet", "--package", "quotes-api"])?;
+        let addr = format!("127.0.0.1:{}", free_port()?);
+        let database = format!("quotes_{name}_{}", std::process::id());
+        let key_file =
+            std::env::temp_dir().join(format!("quotes-{name}-{}.pem", std::process::id()));
+        let url = postgres::with_database(&postgres::admin_url(), &database);
+        let migrated = command(&["migrate", "--create-database"], &url, &addr, &key_file)
+            .stdout(Stdio::null())
+            .status()
+            .map_err(|e| format!("cannot start quotes-api: {e}"))?;
+        if !migrated.success() {
+            return Err("quotes-api migrate failed".to_owned());
+        }
+        let child = command(&["serve", "--dev-idp"], &url, &addr, &key_file)
+            .envs(env.iter().copied())
+            .env("RUST_LOG", "warn")
+            .spawn()
+            .map_err(|e| format!("cannot start quotes-api: {e}"))?;
+        let server = Self {
+            child,
+            addr,
+            database,
+            key_file,
+        };
+        server.wait_until_ready(Duration::from_secs(30))?;
+        Ok(server)
+    }
+
+    /// A development token for `user`.
+    pub fn dev_token(&self, user: &str) -> Result<String> {
+        let output = Command::new(binary())
+            .args(["dev-token", user])
+            .env("BIND_ADDR", &self.addr)
+            .env("DEV_IDP_KEY_FILE", &self.key_file)
+            .output()
+            .map_err(|e| e.to_string())?;
+        if output.status.success() {
+            Ok(String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        } else {
+            Err(String::from_utf8_lossy(&output.stderr).into_owned())
+        }
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn wait_until_ready(&self, timeout: Duration) -> Result {
+        let deadline = Instant::now() + timeout;
+        while Instant::now() < deadline {
+            if crate::walkthrough::http_status(&self.addr, "/readyz") == Some(200) {
+                return Ok(());
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        Err(format!("quotes-api was not ready at {} in time", self.addr))
+    }
+}
+
+impl Drop for ApiServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        let _ = std::fs::remove_file(&self.key_file);
+        let _ = postgres::admin_execute(&format!(
+            "DROP DATABASE IF EXISTS {} WITH (FORCE)",
+            self.database
+        ));
+    }
+}
+
+/// The binary `cargo build` made.
+fn binary() -> PathBuf {
+    crate::target_dir().join("debug/quotes-api")
+}
+
+fn command(args: &[&str], url: &str, addr: &str, key_file: &std::path::Path) -> Command {
+    let mut command = Command::new(binary());
+    command
+        .args(args)
+        .env("DATABASE_URL", url)
+        .env("BIND_ADDR", addr)
+        .env("DEV_IDP_KEY_FILE", key_file);
+    command
+}
+
+pub fn free_port() -> Result<u16> {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .map_err(|e| e.to_string())
+}
