@@ -9,6 +9,7 @@
     reason = "reporting progress is what this tool does"
 )]
 
+mod browser;
 mod fuzz;
 mod openapi;
 mod postgres;
@@ -120,6 +121,10 @@ fn test() -> Result {
     })?;
     step("a generated Python client", || {
         openapi::python_client(&python, &mut tally)
+    })?;
+    let chromium = step("Chromium", browser::chromium)?;
+    step("Swagger UI in Chromium", || {
+        browser::swagger_ui(&chromium, &mut tally)
     })?;
     step("fuzzing", || fuzz::run(&mut tally))?;
     step("README walkthrough", || walkthrough::run(&mut tally))?;

@@ -1,0 +1,88 @@
+//! Checks in a real browser: Debian's headless Chromium driven by
+//! Playwright (the npm package `playwright-core`, which downloads no browser
+//! of its own). Both are installed here when missing.
+
+use std::path::PathBuf;
+use std::process::Command;
+
+use crate::server::ApiServer;
+use crate::{Result, Tally, root, target_dir};
+
+/// Chromium, installed with apt when missing and we may (CI runs as root).
+pub fn chromium() -> Result<PathBuf> {
+    if let Some(path) = std::env::var_os("CHROMIUM") {
+        return Ok(PathBuf::from(path));
+    }
+    let find = || {
+        ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
+            .into_iter()
+            .map(PathBuf::from)
+            .find(|path| path.exists())
+    };
+    if let Some(path) = find() {
+        return Ok(path);
+    }
+    let is_root = Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
+    if is_root && PathBuf::from("/usr/bin/apt-get").exists() {
+        println!("installing Chromium with apt-get (once)");
+        let updated = Command::new("apt-get").args(["update", "-qq"]).status();
+        let installed = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "chromium"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+        if updated.is_ok_and(|s| s.success()) && installed.is_ok_and(|s| s.success()) {
+            return find()
+                .ok_or_else(|| "apt-get installed chromium, but it is not in /usr/bin".to_owned());
+        }
+    }
+    Err(
+        "the browser checks need Chromium: install it (`apt-get install chromium`) \
+         or set CHROMIUM to a Chromium or Chrome executable"
+            .to_owned(),
+    )
+}
+
+/// `npm ci` for the browser scripts, once.
+pub fn node_modules() -> Result {
+    let folder = root().join("xtask/browser");
+    if folder.join("node_modules/playwright-core").exists() {
+        return Ok(());
+    }
+    println!("installing playwright-core with npm (once)");
+    let status = Command::new("npm")
+        .args(["ci", "--no-audit", "--no-fund"])
+        .current_dir(&folder)
+        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
+        .status()
+        .map_err(|e| format!("cannot run npm (Node.js 20 or newer is needed): {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err("npm ci failed in xtask/browser".to_owned())
+    }
+}
+
+/// Swagger UI: authorize with a token and call `GET /me/quote` from the page.
+pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
+    node_modules()?;
+    let server = ApiServer::start("swagger", &[])?;
+    let token = server.dev_token("swagger_user")?;
+    let status = Command::new("node")
+        .arg(root().join("xtask/browser/swagger.mjs"))
+        .env("QUOTES_URL", server.url())
+        .env("QUOTES_TOKEN", token)
+        .env("CHROMIUM", chromium)
+        .env("OUT", target_dir().join("xtask/screenshots"))
+        .status()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    if status.success() {
+        tally.passed += 1;
+        Ok(())
+    } else {
+        tally.failed += 1;
+        Err("the Swagger UI check failed".to_owned())
+    }
+}
