@@ -11,6 +11,7 @@ pub mod db;
 pub mod dev_idp;
 pub mod docs;
 pub mod error;
+pub mod metrics;
 pub mod openapi;
 pub mod ops;
 pub mod quotes;
@@ -83,6 +84,7 @@ impl Application {
             None => None,
         };
 
+        metrics::install();
         let db = Database::new(config.database.clone()).map_err(std::io::Error::other)?;
         db.migrate_in_background().await;
 
@@ -134,7 +136,7 @@ impl Application {
                 )
                 .into_app()
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
-                .wrap(from_fn(telemetry::access_log))
+                .wrap(from_fn(telemetry::observe))
         })
         .listen(listener)?
         .shutdown_timeout(config.shutdown_timeout.as_secs());
@@ -173,17 +175,23 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(webhooks::clerk_webhook)
         .service(ops::healthz)
         .service(ops::readyz)
+        .service(metrics::prometheus)
         .route("/me/quote", error::method_not_allowed("GET, PUT, DELETE"))
         .route("/webhooks/clerk", web::to(webhooks::other_methods))
         .route("/healthz", error::method_not_allowed("GET"))
-        .route("/readyz", error::method_not_allowed("GET"));
+        .route("/readyz", error::method_not_allowed("GET"))
+        .route("/metrics", error::method_not_allowed("GET"));
 }
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "PUT", "DELETE"])
         .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
-        .expose_headers([header::WWW_AUTHENTICATE, header::RETRY_AFTER])
+        .expose_headers([
+            header::WWW_AUTHENTICATE,
+            header::RETRY_AFTER,
+            header::HeaderName::from_static(telemetry::REQUEST_ID),
+        ])
         .max_age(3600)
         // Requests from other origins go on without CORS headers, so the
         // browser blocks them; non-browser clients are unaffected.

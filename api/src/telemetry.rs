@@ -4,6 +4,7 @@ use std::time::Instant;
 
 use actix_web::body::MessageBody;
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
 use tracing_subscriber::EnvFilter;
@@ -35,19 +36,37 @@ pub fn init_for_tests() {
         .try_init();
 }
 
-/// Logs method, path (never the query, which may hold secrets), status,
-/// latency and the caller's id. The token itself is never logged.
-pub async fn access_log(
+/// Header carrying the request id, accepted from the caller or made here.
+pub const REQUEST_ID: &str = "x-request-id";
+
+/// Per request: the request id (kept from `X-Request-Id` when it is sane,
+/// else made here, and echoed), one log line with method, path (never the
+/// query, which may hold secrets), status, latency, request id and caller id
+/// (never the token), and the request metrics by route and status.
+pub async fn observe(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
     let method = req.method().clone();
     let path = req.path().to_owned();
+    let request_id = req
+        .headers()
+        .get(REQUEST_ID)
+        .and_then(|value| value.to_str().ok())
+        .filter(|id| is_sane_request_id(id))
+        .map_or_else(new_request_id, str::to_owned);
     let response = next.call(req).await;
-    let latency_ms = started.elapsed().as_secs_f64() * 1000.0;
-    match &response {
-        Ok(res) => {
+    let elapsed = started.elapsed();
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    match response {
+        Ok(mut res) => {
+            let status = res.status().as_u16();
+            let route = res
+                .request()
+                .match_pattern()
+                .unwrap_or_else(|| "unmatched".to_owned());
+            crate::metrics::record_request(method.as_str(), &route, status, elapsed);
             let caller = res
                 .request()
                 .extensions()
@@ -57,20 +76,63 @@ pub async fn access_log(
                 target: "quotes_api::access",
                 %method,
                 path,
-                status = res.status().as_u16(),
+                status,
                 latency_ms,
+                request_id,
                 caller = caller.as_deref().unwrap_or("-"),
                 "request"
             );
+            if let Ok(value) = HeaderValue::from_str(&request_id) {
+                res.headers_mut()
+                    .insert(HeaderName::from_static(REQUEST_ID), value);
+            }
+            Ok(res)
         }
-        Err(error) => tracing::warn!(
-            target: "quotes_api::access",
-            %method,
-            path,
-            latency_ms,
-            %error,
-            "request failed"
-        ),
+        Err(error) => {
+            tracing::warn!(
+                target: "quotes_api::access",
+                %method,
+                path,
+                latency_ms,
+                request_id,
+                %error,
+                "request failed"
+            );
+            Err(error)
+        }
     }
-    response
+}
+
+/// Ids from a load balancer or client are kept when they are short and
+/// plain, so they cannot forge log lines or bloat them.
+fn is_sane_request_id(id: &str) -> bool {
+    (1..=128).contains(&id.len())
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+fn new_request_id() -> String {
+    let mut bytes = [0u8; 16];
+    // Without randomness the id is all zeros: still a valid header.
+    let _ = aws_lc_rs::rand::fill(&mut bytes);
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn request_ids_are_kept_only_when_plain() {
+        assert!(is_sane_request_id("b3f1c2d4-0000-4e6f-9a1b-123456789abc"));
+        assert!(is_sane_request_id("lb.1:abc_DEF"));
+        assert!(!is_sane_request_id(""));
+        assert!(!is_sane_request_id("two words"));
+        assert!(!is_sane_request_id("line\nbreak"));
+        assert!(!is_sane_request_id(&"x".repeat(129)));
+        let made = new_request_id();
+        assert_eq!(made.len(), 32);
+        assert!(is_sane_request_id(&made));
+    }
 }

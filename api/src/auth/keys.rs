@@ -245,6 +245,13 @@ impl Inner {
                 .unwrap_or_else(std::sync::PoisonError::into_inner) = Arc::new(keys);
             max_age
         });
+        crate::metrics::record_jwks_refresh(
+            match trigger {
+                Trigger::Schedule => "schedule",
+                Trigger::UnknownKid => "unknown_kid",
+            },
+            outcome.is_ok(),
+        );
         if let Err(error) = &outcome {
             state.last_failure = Some(Instant::now());
             tracing::warn!(issuer = %self.issuer, %error, "cannot refresh signing keys; keeping the ones we have");

@@ -141,9 +141,11 @@ impl FromRequest for Caller {
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
         let req = req.clone();
         Box::pin(async move {
-            let token = token?;
             let verifier = verifier.expect("the Verifier is registered as app data");
-            let result = verifier.verify(&token).await;
+            let result = match token {
+                Ok(token) => verifier.verify(&token).await,
+                Err(missing) => Err(missing),
+            };
             match result {
                 Ok(identity) => {
                     req.extensions_mut()
@@ -152,6 +154,7 @@ impl FromRequest for Caller {
                 }
                 Err(error) => {
                     tracing::info!(reason = error.reason(), "token rejected");
+                    crate::metrics::record_token_rejection(error.reason());
                     Err(error.into())
                 }
             }

@@ -28,7 +28,7 @@ async fn unknown_paths_are_404_problem() {
 #[tokio::test]
 async fn operations_endpoints_are_405_for_other_methods() {
     let app = spawn_app().await;
-    for path in ["/healthz", "/readyz"] {
+    for path in ["/healthz", "/readyz", "/metrics"] {
         let response = app.client.post(app.url(path)).send().await.unwrap();
         assert_eq!(response.headers()["allow"], "GET");
         assert_problem(response, 405).await;
@@ -146,4 +146,78 @@ async fn a_request_line_actix_refuses_still_gets_a_problem() {
         .await
         .unwrap();
     assert_problem(response, 401).await;
+}
+
+#[tokio::test]
+async fn request_ids_are_echoed_or_made() {
+    let app = spawn_app().await;
+    let given = app
+        .client
+        .get(app.url("/healthz"))
+        .header("x-request-id", "lb-7f3a.42")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(given.headers()["x-request-id"], "lb-7f3a.42");
+
+    for header in [None, Some("has spaces and\ttabs")] {
+        let mut request = app.client.get(app.url("/me/quote"));
+        if let Some(value) = header {
+            request = request.header("x-request-id", value);
+        }
+        let response = request.send().await.unwrap();
+        let made = response.headers()["x-request-id"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        assert_eq!(made.len(), 32, "{made}");
+        assert!(made.bytes().all(|b| b.is_ascii_hexdigit()), "{made}");
+    }
+}
+
+#[tokio::test]
+async fn metrics_are_served_in_prometheus_format() {
+    let app = spawn_app().await;
+    let token = app.token("user_metrics");
+    app.put_quote(&token, "Counted.").await;
+    app.client.get(app.url("/me/quote")).send().await.unwrap();
+
+    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain"),
+        "{:?}",
+        response.headers()
+    );
+    let body = response.text().await.unwrap();
+    for expected in [
+        r#"http_requests_total{method="PUT",route="/me/quote",status="201"}"#,
+        r#"http_request_duration_seconds_bucket{method="PUT",route="/me/quote",status="201",le="0.005"}"#,
+        r#"quotes_token_rejections_total{reason="missing"}"#,
+        r#"quotes_jwks_refreshes_total{trigger="schedule",outcome="ok"}"#,
+        r#"quotes_db_pool_connections{state="idle"}"#,
+        "quotes_db_pool_max_connections",
+    ] {
+        assert!(body.contains(expected), "{expected} missing from:\n{body}");
+    }
+    // Unknown paths share one label, so scanners cannot blow up the series.
+    app.client
+        .get(app.url("/no/such/path/123"))
+        .send()
+        .await
+        .unwrap();
+    let body = app
+        .client
+        .get(app.url("/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(body.contains(r#"route="unmatched""#));
+    assert!(!body.contains("/no/such/path/123"));
 }
