@@ -1,5 +1,6 @@
 //! Logging: set up once at start; one line per request.
 
+use std::fmt::Write as _;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -116,7 +117,10 @@ fn new_request_id() -> String {
     let mut bytes = [0u8; 16];
     // Without randomness the id is all zeros: still a valid header.
     let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    bytes.iter().fold(String::with_capacity(32), |mut hex, b| {
+        let _ = write!(hex, "{b:02x}");
+        hex
+    })
 }
 
 #[cfg(test)]
