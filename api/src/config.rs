@@ -48,6 +48,9 @@ pub enum Command {
     DevToken(DevTokenArgs),
     /// Print the OpenAPI document (YAML), as committed in `openapi.yaml`.
     Openapi,
+    /// Exit 0 when the local server's `/readyz` answers 200 (for container
+    /// health checks in images without curl).
+    Healthcheck(HealthcheckArgs),
 }
 
 /// Arguments of `migrate`.
@@ -59,6 +62,14 @@ pub struct MigrateArgs {
 
     #[command(flatten)]
     pub database: DatabaseArgs,
+}
+
+/// Arguments of `healthcheck`.
+#[derive(Debug, Clone, Args)]
+pub struct HealthcheckArgs {
+    /// The server's listen address; an unspecified IP (0.0.0.0) means loopback.
+    #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
+    pub bind_addr: String,
 }
 
 /// Arguments of `dev-token`.

@@ -40,6 +40,7 @@ async fn main() -> ExitCode {
             }
         }
         Some(Command::DevToken(args)) => dev_token(&args),
+        Some(Command::Healthcheck(args)) => healthcheck(&args.bind_addr),
         Some(Command::Openapi) => match quotes_api::openapi::yaml() {
             Ok(yaml) => {
                 #[expect(clippy::print_stdout, reason = "the document is this command's output")]
@@ -97,6 +98,41 @@ fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
             ExitCode::SUCCESS
         }
         Err(error) => fail(&error),
+    }
+}
+
+/// `GET /readyz` on the local server over plain TCP, so the smallest
+/// container images need no HTTP client.
+fn healthcheck(bind_addr: &str) -> ExitCode {
+    use std::io::{Read, Write};
+    use std::net::{Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+    use std::time::Duration;
+
+    let Ok(mut addr) = bind_addr.parse::<SocketAddr>() else {
+        return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
+    };
+    if addr.ip().is_unspecified() {
+        addr.set_ip(if addr.is_ipv4() {
+            Ipv4Addr::LOCALHOST.into()
+        } else {
+            Ipv6Addr::LOCALHOST.into()
+        });
+    }
+    let timeout = Duration::from_secs(3);
+    let status = TcpStream::connect_timeout(&addr, timeout).and_then(|mut stream| {
+        stream.set_read_timeout(Some(timeout))?;
+        write!(stream, "GET /readyz HTTP/1.0\r\nHost: {addr}\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        stream.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match status {
+        Ok(head) if head.ends_with(b" 200") => ExitCode::SUCCESS,
+        Ok(head) => fail(&format!(
+            "not ready: {}",
+            String::from_utf8_lossy(&head).trim()
+        )),
+        Err(error) => fail(&format!("no answer from {addr}: {error}")),
     }
 }
 

@@ -10,9 +10,11 @@
 )]
 
 mod browser;
+mod containers;
 mod fuzz;
 mod openapi;
 mod postgres;
+mod python;
 mod server;
 mod walkthrough;
 
@@ -112,7 +114,8 @@ fn test() -> Result {
         ])
     })?;
     step("Rust tests", || cargo_test(&mut tally))?;
-    let python = step("Python OpenAPI tools", openapi::PythonTools::install)?;
+    let python = step("Python tools", python::PythonTools::install)?;
+    step("container files", || containers::check(&python, &mut tally))?;
     step("OpenAPI document is valid", || {
         openapi::validate(&python, &mut tally)
     })?;

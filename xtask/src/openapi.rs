@@ -2,9 +2,7 @@
 //! validator, schemathesis against a live server, and a client generated in
 //! another language (Python) doing a round trip.
 
-use std::path::PathBuf;
-use std::process::Command;
-
+use crate::python::{PythonTools, run};
 use crate::server::ApiServer;
 use crate::{Result, Tally, root, target_dir};
 
@@ -13,44 +11,6 @@ const TEST_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 
 /// Examples schemathesis generates per operation and phase.
 const MAX_EXAMPLES: &str = "100";
-
-/// A virtualenv with the pinned tools, installed once.
-pub struct PythonTools {
-    bin: PathBuf,
-}
-
-impl PythonTools {
-    pub fn install() -> Result<Self> {
-        let venv = target_dir().join("xtask/python");
-        let requirements = root().join("xtask/openapi/requirements.txt");
-        let pinned = std::fs::read_to_string(&requirements).map_err(|e| e.to_string())?;
-        let stamp = venv.join("installed-requirements.txt");
-        let bin = venv.join("bin");
-        if std::fs::read_to_string(&stamp).ok().as_deref() == Some(pinned.as_str()) {
-            return Ok(Self { bin });
-        }
-        println!(
-            "installing the Python OpenAPI tools (once) into {}",
-            venv.display()
-        );
-        run(
-            Command::new("python3").arg("-m").arg("venv").arg(&venv),
-            "python3 -m venv",
-        )?;
-        run(
-            Command::new(bin.join("pip"))
-                .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
-                .arg(&requirements),
-            "pip install",
-        )?;
-        std::fs::write(&stamp, pinned).map_err(|e| e.to_string())?;
-        Ok(Self { bin })
-    }
-
-    fn tool(&self, name: &str) -> Command {
-        Command::new(self.bin.join(name))
-    }
-}
 
 pub fn validate(tools: &PythonTools, tally: &mut Tally) -> Result {
     run(
@@ -121,15 +81,4 @@ pub fn python_client(tools: &PythonTools, tally: &mut Tally) -> Result {
     )?;
     tally.passed += 1;
     Ok(())
-}
-
-fn run(command: &mut Command, what: &str) -> Result {
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
 }

@@ -224,3 +224,26 @@ async fn sigterm_lets_the_request_in_flight_finish() {
         .get(0);
     assert_eq!(stored, "Finish what you started.");
 }
+
+#[tokio::test]
+async fn healthcheck_reports_readiness_by_exit_code() {
+    let key = TestKey::rsa();
+    let idp = TestIdp::start(&[&key]);
+    let db = TestDatabase::create().await;
+    let server = start_server(&db, &idp).await;
+
+    let ready = run(binary()
+        .arg("healthcheck")
+        .env("BIND_ADDR", format!("0.0.0.0:{}", server.port)));
+    assert!(
+        ready.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ready.stderr)
+    );
+
+    let closed = run(binary()
+        .arg("healthcheck")
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port())));
+    assert!(!closed.status.success());
+    assert!(String::from_utf8_lossy(&closed.stderr).contains("no answer"));
+}
