@@ -45,6 +45,8 @@ pub fn schemathesis(tools: &PythonTools, tally: &mut Tally) -> Result {
                 "2",
             ])
             .args(["--header", &format!("Authorization: Bearer {token}")])
+            // Its caches stay out of the source tree.
+            .current_dir(target_dir().join("xtask"))
             .env("NO_COLOR", "1"),
         "schemathesis",
     )?;
