@@ -186,7 +186,13 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
         .allowed_methods(["GET", "PUT", "DELETE"])
-        .allowed_headers([header::AUTHORIZATION, header::CONTENT_TYPE])
+        // Clients generated from the OpenAPI document (progenitor's) send
+        // `api-version` on every request.
+        .allowed_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::HeaderName::from_static("api-version"),
+        ])
         .expose_headers([
             header::WWW_AUTHENTICATE,
             header::RETRY_AFTER,

@@ -46,7 +46,7 @@ async fn a_preflight_from_an_allowed_origin_succeeds() {
             .header("access-control-request-method", method)
             .header(
                 "access-control-request-headers",
-                "authorization, content-type",
+                "authorization, content-type, api-version",
             )
             .send()
             .await
@@ -68,7 +68,9 @@ async fn a_preflight_from_an_allowed_origin_succeeds() {
             .unwrap()
             .to_lowercase();
         assert!(
-            allowed.contains("authorization") && allowed.contains("content-type"),
+            ["authorization", "content-type", "api-version"]
+                .iter()
+                .all(|name| allowed.contains(name)),
             "{allowed}"
         );
     }
