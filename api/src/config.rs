@@ -105,6 +105,11 @@ pub struct ServeArgs {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "10")]
     pub shutdown_timeout_secs: String,
 
+    /// Seconds a whole request (reading the body included) may take before
+    /// it is answered 408.
+    #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "15")]
+    pub request_timeout_secs: String,
+
     /// Comma-separated origins allowed to call the API from a browser.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]
     pub cors_allowed_origins: String,
@@ -221,6 +226,7 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub http_workers: Option<usize>,
     pub shutdown_timeout: Duration,
+    pub request_timeout: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub log_format: LogFormat,
     pub database: DatabaseConfig,
@@ -309,6 +315,13 @@ impl Config {
                 "SHUTDOWN_TIMEOUT_SECS",
                 &args.shutdown_timeout_secs,
             )?),
+            request_timeout: Duration::from_secs(
+                u64::try_from(positive(
+                    "REQUEST_TIMEOUT_SECS",
+                    &args.request_timeout_secs,
+                )?)
+                .unwrap_or(u64::MAX),
+            ),
             cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
             log_format,
             database: DatabaseConfig::from_args(&args.database)?,

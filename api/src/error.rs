@@ -60,6 +60,8 @@ pub enum ApiError {
     InvalidWebhook(#[from] WebhookError),
     #[error("no route for this path")]
     RouteNotFound,
+    #[error("the request took too long")]
+    RequestTimeout { limit: std::time::Duration },
     #[error("method not allowed")]
     MethodNotAllowed { allow: &'static str },
     #[error("database unavailable: {0}")]
@@ -110,6 +112,14 @@ impl ApiError {
                 "urn:quotes:problem:invalid-webhook",
                 "Invalid webhook",
                 format!("The delivery was not accepted: {error}."),
+            ),
+            Self::RequestTimeout { limit } => (
+                "about:blank",
+                "Request Timeout",
+                format!(
+                    "The request was not complete within {} seconds.",
+                    limit.as_secs()
+                ),
             ),
             Self::RouteNotFound => (
                 "about:blank",
@@ -167,6 +177,7 @@ impl ResponseError for ApiError {
     fn status_code(&self) -> StatusCode {
         match self {
             Self::QuoteNotFound | Self::RouteNotFound => StatusCode::NOT_FOUND,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
             Self::InvalidQuote(_) => StatusCode::UNPROCESSABLE_ENTITY,
             Self::MalformedJson(_) | Self::InvalidWebhook(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,

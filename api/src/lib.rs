@@ -34,6 +34,9 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::DevIdp;
 
+/// Open connections one worker serves at once; more wait in the backlog.
+pub const MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
+
 /// Largest request body accepted, in bytes.
 pub const MAX_BODY_BYTES: usize = 16 * 1024;
 
@@ -103,6 +106,7 @@ impl Application {
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
         let document = openapi::document();
+        let request_timeout = config.request_timeout;
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
@@ -135,11 +139,19 @@ impl Application {
                         .wrap(cors(&origins)),
                 )
                 .into_app()
+                .app_data(telemetry::RequestTimeout(request_timeout))
+                .wrap(from_fn(telemetry::deadline))
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::observe))
         })
         .listen(listener)?
-        .shutdown_timeout(config.shutdown_timeout.as_secs());
+        .shutdown_timeout(config.shutdown_timeout.as_secs())
+        // Headers must arrive within this, or the connection is closed
+        // (slowloris); idle keep-alive connections are closed too.
+        .client_request_timeout(std::time::Duration::from_secs(5))
+        .client_disconnect_timeout(std::time::Duration::from_secs(1))
+        .keep_alive(std::time::Duration::from_secs(30))
+        .max_connections(MAX_CONNECTIONS_PER_WORKER);
         if let Some(workers) = config.http_workers {
             server = server.workers(workers);
         }

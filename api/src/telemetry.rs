@@ -90,17 +90,43 @@ pub async fn observe(
             Ok(res)
         }
         Err(error) => {
+            let status = error.as_response_error().status_code().as_u16();
+            crate::metrics::record_request(method.as_str(), "unfinished", status, elapsed);
             tracing::warn!(
                 target: "quotes_api::access",
                 %method,
                 path,
                 latency_ms,
+                status,
                 request_id,
                 %error,
                 "request failed"
             );
             Err(error)
         }
+    }
+}
+
+/// The longest a request may take, as app data for [`deadline`].
+#[derive(Debug, Clone, Copy)]
+pub struct RequestTimeout(pub std::time::Duration);
+
+/// Answers 408 when a request takes longer than [`RequestTimeout`]: a client
+/// trickling its body byte by byte cannot hold a worker's attention for
+/// ever. (Slow headers are cut by actix's own client request timeout.)
+///
+/// The answer travels as an error: the request itself is still owned by the
+/// abandoned handler, and actix renders the error (problem+json) instead.
+pub async fn deadline<B: MessageBody + 'static>(
+    req: ServiceRequest,
+    next: Next<B>,
+) -> Result<ServiceResponse<B>, Error> {
+    let limit = req
+        .app_data::<RequestTimeout>()
+        .map_or(std::time::Duration::from_secs(15), |timeout| timeout.0);
+    match tokio::time::timeout(limit, next.call(req)).await {
+        Ok(response) => response,
+        Err(_) => Err(crate::error::ApiError::RequestTimeout { limit }.into()),
     }
 }
 

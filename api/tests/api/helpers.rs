@@ -381,6 +381,7 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
         bind_addr: "127.0.0.1:0".parse().unwrap(),
         http_workers: Some(1),
         shutdown_timeout: Duration::from_secs(1),
+        request_timeout: Duration::from_secs(15),
         cors_allowed_origins: vec!["http://localhost:3000".to_owned()],
         log_format: LogFormat::Text,
         database: DatabaseConfig {
@@ -622,6 +623,8 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
 pub struct FlakyProxy {
     pub addr: SocketAddr,
     up: Arc<std::sync::atomic::AtomicBool>,
+    /// Added to every answer from the database, to make queries slow.
+    delay_ms: Arc<std::sync::atomic::AtomicU64>,
     connections: Arc<Mutex<Vec<JoinHandle<()>>>>,
     accept: JoinHandle<()>,
 }
@@ -631,10 +634,12 @@ impl FlakyProxy {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let up = Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let delay_ms = Arc::new(std::sync::atomic::AtomicU64::new(0));
         let connections = Arc::new(Mutex::new(Vec::new()));
         let target = target.to_owned();
         let accept = tokio::spawn({
             let up = up.clone();
+            let delay_ms = delay_ms.clone();
             let connections = connections.clone();
             async move {
                 loop {
@@ -646,10 +651,15 @@ impl FlakyProxy {
                         continue;
                     }
                     let target = target.clone();
+                    let delay_ms = delay_ms.clone();
                     let task = tokio::spawn(async move {
-                        if let Ok(mut outbound) = TcpStream::connect(&target).await {
-                            let _ =
-                                tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                        if let Ok(outbound) = TcpStream::connect(&target).await {
+                            let (from_client, to_client) = inbound.split();
+                            let (from_db, to_db) = tokio::io::split(outbound);
+                            let _ = tokio::join!(
+                                pump(from_client, to_db, None),
+                                pump(from_db, to_client, Some(&delay_ms)),
+                            );
                         }
                     });
                     connections.lock().unwrap().push(task);
@@ -659,9 +669,16 @@ impl FlakyProxy {
         Self {
             addr,
             up,
+            delay_ms,
             connections,
             accept,
         }
+    }
+
+    /// Delays every answer from the database by `delay`.
+    pub fn slow_down(&self, delay: Duration) {
+        self.delay_ms
+            .store(u64::try_from(delay.as_millis()).unwrap(), Ordering::SeqCst);
     }
 
     /// Cuts every open connection and refuses new ones.
@@ -674,6 +691,34 @@ impl FlakyProxy {
 
     pub fn restore(&self) {
         self.up.store(true, Ordering::SeqCst);
+    }
+}
+
+/// Copies bytes one way until either side closes, optionally late.
+async fn pump(
+    mut from: impl tokio::io::AsyncRead + Unpin,
+    mut to: impl tokio::io::AsyncWrite + Unpin,
+    delay_ms: Option<&std::sync::atomic::AtomicU64>,
+) {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut buffer = vec![0u8; 16 * 1024];
+    loop {
+        let Ok(read) = from.read(&mut buffer).await else {
+            return;
+        };
+        if read == 0 {
+            let _ = to.shutdown().await;
+            return;
+        }
+        if let Some(delay) = delay_ms
+            .map(|d| d.load(Ordering::SeqCst))
+            .filter(|&d| d > 0)
+        {
+            tokio::time::sleep(Duration::from_millis(delay)).await;
+        }
+        if to.write_all(&buffer[..read]).await.is_err() {
+            return;
+        }
     }
 }
 

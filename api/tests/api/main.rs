@@ -13,6 +13,7 @@ mod helpers;
 mod openapi;
 mod operations;
 mod quotes;
+mod resilience;
 mod startup;
 mod tokens;
 mod webhooks;

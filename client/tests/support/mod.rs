@@ -66,6 +66,7 @@ impl TestApi {
             bind_addr: "127.0.0.1:0".parse().expect("a socket address"),
             http_workers: Some(1),
             shutdown_timeout: Duration::from_secs(1),
+            request_timeout: Duration::from_secs(15),
             cors_allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             database: DatabaseConfig {

@@ -1,0 +1,348 @@
+//! Failures production brings: the database going away under load, a pool
+//! too small for the load, slow or greedy clients, the identity provider
+//! failing. Nothing acknowledged may be lost, nothing may hang, and the
+//! service comes back by itself.
+
+use std::collections::HashMap;
+use std::io::{Read, Write};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use crate::helpers::{
+    FlakyProxy, JwksMode, Setup, assert_problem, spawn_app, spawn_app_with, test_key_settings,
+};
+
+/// How long any request may take while the database is away: the pool's
+/// wait and connect timeouts in the test configuration, with a margin.
+const WORST_CASE: Duration = Duration::from_secs(5);
+
+#[tokio::test]
+async fn no_acknowledged_write_is_lost_when_the_database_goes_away_under_load() {
+    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let addr = proxy.addr.to_string();
+    let app = spawn_app_with(Setup {
+        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        ..Setup::default()
+    })
+    .await;
+
+    let writers = 8;
+    let deadline = Instant::now() + Duration::from_secs(4);
+    let tasks: Vec<_> = (0..writers)
+        .map(|writer| {
+            let client = app.client.clone();
+            let url = app.url("/me/quote");
+            let token = app.token(&format!("writer_{writer}"));
+            tokio::spawn(async move {
+                // (text, acknowledged) in the order sent
+                let mut sent = Vec::new();
+                let mut statuses = Vec::new();
+                let mut attempt = 0;
+                while Instant::now() < deadline {
+                    attempt += 1;
+                    let text = format!("writer {writer}, attempt {attempt}");
+                    let started = Instant::now();
+                    let response = client
+                        .put(&url)
+                        .bearer_auth(&token)
+                        .json(&json!({ "quote": text }))
+                        .send()
+                        .await
+                        .unwrap();
+                    assert!(
+                        started.elapsed() < WORST_CASE,
+                        "a PUT hung for {:?}",
+                        started.elapsed()
+                    );
+                    let status = response.status().as_u16();
+                    if status == 503 {
+                        let problem: Value = response.json().await.unwrap();
+                        assert_eq!(problem["type"], "urn:quotes:problem:unavailable");
+                    }
+                    statuses.push(status);
+                    sent.push((text, matches!(status, 200 | 201)));
+                    tokio::time::sleep(Duration::from_millis(20)).await;
+                }
+                (writer, sent, statuses)
+            })
+        })
+        .collect();
+
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    proxy.cut();
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    proxy.restore();
+
+    let mut outcomes = Vec::new();
+    for task in tasks {
+        outcomes.push(task.await.unwrap());
+    }
+    let statuses: Vec<u16> = outcomes.iter().flat_map(|(_, _, s)| s.clone()).collect();
+    assert!(
+        statuses.iter().all(|s| matches!(s, 200 | 201 | 503)),
+        "{statuses:?}"
+    );
+    assert!(statuses.contains(&503), "the outage was noticed");
+    assert!(
+        outcomes
+            .iter()
+            .all(|(_, sent, _)| sent.last().is_some_and(|(_, ok)| *ok)),
+        "every writer succeeded again after the outage"
+    );
+
+    let client = app.db.client().await;
+    let stored: HashMap<String, String> = client
+        .query("SELECT user_id, message FROM user_messages", &[])
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|row| (row.get(0), row.get(1)))
+        .collect();
+    for (writer, sent, _) in outcomes {
+        let last_acknowledged = sent.iter().rposition(|(_, ok)| *ok).unwrap();
+        // What is stored is the last acknowledged text, or one sent after it
+        // whose answer was lost in the outage: never an older one.
+        let acceptable: Vec<&String> = sent[last_acknowledged..]
+            .iter()
+            .map(|(text, _)| text)
+            .collect();
+        let value = &stored[&format!("writer_{writer}")];
+        assert!(
+            acceptable.contains(&value),
+            "writer {writer} lost a write: {value}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn more_requests_than_connections_wait_briefly_then_get_503_and_recover() {
+    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let addr = proxy.addr.to_string();
+    let app = spawn_app_with(Setup {
+        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        configure: Box::new(|config, _| {
+            config.database.pool_size = 2;
+            config.database.acquire_timeout = Duration::from_millis(300);
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let token = app.token("user_crowd");
+    app.put_quote(&token, "Crowded.").await;
+
+    proxy.slow_down(Duration::from_millis(400));
+    let burst = (0..12).map(|_| {
+        let request = app.client.get(app.url("/me/quote")).bearer_auth(&token);
+        async move {
+            let started = Instant::now();
+            let response = request.send().await.unwrap();
+            (response.status().as_u16(), started.elapsed())
+        }
+    });
+    let results = futures_util::future::join_all(burst).await;
+    assert!(
+        results.iter().all(|(s, _)| matches!(s, 200 | 503)),
+        "{results:?}"
+    );
+    assert!(
+        results.iter().any(|(s, _)| *s == 503),
+        "the pool ran out: {results:?}"
+    );
+    assert!(
+        results.iter().all(|(_, t)| *t < WORST_CASE),
+        "bounded waits: {results:?}"
+    );
+
+    proxy.slow_down(Duration::ZERO);
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let statuses = futures_util::future::join_all((0..4).map(|_| app.get_quote(&token))).await;
+        if statuses.iter().all(|r| r.status() == 200) {
+            break;
+        }
+        assert!(Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// A raw connection that has started a request and stalls.
+fn stalled_connection(port: u16, partial: &str) -> std::net::TcpStream {
+    let mut stream = std::net::TcpStream::connect(("127.0.0.1", port)).unwrap();
+    stream.write_all(partial.as_bytes()).unwrap();
+    stream
+}
+
+fn port_of(app: &crate::helpers::TestApp) -> u16 {
+    app.address.rsplit(':').next().unwrap().parse().unwrap()
+}
+
+#[tokio::test]
+async fn slow_clients_are_cut_off_and_do_not_stop_others() {
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|config, _| config.request_timeout = Duration::from_secs(2)),
+        ..Setup::default()
+    })
+    .await;
+    let port = port_of(&app);
+    let token = app.token("user_patient");
+
+    // Slowloris: headers that never end.
+    let slow_headers: Vec<_> = (0..50)
+        .map(|_| stalled_connection(port, "GET /me/quote HTTP/1.1\r\nHost: x\r\nX-Slow: "))
+        .collect();
+    // A body trickled far slower than the request timeout allows.
+    let mut trickle = stalled_connection(
+        port,
+        &format!(
+            "PUT /me/quote HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {token}\r\n\
+             Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{{\"quote\": \""
+        ),
+    );
+
+    // Meanwhile everyone else is served promptly.
+    for _ in 0..5 {
+        let started = Instant::now();
+        assert_eq!(
+            app.client
+                .get(app.url("/healthz"))
+                .send()
+                .await
+                .unwrap()
+                .status(),
+            200
+        );
+        assert!(started.elapsed() < Duration::from_secs(1));
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    let answer = tokio::task::spawn_blocking(move || {
+        trickle
+            .set_read_timeout(Some(Duration::from_secs(10)))
+            .unwrap();
+        let started = Instant::now();
+        let mut response = Vec::new();
+        loop {
+            // One byte at a time, as long as the server listens.
+            if trickle.write_all(b"a").is_err() {
+                break;
+            }
+            let mut chunk = [0u8; 512];
+            trickle.set_nonblocking(true).unwrap();
+            if let Ok(read) = trickle.read(&mut chunk) {
+                response.extend_from_slice(&chunk[..read]);
+                if read == 0 || response.ends_with(b"}") {
+                    break;
+                }
+            }
+            trickle.set_nonblocking(false).unwrap();
+            assert!(
+                started.elapsed() < Duration::from_secs(10),
+                "the trickle was never cut off"
+            );
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        String::from_utf8_lossy(&response).into_owned()
+    })
+    .await
+    .unwrap();
+    assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
+    assert!(answer.contains("application/problem+json"), "{answer}");
+
+    // The slowloris connections are closed by the server (client request timeout).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let closed = tokio::task::spawn_blocking(move || {
+        slow_headers
+            .iter()
+            .filter(|stream| {
+                stream
+                    .set_read_timeout(Some(Duration::from_millis(200)))
+                    .unwrap();
+                let mut buf = [0u8; 256];
+                (&**stream).read(&mut buf).is_ok()
+            })
+            .count()
+    })
+    .await
+    .unwrap();
+    assert_eq!(
+        closed, 50,
+        "every stalled connection was answered or closed"
+    );
+    assert_eq!(
+        app.client
+            .get(app.url("/healthz"))
+            .send()
+            .await
+            .unwrap()
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn huge_headers_are_refused_and_many_connections_do_not_starve_others() {
+    let app = spawn_app().await;
+    let port = port_of(&app);
+
+    let huge = app
+        .client
+        .get(app.url("/me/quote"))
+        .header("x-padding", "p".repeat(200 * 1024))
+        .send()
+        .await;
+    match huge {
+        Ok(response) => assert!(response.status().is_client_error(), "{}", response.status()),
+        Err(error) => assert!(
+            error.is_request() || error.is_connect() || error.is_body(),
+            "{error}"
+        ),
+    }
+
+    let idle: Vec<_> = (0..1000)
+        .map(|_| std::net::TcpStream::connect(("127.0.0.1", port)).unwrap())
+        .collect();
+    for _ in 0..3 {
+        let started = Instant::now();
+        let response = app.get_quote(&app.token("user_crowded")).await;
+        assert_eq!(response.status(), 404);
+        assert!(started.elapsed() < Duration::from_secs(2));
+    }
+    drop(idle);
+}
+
+#[tokio::test]
+async fn a_failing_jwks_endpoint_fails_no_request_with_a_known_key() {
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|_, idp| idp.set_cache_control("max-age=1")),
+        key_settings: quotes_api::auth::KeyStoreSettings {
+            min_max_age: Duration::from_secs(1),
+            cooldown: Duration::from_secs(1),
+            ..test_key_settings()
+        },
+        ..Setup::default()
+    })
+    .await;
+    let tokens: Vec<String> = (0..8).map(|i| app.token(&format!("user_{i}"))).collect();
+    app.idp.set_mode(JwksMode::Fail);
+    let fetches = app.idp.jwks_fetches();
+    let deadline = Instant::now() + Duration::from_secs(3);
+    let mut requests = 0;
+    while Instant::now() < deadline {
+        let burst = tokens.iter().map(|token| app.get_quote(token));
+        for response in futures_util::future::join_all(burst).await {
+            assert_eq!(response.status(), 404, "a request with a known key failed");
+            requests += 1;
+        }
+        app.idp.set_mode(if requests % 2 == 0 {
+            JwksMode::Fail
+        } else {
+            JwksMode::Slow(Duration::from_secs(3))
+        });
+    }
+    assert!(
+        app.idp.jwks_fetches() > fetches,
+        "refreshes were attempted (and failed)"
+    );
+    assert_problem(app.get_quote("not-a-token").await, 401).await;
+}
