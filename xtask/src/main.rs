@@ -3,12 +3,14 @@
 //!
 //! - `cargo xtask run`: the whole system on this machine.
 //! - `cargo xtask test`: every check and test the project has.
+//! - `cargo xtask bench`: the load benchmark.
 
 #![expect(
     clippy::print_stdout,
     reason = "reporting progress is what this tool does"
 )]
 
+mod bench;
 mod browser;
 mod containers;
 mod fuzz;
@@ -28,6 +30,7 @@ fn main() -> ExitCode {
     let result = match task.as_deref() {
         Some("run") => run(),
         Some("test") => test(),
+        Some("bench") => bench::run(),
         Some(other) => Err(format!(
             "unknown task `{other}`; try `cargo xtask run` or `cargo xtask test`"
         )),
