@@ -31,9 +31,9 @@ struct Settings {
 impl Settings {
     fn from_env() -> Result<Self> {
         let number = |name: &str, default: u64| -> Result<u64> {
-            std::env::var(name)
-                .ok()
-                .map_or(Ok(default), |raw| raw.parse().map_err(|_| format!("{name}: not a number")))
+            std::env::var(name).ok().map_or(Ok(default), |raw| {
+                raw.parse().map_err(|_| format!("{name}: not a number"))
+            })
         };
         Ok(Self {
             api_bin: std::env::var_os("QUOTES_API_BIN")
@@ -42,7 +42,8 @@ impl Settings {
             admin_url: std::env::var("QUOTES_TEST_ADMIN_URL")
                 .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/postgres".to_owned()),
             users: usize::try_from(number("BENCH_USERS", 1000)?).map_err(|e| e.to_string())?,
-            connections: usize::try_from(number("BENCH_CONNECTIONS", 32)?).map_err(|e| e.to_string())?,
+            connections: usize::try_from(number("BENCH_CONNECTIONS", 32)?)
+                .map_err(|e| e.to_string())?,
             duration: Duration::from_secs(number("BENCH_SECONDS", 10)?),
         })
     }
@@ -96,7 +97,8 @@ async fn run() -> Result {
     let start_to_ready = api.wait_ready(Duration::from_secs(30)).await?;
 
     let tokens = mint_tokens(&key, settings.users)?;
-    let token_file = std::env::temp_dir().join(format!("quotes-bench-tokens-{}", std::process::id()));
+    let token_file =
+        std::env::temp_dir().join(format!("quotes-bench-tokens-{}", std::process::id()));
     std::fs::write(&token_file, tokens.join("\n")).map_err(|e| e.to_string())?;
     seed(&api.base(), &tokens).await?;
     tokio::time::sleep(Duration::from_secs(1)).await;
@@ -110,25 +112,41 @@ async fn run() -> Result {
     let _ = std::fs::remove_file(&token_file);
 
     let pgbench_tps = pgbench(&settings).await?;
-    report(&settings, start_to_ready, idle_rss, peak_rss, [get, put, mix], pgbench_tps);
+    report(
+        &settings,
+        start_to_ready,
+        idle_rss,
+        peak_rss,
+        [get, put, mix],
+        pgbench_tps,
+    );
     database.drop_now().await;
     Ok(())
 }
 
 /// A JWKS endpoint on loopback serving the benchmark key.
 fn serve_jwks(key: &EncodingKey) -> Result<String> {
-    let mut jwk = serde_json::to_value(Jwk::from_encoding_key(key, Algorithm::RS256).map_err(|e| e.to_string())?)
-        .map_err(|e| e.to_string())?;
+    let mut jwk = serde_json::to_value(
+        Jwk::from_encoding_key(key, Algorithm::RS256).map_err(|e| e.to_string())?,
+    )
+    .map_err(|e| e.to_string())?;
     jwk["kid"] = json!("ins_bench");
     jwk["use"] = json!("sig");
     let body = json!({ "keys": [jwk] }).to_string();
     let listener = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    let url = format!("http://{}/.well-known/jwks.json", listener.local_addr().map_err(|e| e.to_string())?);
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().map_err(|e| e.to_string())?
+    );
     let server = HttpServer::new(move || {
         let body = body.clone();
         App::new().default_service(web::to(move || {
             let body = body.clone();
-            async move { HttpResponse::Ok().content_type("application/json").body(body) }
+            async move {
+                HttpResponse::Ok()
+                    .content_type("application/json")
+                    .body(body)
+            }
         }))
     })
     .workers(1)
@@ -142,7 +160,10 @@ fn serve_jwks(key: &EncodingKey) -> Result<String> {
 
 /// Session tokens shaped like Clerk's (`iss sub iat nbf exp azp sid`).
 fn mint_tokens(key: &EncodingKey, users: usize) -> Result<Vec<String>> {
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).map_err(|e| e.to_string())?.as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map_err(|e| e.to_string())?
+        .as_secs();
     let mut header = Header::new(Algorithm::RS256);
     header.kid = Some("ins_bench".to_owned());
     (0..users)
@@ -205,7 +226,11 @@ fn wrk(settings: &Settings, base: &str, tokens: &PathBuf, mode: &str) -> Result<
     let [requests, micros, p50, p99, p999, failed] = fields[..] else {
         return Err(format!("unexpected wrk result: {text}"));
     };
-    #[expect(clippy::cast_possible_truncation, clippy::cast_sign_loss, reason = "a count")]
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a count"
+    )]
     Ok(Load {
         requests_per_second: requests / (micros / 1e6),
         p50_ms: p50 / 1000.0,
@@ -245,7 +270,14 @@ async fn pgbench(settings: &Settings) -> Result<f64> {
 }
 
 #[expect(clippy::cast_precision_loss, reason = "memory in MiB for a report")]
-fn report(settings: &Settings, ready: Duration, idle_rss: u64, peak_rss: u64, loads: [Load; 3], pgbench: f64) {
+fn report(
+    settings: &Settings,
+    ready: Duration,
+    idle_rss: u64,
+    peak_rss: u64,
+    loads: [Load; 3],
+    pgbench: f64,
+) {
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
     println!(
@@ -257,7 +289,10 @@ fn report(settings: &Settings, ready: Duration, idle_rss: u64, peak_rss: u64, lo
     println!();
     println!("| run | req/s | ratio to pgbench | p50 ms | p99 ms | p99.9 ms | failed |");
     println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (name, load) in ["GET /me/quote", "PUT /me/quote", "90% GET, 10% PUT"].iter().zip(loads) {
+    for (name, load) in ["GET /me/quote", "PUT /me/quote", "90% GET, 10% PUT"]
+        .iter()
+        .zip(loads)
+    {
         println!(
             "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             load.requests_per_second,
@@ -295,7 +330,11 @@ impl Api {
             .stdout(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start {}: {e}", bin.display()))?;
-        Ok(Self { child, port, started })
+        Ok(Self {
+            child,
+            port,
+            started,
+        })
     }
 
     fn base(&self) -> String {
@@ -321,7 +360,8 @@ impl Api {
 
     /// A memory figure from `/proc/PID/status`, in KiB.
     fn memory(&self, field: &str) -> Result<u64> {
-        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id())).map_err(|e| e.to_string())?;
+        let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
+            .map_err(|e| e.to_string())?;
         status
             .lines()
             .find_map(|line| line.strip_prefix(&format!("{field}:")))
@@ -333,7 +373,9 @@ impl Api {
 
 impl Drop for Api {
     fn drop(&mut self) {
-        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
         let _ = self.child.wait();
     }
 }
@@ -348,8 +390,14 @@ struct Scratch {
 impl Scratch {
     async fn create(admin_url: &str, prefix: &str) -> Result<Self> {
         let name = format!("{prefix}_{}", std::process::id());
-        admin(admin_url, &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}")).await?;
-        let server = admin_url.rsplit_once('/').map_or(admin_url, |(server, _)| server);
+        admin(
+            admin_url,
+            &format!("DROP DATABASE IF EXISTS {name} WITH (FORCE); CREATE DATABASE {name}"),
+        )
+        .await?;
+        let server = admin_url
+            .rsplit_once('/')
+            .map_or(admin_url, |(server, _)| server);
         Ok(Self {
             admin_url: admin_url.to_owned(),
             url: format!("{server}/{name}"),
@@ -358,7 +406,11 @@ impl Scratch {
     }
 
     async fn drop_now(&self) {
-        let _ = admin(&self.admin_url, &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name)).await;
+        let _ = admin(
+            &self.admin_url,
+            &format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name),
+        )
+        .await;
     }
 }
 
@@ -368,7 +420,10 @@ async fn admin(url: &str, sql: &str) -> Result {
         .map_err(|e| format!("cannot connect to {url}: {e}"))?;
     tokio::spawn(connection);
     for statement in sql.split(';') {
-        client.batch_execute(statement).await.map_err(|e| e.to_string())?;
+        client
+            .batch_execute(statement)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }

@@ -133,6 +133,9 @@ fn test() -> Result {
         browser::swagger_ui(&chromium, &mut tally)
     })?;
     step("fuzzing", || fuzz::run(&mut tally))?;
+    step("benchmark pipeline (short, debug build)", || {
+        bench::smoke(&mut tally)
+    })?;
     step("README walkthrough", || walkthrough::run(&mut tally))?;
     println!("\nxtask: every check passed in {:.0?}", started.elapsed());
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
