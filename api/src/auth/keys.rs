@@ -167,6 +167,18 @@ impl KeyStore {
         }
     }
 
+    /// Whether `key` is still the one published under `kid`, without any
+    /// refresh: a key the provider removed stops vouching for tokens.
+    pub fn still_publishes(&self, kid: &str, key: &Arc<VerifyingKey>) -> bool {
+        match &self.source {
+            Source::Remote(inner) => inner
+                .current()
+                .get(kid)
+                .is_some_and(|current| Arc::ptr_eq(current, key)),
+            Source::Fixed(fixed) => Arc::ptr_eq(fixed, key),
+        }
+    }
+
     /// The key with this id, refreshing once if it is not known yet.
     pub async fn key(&self, kid: &str) -> Result<Arc<VerifyingKey>, KeyError> {
         let inner = match &self.source {

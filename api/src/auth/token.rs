@@ -2,19 +2,24 @@
 //! size, shape and header first, then the key, the signature, and the claims.
 
 use std::collections::HashSet;
+use std::sync::Arc;
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 
-use super::jwks::KeyKind;
+use super::jwks::{KeyKind, VerifyingKey};
 use super::keys::{KeyError, KeyStore};
 use super::{AuthError, clerk};
 use crate::config::AuthConfig;
 
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
+
+/// Verified tokens remembered, so that a token used again (Clerk's live up
+/// to a minute and are sent with every call) skips the signature check.
+pub const VERIFIED_CACHE_ENTRIES: usize = 16 * 1024;
 
 /// Longest accepted `sub`.
 pub const MAX_SUBJECT_CHARS: usize = 255;
@@ -47,6 +52,8 @@ pub struct Verifier {
     authorized_parties: Vec<String>,
     leeway_secs: u64,
     clerk: bool,
+    /// Tokens that passed every rule, by their SHA-256; see [`Verified`].
+    verified: quick_cache::sync::Cache<[u8; 32], Arc<Verified>>,
     /// jsonwebtoken wants the algorithms of one validation to share a
     /// family, so there is one per family.
     rsa: jsonwebtoken::Validation,
@@ -54,8 +61,21 @@ pub struct Verifier {
     ed: jsonwebtoken::Validation,
 }
 
+/// A token that passed every rule. It stays good until it expires (with the
+/// same leeway) and as long as its key is still published: nothing else in
+/// a token's verdict changes with time, since `nbf` and `iat` only get
+/// further into the past.
+#[derive(Debug)]
+struct Verified {
+    identity: Identity,
+    exp: u64,
+    kid: String,
+    key: Arc<VerifyingKey>,
+}
+
 #[derive(Deserialize)]
 struct Claims {
+    exp: Option<f64>,
     iss: Option<String>,
     sub: Option<String>,
     #[serde(default)]
@@ -109,6 +129,7 @@ impl Verifier {
             authorized_parties: config.authorized_parties.clone(),
             leeway_secs: config.leeway.as_secs(),
             clerk: config.clerk,
+            verified: quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES),
         }
     }
 
@@ -121,6 +142,13 @@ impl Verifier {
     pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
+        }
+        let digest = fingerprint(token);
+        if let Some(verified) = self.verified.get(&digest)
+            && verified.exp + self.leeway_secs >= now_secs()
+            && self.keys.still_publishes(&verified.kid, &verified.key)
+        {
+            return Ok(verified.identity.clone());
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !ALGORITHMS.contains(&header.alg) && header.alg != Algorithm::EdDSA {
@@ -163,7 +191,23 @@ impl Verifier {
                 _ => AuthError::Malformed,
             })?
             .claims;
-        self.check_claims(claims)
+        #[expect(
+            clippy::cast_possible_truncation,
+            clippy::cast_sign_loss,
+            reason = "jsonwebtoken checked exp is a positive number"
+        )]
+        let exp = claims.exp.unwrap_or_default() as u64;
+        let identity = self.check_claims(claims)?;
+        self.verified.insert(
+            digest,
+            Arc::new(Verified {
+                identity: identity.clone(),
+                exp,
+                kid: kid.to_owned(),
+                key,
+            }),
+        );
+        Ok(identity)
     }
 
     fn check_claims(&self, claims: Claims) -> Result<Identity, AuthError> {
@@ -200,6 +244,13 @@ impl Verifier {
             .ok_or(AuthError::Subject)?;
         Ok(Identity { subject })
     }
+}
+
+fn fingerprint(token: &str) -> [u8; 32] {
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, token.as_bytes());
+    let mut bytes = [0u8; 32];
+    bytes.copy_from_slice(digest.as_ref());
+    bytes
 }
 
 fn now_secs() -> u64 {

@@ -634,3 +634,20 @@ async fn an_oversized_jwks_document_is_refused() {
     );
     assert_accepted(&app, &app.token("user_a")).await;
 }
+
+#[tokio::test]
+async fn a_token_accepted_once_still_expires() {
+    let app = spawn_app().await;
+    let mut claims = app.idp.claims("user_a");
+    // Expired a little: accepted within the 5 s leeway, and remembered.
+    claims["exp"] = json!(now() - 3);
+    let token = app.key.sign(&claims);
+    assert_accepted(&app, &token).await;
+    assert_accepted(&app, &token).await;
+    tokio::time::sleep(Duration::from_millis(3200)).await;
+    let problem = assert_rejected(&app, &token).await;
+    assert!(
+        problem["detail"].as_str().unwrap().contains("expired"),
+        "{problem}"
+    );
+}
