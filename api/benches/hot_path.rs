@@ -37,11 +37,15 @@ fn setup(pem: &[u8], alg: Algorithm) -> (Verifier, String) {
         _ => EncodingKey::from_rsa_pem(pem),
     }
     .expect("a test key");
-    let mut jwk = serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).expect("a JWK")).expect("JSON");
+    let mut jwk =
+        serde_json::to_value(Jwk::from_encoding_key(&encoding, alg).expect("a JWK")).expect("JSON");
     jwk["kid"] = json!("bench");
     let set = jwks::parse(json!({ "keys": [jwk] }).to_string().as_bytes()).expect("a key set");
     let key: Arc<VerifyingKey> = set.get("bench").expect("the key").clone();
-    let now = SystemTime::now().duration_since(UNIX_EPOCH).expect("a clock").as_secs();
+    let now = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .expect("a clock")
+        .as_secs();
     let mut header = Header::new(alg);
     header.kid = Some("bench".to_owned());
     let claims = json!({
@@ -53,24 +57,46 @@ fn setup(pem: &[u8], alg: Algorithm) -> (Verifier, String) {
 }
 
 fn verification(c: &mut Criterion) {
-    let runtime = tokio::runtime::Builder::new_current_thread().build().expect("a runtime");
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .build()
+        .expect("a runtime");
     let keys = [
-        ("RS256", &include_bytes!("../tests/api/keys/rsa-2048.pem")[..], Algorithm::RS256),
-        ("ES256", &include_bytes!("../tests/api/keys/ec-p256.pem")[..], Algorithm::ES256),
-        ("EdDSA", &include_bytes!("../tests/api/keys/ed25519.pem")[..], Algorithm::EdDSA),
+        (
+            "RS256",
+            &include_bytes!("../tests/api/keys/rsa-2048.pem")[..],
+            Algorithm::RS256,
+        ),
+        (
+            "ES256",
+            &include_bytes!("../tests/api/keys/ec-p256.pem")[..],
+            Algorithm::ES256,
+        ),
+        (
+            "EdDSA",
+            &include_bytes!("../tests/api/keys/ed25519.pem")[..],
+            Algorithm::EdDSA,
+        ),
     ];
     let mut group = c.benchmark_group("verify");
     for (name, pem, alg) in keys {
         let (verifier, token) = setup(pem, alg);
         let verifier = verifier.without_cache();
         group.bench_function(name, |b| {
-            b.iter(|| runtime.block_on(verifier.verify(black_box(&token))).expect("valid"));
+            b.iter(|| {
+                runtime
+                    .block_on(verifier.verify(black_box(&token)))
+                    .expect("valid")
+            });
         });
     }
     let (verifier, token) = setup(keys[0].1, Algorithm::RS256);
     runtime.block_on(verifier.verify(&token)).expect("valid");
     group.bench_function("RS256 remembered", |b| {
-        b.iter(|| runtime.block_on(verifier.verify(black_box(&token))).expect("valid"));
+        b.iter(|| {
+            runtime
+                .block_on(verifier.verify(black_box(&token)))
+                .expect("valid")
+        });
     });
     group.finish();
 }
@@ -78,8 +104,12 @@ fn verification(c: &mut Criterion) {
 fn quote_rules(c: &mut Criterion) {
     let typical = "Simplicity is prerequisite for reliability. — Edsger W. Dijkstra";
     let longest = "é".repeat(1000);
-    c.bench_function("quote/typical", |b| b.iter(|| QuoteText::parse(black_box(typical))));
-    c.bench_function("quote/1000 characters", |b| b.iter(|| QuoteText::parse(black_box(&longest))));
+    c.bench_function("quote/typical", |b| {
+        b.iter(|| QuoteText::parse(black_box(typical)))
+    });
+    c.bench_function("quote/1000 characters", |b| {
+        b.iter(|| QuoteText::parse(black_box(&longest)))
+    });
 }
 
 criterion_group!(benches, verification, quote_rules);

@@ -85,7 +85,10 @@ async fn run() -> Result {
         ("AUTH_JWKS_URL", jwks_url),
         ("AUTH_AUTHORIZED_PARTIES", PARTY.to_owned()),
         ("RUST_LOG", "warn".to_owned()),
-        ("DATABASE_POOL_SIZE", "8".to_owned()),
+        (
+            "DATABASE_POOL_SIZE",
+            std::env::var("BENCH_POOL_SIZE").unwrap_or_else(|_| "8".to_owned()),
+        ),
     ];
 
     // The first start migrates; the measured start has nothing to migrate.
