@@ -105,10 +105,10 @@ fn quote_rules(c: &mut Criterion) {
     let typical = "Simplicity is prerequisite for reliability. — Edsger W. Dijkstra";
     let longest = "é".repeat(1000);
     c.bench_function("quote/typical", |b| {
-        b.iter(|| QuoteText::parse(black_box(typical)))
+        b.iter(|| QuoteText::parse(black_box(typical)));
     });
     c.bench_function("quote/1000 characters", |b| {
-        b.iter(|| QuoteText::parse(black_box(&longest)))
+        b.iter(|| QuoteText::parse(black_box(&longest)));
     });
 }
 

@@ -34,6 +34,9 @@ use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::DevIdp;
 
+/// Connections the kernel queues for accepting.
+pub const LISTEN_BACKLOG: u32 = 4096;
+
 /// Open connections one worker serves at once; more wait in the backlog.
 pub const MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
 
@@ -67,7 +70,7 @@ impl Application {
         mut config: Config,
         key_settings: KeyStoreSettings,
     ) -> std::io::Result<Self> {
-        let listener = TcpListener::bind(config.bind_addr)?;
+        let listener = listen(config.bind_addr)?;
         let local_addr = listener.local_addr()?;
         let port = local_addr.port();
 
@@ -175,6 +178,19 @@ impl Application {
     pub async fn run(self) -> std::io::Result<()> {
         self.server.await
     }
+}
+
+/// Binds the listening socket with room for bursts of new connections while
+/// the workers are busy (the standard library's default backlog is 128).
+fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
+    let socket = if addr.is_ipv4() {
+        tokio::net::TcpSocket::new_v4()?
+    } else {
+        tokio::net::TcpSocket::new_v6()?
+    };
+    socket.set_reuseaddr(true)?;
+    socket.bind(addr)?;
+    socket.listen(LISTEN_BACKLOG)?.into_std()
 }
 
 /// Every route of the API, and so every path of the OpenAPI document.

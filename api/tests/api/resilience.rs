@@ -312,7 +312,7 @@ async fn huge_headers_are_refused_and_many_connections_do_not_starve_others() {
 }
 
 /// As many idle connections as this process may hold (both ends live in the
-/// test process), up to two thousand.
+/// test process), up to fifteen hundred.
 fn idle_connections() -> usize {
     let soft_limit = std::fs::read_to_string("/proc/self/limits")
         .ok()
@@ -324,7 +324,7 @@ fn idle_connections() -> usize {
         })
         .and_then(|soft| soft.parse::<usize>().ok())
         .unwrap_or(1024);
-    (soft_limit / 3).clamp(100, 2000)
+    (soft_limit / 3).clamp(100, 1500)
 }
 
 #[tokio::test]
