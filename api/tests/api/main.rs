@@ -15,4 +15,5 @@ mod operations;
 mod quotes;
 mod startup;
 mod tokens;
+mod web_app;
 mod webhooks;
