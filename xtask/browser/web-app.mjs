@@ -7,13 +7,19 @@
 // Tokens live in the page's memory only, so a reload signs in again (two
 // clicks with the development provider); the quote is still there.
 //
-// Environment: QUOTES_URL, CHROMIUM (executable), OUT (screenshot folder).
+// The Clerk path runs too, against a stand-in of the part of clerk-js the
+// app calls (load, mountSignIn, mountUserButton, addListener,
+// session.getToken, signOut), served in place of Clerk's Frontend API; its
+// session tokens are development tokens the API accepts.
+//
+// Environment: QUOTES_URL, CHROMIUM (executable), OUT (screenshot folder),
+// QUOTES_CLERK_TOKEN (a token for the stand-in's user, clerk_carol).
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out } = process.env;
+const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out, QUOTES_CLERK_TOKEN: clerkToken } = process.env;
 const TIMEOUT = 15_000;
 
 let checks = 0;
@@ -39,6 +45,40 @@ async function shot(page, name) {
   const path = join(out, `web-app-${name}.png`);
   await page.screenshot({ path, fullPage: true });
   console.log(`web app: screenshot ${path}`);
+}
+
+// The clerk-js surface the app uses, standing in for Clerk's script.
+function clerkStandIn(token) {
+  return `
+(() => {
+  const script = document.currentScript;
+  const listeners = [];
+  const standIn = window.__standIn = {
+    publishableKey: script && script.getAttribute("data-clerk-publishable-key"),
+    tokenCalls: 0,
+    signedOut: false,
+  };
+  const session = { getToken: async () => { standIn.tokenCalls++; return ${JSON.stringify(token)}; } };
+  const clerk = {
+    user: null,
+    session: null,
+    async load() {},
+    addListener(listener) { listeners.push(listener); },
+    notify() { for (const l of listeners) l({ user: clerk.user, session: clerk.session }); },
+    mountSignIn(node) {
+      node.innerHTML = "<button type=button>Continue as clerk_carol</button>";
+      node.querySelector("button").onclick = () => {
+        clerk.user = { id: "clerk_carol", fullName: "Carol Clerk" };
+        clerk.session = session;
+        clerk.notify();
+      };
+    },
+    mountUserButton(node) { node.innerHTML = "<button type=button aria-label=\\"Carol's account\\">C</button>"; },
+    async signOut() { standIn.signedOut = true; clerk.user = null; clerk.session = null; clerk.notify(); },
+  };
+  window.Clerk = clerk;
+})();
+`;
 }
 
 mkdirSync(out, { recursive: true });
@@ -178,6 +218,45 @@ try {
   await broken.getByRole("heading", { name: "The app cannot start" }).waitFor();
   check((await broken.getByRole("alert").innerText()).includes("config.json"), "the config error does not name the file");
   await broken.close();
+
+  // Clerk: the key names the Frontend API; the stand-in plays Clerk there.
+  const clerkHost = "clerk.quotes.test";
+  const publishableKey = `pk_test_${Buffer.from(`${clerkHost}$`).toString("base64")}`;
+  const clerkContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await clerkContext.route(`${base}/config.json`, (route) =>
+    route.fulfill({
+      status: 200,
+      contentType: "application/json",
+      body: JSON.stringify({ api_base: base, provider: { kind: "clerk", publishable_key: publishableKey } }),
+    }),
+  );
+  const scriptUrls = [];
+  await clerkContext.route(`https://${clerkHost}/**`, (route) => {
+    scriptUrls.push(route.request().url());
+    route.fulfill({
+      status: 200,
+      contentType: "text/javascript",
+      headers: { "access-control-allow-origin": "*" },
+      body: clerkStandIn(clerkToken),
+    });
+  });
+  const clerkPage = await clerkContext.newPage();
+  clerkPage.setDefaultTimeout(TIMEOUT);
+  await clerkPage.goto(`${base}/`);
+  await clerkPage.getByRole("button", { name: "Continue as clerk_carol" }).click();
+  await clerkPage.getByText("Signed in as Carol Clerk").waitFor();
+  check(scriptUrls[0] === `https://${clerkHost}/npm/@clerk/clerk-js@5/dist/clerk.browser.js`, `clerk-js from ${scriptUrls[0]}`);
+  check(await clerkPage.evaluate(() => window.__standIn.publishableKey) === publishableKey, "the script lacks the publishable key");
+  check(await clerkPage.getByRole("button", { name: "Carol's account" }).isVisible(), "no user button");
+  await clerkPage.locator("#empty-state").waitFor();
+  await save(clerkPage, "Signed in through Clerk.");
+  await clerkPage.locator("#current-quote", { hasText: "Signed in through Clerk." }).waitFor();
+  check(await clerkPage.evaluate(() => window.__standIn.tokenCalls) >= 2, "no fresh token per call");
+  await shot(clerkPage, "clerk-signed-in-desktop-light");
+  await clerkPage.getByRole("button", { name: "Sign out" }).click();
+  await clerkPage.getByRole("button", { name: "Continue as clerk_carol" }).waitFor();
+  check(await clerkPage.evaluate(() => window.__standIn.signedOut), "Clerk's signOut was not called");
+  await clerkContext.close();
 
   check(consoleErrors.every((text) => /401|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
   console.log(`web app: ${checks} checks passed`);

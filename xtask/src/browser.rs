@@ -96,11 +96,14 @@ pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
     let dist = crate::web::build()?;
     let dist = dist.to_string_lossy();
     let server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
+    // The Clerk stand-in hands out tokens the API accepts.
+    let clerk_token = server.dev_token("clerk_carol")?;
     let output = Command::new("node")
         .arg(root().join("xtask/browser/web-app.mjs"))
         .env("QUOTES_URL", server.url())
         .env("CHROMIUM", chromium)
         .env("OUT", target_dir().join("xtask/screenshots"))
+        .env("QUOTES_CLERK_TOKEN", clerk_token)
         .stderr(std::process::Stdio::inherit())
         .output()
         .map_err(|e| format!("cannot run node: {e}"))?;

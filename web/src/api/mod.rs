@@ -74,6 +74,18 @@ impl Api {
     }
 }
 
+/// A client for `base` as the person of `session`, with a fresh token.
+/// A token that cannot be had counts as refused (sign in again).
+pub async fn connect(base: &str, session: &crate::auth::Session) -> Result<Api, Problem> {
+    let token = session.token().await.map_err(|detail| Problem {
+        type_: "about:blank".to_owned(),
+        title: "Unauthorized".to_owned(),
+        status: 401,
+        detail,
+    })?;
+    Api::new(base, &token)
+}
+
 /// The API refused the token (expired, revoked, from elsewhere).
 pub fn is_unauthorized(problem: &Problem) -> bool {
     problem.status == 401

@@ -2,6 +2,7 @@
 //! hook. The session (tokens) lives in this component's memory only; a
 //! reload signs in again.
 
+pub mod clerk;
 pub mod oidc;
 
 use std::rc::Rc;
@@ -9,6 +10,7 @@ use std::rc::Rc;
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
+use self::clerk::ClerkJs;
 use self::oidc::OidcSettings;
 use crate::config::{AppConfig, Provider};
 
@@ -17,10 +19,29 @@ use crate::config::{AppConfig, Provider};
 pub struct Session {
     /// What to call them.
     pub name: String,
-    /// The bearer token for the API.
-    pub access_token: String,
+    /// Where the API's bearer token comes from.
+    pub tokens: TokenSource,
     /// Kept for the provider's sign-out.
     pub id_token: Option<String>,
+}
+
+/// Where bearer tokens come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenSource {
+    /// One access token, kept in memory (OpenID Connect).
+    Fixed(String),
+    /// A fresh session token from Clerk before each call.
+    Clerk(ClerkJs),
+}
+
+impl Session {
+    /// A token for the next API call.
+    pub async fn token(&self) -> Result<String, String> {
+        match &self.tokens {
+            TokenSource::Fixed(token) => Ok(token.clone()),
+            TokenSource::Clerk(clerk) => clerk.token().await,
+        }
+    }
 }
 
 /// Where sign-in stands.
@@ -60,6 +81,8 @@ impl Reducible for AuthStatus {
 pub struct Auth {
     pub status: AuthStatus,
     pub config: Rc<AppConfig>,
+    /// Clerk's library, once loaded (its components mount into pages).
+    pub clerk: Option<ClerkJs>,
     pub sign_in: Callback<()>,
     pub sign_out: Callback<()>,
     /// The API refused the token: back to signed out, with a notice. The
@@ -96,23 +119,49 @@ fn oidc_settings(config: &AppConfig) -> Option<OidcSettings> {
     }
 }
 
-const CLERK_UNSUPPORTED: &str =
-    "This build of the app signs in with OpenID Connect only; Clerk is not supported yet.";
+/// The signed-in status Clerk reports now.
+fn clerk_status(clerk: &ClerkJs) -> AuthAction {
+    match clerk.signed_in_name() {
+        Some(name) => AuthAction::SignedIn(Session {
+            name,
+            tokens: TokenSource::Clerk(clerk.clone()),
+            id_token: None,
+        }),
+        None => AuthAction::SignedOut(None),
+    }
+}
 
 /// Provides [`use_auth`] to its children; finishes a sign-in on start when
 /// the provider just sent the browser back.
 #[function_component]
 pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     let status = use_reducer(|| AuthStatus::Working);
+    let clerk = use_state(|| None::<ClerkJs>);
     let settings = oidc_settings(&props.config);
 
     {
         let status = status.dispatcher();
         let settings = settings.clone();
+        let clerk_slot = clerk.setter();
+        let provider = props.config.provider.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
                 let Some(settings) = settings else {
-                    status.dispatch(AuthAction::SignedOut(Some(CLERK_UNSUPPORTED.to_owned())));
+                    let Provider::Clerk { publishable_key } = provider else {
+                        return;
+                    };
+                    match clerk::start(&publishable_key).await {
+                        Ok(loaded) => {
+                            let listening = loaded.clone();
+                            let dispatcher = status.clone();
+                            loaded.on_change(Box::new(move |_| {
+                                dispatcher.dispatch(clerk_status(&listening));
+                            }));
+                            status.dispatch(clerk_status(&loaded));
+                            clerk_slot.set(Some(loaded));
+                        }
+                        Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    }
                     return;
                 };
                 match oidc::complete_sign_in(&settings).await {
@@ -129,8 +178,8 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         let settings = settings.clone();
         Callback::from(move |()| {
             let status = status.clone();
+            // With Clerk, its own sign-in component is on the page.
             let Some(settings) = settings.clone() else {
-                status.dispatch(AuthAction::SignedOut(Some(CLERK_UNSUPPORTED.to_owned())));
                 return;
             };
             status.dispatch(AuthAction::Working);
@@ -145,6 +194,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     let sign_out = {
         let dispatcher = status.dispatcher();
         let current = (*status).clone();
+        let clerk = (*clerk).clone();
         Callback::from(move |()| {
             let id_token = match &current {
                 AuthStatus::SignedIn(session) => session.id_token.clone(),
@@ -152,6 +202,10 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
             };
             // Tokens are forgotten first, whatever the provider does.
             dispatcher.dispatch(AuthAction::SignedOut(None));
+            if let Some(clerk) = clerk.clone() {
+                spawn_local(async move { clerk.end_session().await });
+                return;
+            }
             let Some(settings) = settings.clone() else {
                 return;
             };
@@ -177,6 +231,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     let auth = Auth {
         status: (*status).clone(),
         config: props.config.clone(),
+        clerk: (*clerk).clone(),
         sign_in,
         sign_out,
         expired,

@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsValue;
 
-use super::Session;
+use super::{Session, TokenSource};
 use crate::config::app_base;
 
 /// `sessionStorage` key of a sign-in in progress.
@@ -170,7 +170,7 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
     check_id_claims(&claims, settings, &pending.nonce)?;
     Ok(Some(Session {
         name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
-        access_token: tokens.access_token,
+        tokens: TokenSource::Fixed(tokens.access_token),
         id_token: Some(id_token),
     }))
 }

@@ -8,7 +8,7 @@ use quotes_client::types::{Problem, Quote};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::api::{self, Api};
+use crate::api;
 use crate::auth::{Session, use_auth};
 use crate::components::{Alert, QuoteEditor};
 
@@ -98,12 +98,24 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         busy: Some(Busy::Loading),
         ..QuoteState::default()
     });
-    let api = {
-        let base = auth.config.api_base.clone();
-        use_memo(props.session.clone(), move |session| {
-            Api::new(&base, &session.access_token)
-        })
-    };
+    let base = auth.config.api_base.clone();
+    let session = props.session.clone();
+    // A client per call: Clerk's tokens are short-lived and fetched fresh.
+    let api = Rc::new(move || {
+        let base = base.clone();
+        let session = session.clone();
+        async move { api::connect(&base, &session).await }
+    });
+    let user_button = use_node_ref();
+    {
+        let clerk = auth.clerk.clone();
+        let node = user_button.clone();
+        use_effect_with((), move |()| {
+            if let (Some(clerk), Some(node)) = (clerk, node.cast::<web_sys::Element>()) {
+                clerk.mount_user_button_into(&node);
+            }
+        });
+    }
 
     // Failures: a refused token signs out (once, with a notice); anything
     // else is shown.
@@ -125,12 +137,12 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         let fail = fail.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
-                match api.as_ref() {
+                match api().await {
                     Ok(api) => match api.quote().await {
                         Ok(quote) => dispatcher.dispatch(QuoteAction::Loaded(quote)),
                         Err(problem) => fail.emit(problem),
                     },
-                    Err(problem) => fail.emit(problem.clone()),
+                    Err(problem) => fail.emit(problem),
                 }
             });
         });
@@ -144,15 +156,17 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
             if state.busy.is_some() {
                 return;
             }
-            let Ok(api) = api.as_ref().clone() else {
-                return;
-            };
+            let api = api.clone();
             let dispatcher = state.dispatcher();
             let text = state.draft.clone();
             let fail = fail.clone();
             dispatcher.dispatch(QuoteAction::Start(Busy::Saving));
             spawn_local(async move {
-                match api.save(&text).await {
+                let saved = match api().await {
+                    Ok(api) => api.save(&text).await,
+                    Err(problem) => Err(problem),
+                };
+                match saved {
                     Ok(quote) => dispatcher.dispatch(QuoteAction::Saved(quote)),
                     Err(problem) => fail.emit(problem),
                 }
@@ -164,14 +178,16 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         let state = state.clone();
         let api = api.clone();
         Callback::from(move |_: MouseEvent| {
-            let Ok(api) = api.as_ref().clone() else {
-                return;
-            };
+            let api = api.clone();
             let dispatcher = state.dispatcher();
             let fail = fail.clone();
             dispatcher.dispatch(QuoteAction::Start(Busy::Deleting));
             spawn_local(async move {
-                match api.delete().await {
+                let deleted = match api().await {
+                    Ok(api) => api.delete().await,
+                    Err(problem) => Err(problem),
+                };
+                match deleted {
                     Ok(()) => dispatcher.dispatch(QuoteAction::Deleted),
                     Err(problem) => fail.emit(problem),
                 }
@@ -194,6 +210,7 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         <>
             <header class="bar">
                 <p class="who">{ "Signed in as " }<strong>{ &props.session.name }</strong></p>
+                <div class="user-button" ref={user_button}></div>
                 <button class="quiet" onclick={sign_out}>{ "Sign out" }</button>
             </header>
             <section class="card" aria-busy={(busy == Some(Busy::Loading)).to_string()}>
