@@ -23,6 +23,9 @@ const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out, QUOTES_CLERK_TOKEN
 const TIMEOUT = 15_000;
 
 let checks = 0;
+// The page under test, for a screenshot when a step fails.
+let current = null;
+const consoleErrors = [];
 function check(condition, message) {
   if (!condition) throw new Error(message);
   checks++;
@@ -98,8 +101,8 @@ const browser = await chromium.launch({
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
+  current = page;
   page.setDefaultTimeout(TIMEOUT);
-  const consoleErrors = [];
   page.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(message.text());
   });
@@ -241,7 +244,11 @@ try {
     });
   });
   const clerkPage = await clerkContext.newPage();
+  current = clerkPage;
   clerkPage.setDefaultTimeout(TIMEOUT);
+  clerkPage.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`clerk page: ${message.text()}`);
+  });
   await clerkPage.goto(`${base}/`);
   await clerkPage.getByRole("button", { name: "Continue as clerk_carol" }).click();
   await clerkPage.getByText("Signed in as Carol Clerk").waitFor();
@@ -262,6 +269,12 @@ try {
   console.log(`web app: ${checks} checks passed`);
 } catch (error) {
   console.error(`web app: ${error.message}`);
+  if (consoleErrors.length > 0) console.error(`web app: console errors: ${consoleErrors.join(" | ")}`);
+  if (current) {
+    const path = join(out, "web-app-failure.png");
+    await current.screenshot({ path, fullPage: true }).catch(() => {});
+    console.error(`web app: the page at the failure: ${path}`);
+  }
   process.exitCode = 1;
 } finally {
   await browser.close();
