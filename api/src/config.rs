@@ -19,6 +19,7 @@ use crate::auth::clerk;
 use crate::auth::jwks::VerifyingKey;
 use crate::db::DatabaseUrl;
 use crate::dev_idp::DevIdpConfig;
+use crate::web_app::WebConfig;
 use crate::webhooks::SigningSecret;
 
 /// Command line of `quotes-api`.
@@ -139,6 +140,11 @@ pub struct ServeArgs {
     #[arg(long, env = "CLERK_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]
     pub clerk_webhook_signing_secret: Option<String>,
 
+    /// Serve the web app's static bundle (`cargo xtask web` makes it in
+    /// `web/dist`) from this folder, with a `config.json` for it.
+    #[arg(long, env = "WEB_DIR")]
+    pub web_dir: Option<PathBuf>,
+
     #[command(flatten)]
     pub database: DatabaseArgs,
 
@@ -235,6 +241,8 @@ pub struct Config {
     pub dev_idp: Option<DevIdpConfig>,
     /// Set when Clerk's webhooks are enabled (`POST /webhooks/clerk`).
     pub clerk_webhook_secret: Option<SigningSecret>,
+    /// Set when the server also serves the web app (`--web-dir`).
+    pub web: Option<WebConfig>,
 }
 
 /// How the pool reaches Postgres.
@@ -332,8 +340,34 @@ impl Config {
                 .as_deref()
                 .map(webhook_secret)
                 .transpose()?,
+            web: web_config(args)?,
         })
     }
+}
+
+/// `--web-dir` must name a folder holding `index.html`.
+fn web_config(args: &ServeArgs) -> Result<Option<WebConfig>, ConfigError> {
+    let Some(dir) = args
+        .web_dir
+        .as_ref()
+        .filter(|dir| !dir.as_os_str().is_empty())
+    else {
+        return Ok(None);
+    };
+    if !dir.join("index.html").is_file() {
+        return Err(ConfigError::new(
+            "WEB_DIR",
+            format!(
+                "{} has no index.html (build the bundle with `cargo xtask web`)",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(Some(WebConfig {
+        dir: dir.clone(),
+        clerk_publishable_key: non_empty(args.auth.clerk_publishable_key.as_deref())
+            .map(str::to_owned),
+    }))
 }
 
 /// The message names the variable and the problem, never the value.

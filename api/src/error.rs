@@ -263,11 +263,6 @@ pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
     })
 }
 
-/// The answer for paths that match no route.
-pub async fn route_not_found() -> Result<HttpResponse, ApiError> {
-    Err(ApiError::RouteNotFound)
-}
-
 /// Marks an error response whose body is deliberately in another format
 /// than problem+json: the development provider answers OAuth clients with
 /// RFC 6749 JSON errors and people with HTML pages.

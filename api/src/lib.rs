@@ -18,6 +18,7 @@ pub mod quotes;
 pub mod schema;
 pub mod store;
 pub mod telemetry;
+pub mod web_app;
 pub mod webhooks;
 
 use std::net::TcpListener;
@@ -110,6 +111,10 @@ impl Application {
 
         let document = openapi::document();
         let request_timeout = config.request_timeout;
+        let web_app = config
+            .web
+            .as_ref()
+            .map(|web| web::Data::new(web_app::WebApp::new(web, &config)));
 
         let mut server = HttpServer::new(move || {
             let mut app = App::new()
@@ -132,13 +137,17 @@ impl Application {
                 // never reach it.
                 app = app.app_data(idp.clone()).configure(dev_idp::routes);
             }
+            if let Some(web_app) = &web_app {
+                // The bundle's files are the API's fallback (see below).
+                app = app.app_data(web_app.clone()).configure(web_app::routes);
+            }
             app.into_utoipa_app()
                 // The API's CORS policy wraps the API only: the development
                 // provider and the docs have their own.
                 .service(
                     utoipa_actix_web::scope("")
                         .configure(routes)
-                        .default_service(web::to(error::route_not_found))
+                        .default_service(web::to(web_app::fallback))
                         .wrap(cors(&origins)),
                 )
                 .into_app()

@@ -1,1 +1,23 @@
-//! The quotes single-page app; the Yew implementation lands with the web issue.
+//! The quotes single-page app (Yew, WebAssembly): sign in with the
+//! configured provider, then keep one favourite quote through the API.
+//!
+//! - [`config`]: `config.json`, read at start.
+//! - [`auth`]: the provider's sign-in, and the `use_auth()` context.
+//! - [`api`]: the generated `quotes-client`, with the caller's token, and
+//!   the one place where a failure becomes a message.
+//! - [`pages`], [`components`]: what is on screen.
+
+pub mod api;
+pub mod app;
+pub mod auth;
+pub mod components;
+pub mod config;
+pub mod pages;
+
+use wasm_bindgen::prelude::wasm_bindgen;
+
+/// Starts the app in `<body>`.
+#[wasm_bindgen(start)]
+pub fn start() {
+    yew::Renderer::<app::App>::new().render();
+}

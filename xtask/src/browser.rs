@@ -86,3 +86,45 @@ pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
         Err("the Swagger UI check failed".to_owned())
     }
 }
+
+/// The web app end to end: the real API with its development provider
+/// serving the bundle, driven through sign-in, save, replace, refuse,
+/// delete and sign-out for two users; screenshots at two widths in light
+/// and dark.
+pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
+    node_modules()?;
+    let dist = crate::web::build()?;
+    let dist = dist.to_string_lossy();
+    let server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
+    // The Clerk stand-in hands out tokens the API accepts.
+    let clerk_token = server.dev_token("clerk_carol")?;
+    let output = Command::new("node")
+        .arg(root().join("xtask/browser/web-app.mjs"))
+        .env("QUOTES_URL", server.url())
+        .env("CHROMIUM", chromium)
+        .env("OUT", target_dir().join("xtask/screenshots"))
+        .env("QUOTES_CLERK_TOKEN", clerk_token)
+        .stderr(std::process::Stdio::inherit())
+        .output()
+        .map_err(|e| format!("cannot run node: {e}"))?;
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    print!("{stdout}");
+    // The script's last line: `web app: N checks passed`.
+    let passed = stdout
+        .lines()
+        .find_map(|line| {
+            line.strip_prefix("web app: ")?
+                .strip_suffix(" checks passed")
+        })
+        .and_then(|n| n.parse::<u64>().ok());
+    match passed {
+        Some(n) if output.status.success() => {
+            tally.passed += n;
+            Ok(())
+        }
+        _ => {
+            tally.failed += 1;
+            Err("the web app check failed".to_owned())
+        }
+    }
+}

@@ -4,6 +4,7 @@
 //! - `cargo xtask run`: the whole system on this machine.
 //! - `cargo xtask test`: every check and test the project has.
 //! - `cargo xtask bench`: the load benchmark.
+//! - `cargo xtask web`: the single-page app's static bundle, in `web/dist/`.
 
 #![expect(
     clippy::print_stdout,
@@ -19,6 +20,7 @@ mod postgres;
 mod python;
 mod server;
 mod walkthrough;
+mod web;
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -31,10 +33,11 @@ fn main() -> ExitCode {
         Some("run") => run(),
         Some("test") => test(),
         Some("bench") => bench::run(),
+        Some("web") => web::build().map(drop),
         Some(other) => Err(format!(
-            "unknown task `{other}`; try `cargo xtask run` or `cargo xtask test`"
+            "unknown task `{other}`; try `cargo xtask run`, `cargo xtask test` or `cargo xtask web`"
         )),
-        None => Err("usage: cargo xtask run | cargo xtask test".to_owned()),
+        None => Err("usage: cargo xtask run | cargo xtask test | cargo xtask web".to_owned()),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -58,6 +61,12 @@ fn run() -> Result {
     postgres::check_reachable(&database_url)?;
     let bind_addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| DEFAULT_BIND_ADDR.to_owned());
 
+    println!("==> building the web app");
+    // The API is useful without the app: a machine that cannot build it
+    // still gets the API, with the reason printed.
+    let dist = web::build()
+        .inspect_err(|e| println!("warning: serving the API without the web app: {e}"))
+        .ok();
     println!("==> building the API");
     cargo(&["build", "--package", "quotes-api"])?;
     println!("==> migrating the database");
@@ -69,9 +78,16 @@ fn run() -> Result {
         .ok_or("migrating failed (see above)")?;
 
     println!("==> starting quotes at http://{bind_addr}");
-    println!("    sign in with the development identity provider; for curl:");
-    println!("    TOKEN=$(cargo run -q -p quotes-api -- dev-token alice)");
-    let status = api_command(&["serve", "--dev-idp"], &database_url, &bind_addr)
+    if dist.is_some() {
+        println!("    open http://{bind_addr}/ and sign in with any user name");
+    }
+    println!("    for curl: TOKEN=$(cargo run -q -p quotes-api -- dev-token alice)");
+    let dist = dist.map(|dist| dist.to_string_lossy().into_owned());
+    let mut args = vec!["serve", "--dev-idp"];
+    if let Some(dist) = &dist {
+        args.extend(["--web-dir", dist.as_str()]);
+    }
+    let status = api_command(&args, &database_url, &bind_addr)
         .status()
         .map_err(|e| format!("cannot start quotes-api: {e}"))?;
     if status.success() {
@@ -104,7 +120,8 @@ fn test() -> Result {
     postgres::check_reachable(&postgres::admin_url())?;
     step("formatting", || {
         cargo(&["fmt", "--all", "--", "--check"])?;
-        cargo(&["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"])
+        cargo(&["fmt", "--manifest-path", "fuzz/Cargo.toml", "--", "--check"])?;
+        cargo(&["fmt", "--manifest-path", "web/Cargo.toml", "--", "--check"])
     })?;
     step("lints", || {
         cargo(&[
@@ -114,9 +131,11 @@ fn test() -> Result {
             "--",
             "-D",
             "warnings",
-        ])
+        ])?;
+        web::lint()
     })?;
     step("Rust tests", || cargo_test(&mut tally))?;
+    step("web app unit tests", || web::test(&mut tally))?;
     let python = step("Python tools", python::PythonTools::install)?;
     step("container files", || containers::check(&python, &mut tally))?;
     step("OpenAPI document is valid", || {
@@ -131,6 +150,9 @@ fn test() -> Result {
     let chromium = step("Chromium", browser::chromium)?;
     step("Swagger UI in Chromium", || {
         browser::swagger_ui(&chromium, &mut tally)
+    })?;
+    step("the web app in Chromium", || {
+        browser::web_app(&chromium, &mut tally)
     })?;
     step("fuzzing", || fuzz::run(&mut tally))?;
     step("benchmark pipeline (short, debug build)", || {

@@ -18,6 +18,11 @@ pub struct ApiServer {
 impl ApiServer {
     /// Builds (if needed) and starts the API with `env` added.
     pub fn start(name: &str, env: &[(&str, &str)]) -> Result<Self> {
+        Self::start_with_args(name, env, &[])
+    }
+
+    /// As [`ApiServer::start`], with extra `serve` arguments (`--web-dir`).
+    pub fn start_with_args(name: &str, env: &[(&str, &str)], args: &[&str]) -> Result<Self> {
         crate::cargo(&["build", "--quiet", "--package", "quotes-api"])?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let database = format!("quotes_{name}_{}", std::process::id());
@@ -31,7 +36,8 @@ impl ApiServer {
         if !migrated.success() {
             return Err("quotes-api migrate failed".to_owned());
         }
-        let child = command(&["serve", "--dev-idp"], &url, &addr, &key_file)
+        let serve: Vec<&str> = ["serve", "--dev-idp"].iter().chain(args).copied().collect();
+        let child = command(&serve, &url, &addr, &key_file)
             .envs(env.iter().copied())
             .env("RUST_LOG", "warn")
             .spawn()

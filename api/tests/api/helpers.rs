@@ -402,6 +402,7 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
         },
         dev_idp: None,
         clerk_webhook_secret: None,
+        web: None,
     }
 }
 

@@ -16,4 +16,5 @@ mod quotes;
 mod resilience;
 mod startup;
 mod tokens;
+mod web_app;
 mod webhooks;

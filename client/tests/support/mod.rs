@@ -88,6 +88,7 @@ impl TestApi {
             },
             dev_idp: Some(key_file.clone()),
             clerk_webhook_secret: None,
+            web: None,
         };
         let app = quotes_api::Application::build(config)
             .await

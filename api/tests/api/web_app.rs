@@ -1,0 +1,176 @@
+//! The web app's bundle and its `config.json`, served next to the API
+//! (`--web-dir`), without ever shadowing an API route.
+
+use std::path::PathBuf;
+
+use quotes_api::dev_idp::DevIdpConfig;
+use quotes_api::web_app::WebConfig;
+use serde_json::Value;
+
+use crate::helpers::{Setup, TempPath, TestApp, spawn_app_with};
+
+/// A bundle folder of its own, removed when the test ends.
+struct Bundle(PathBuf);
+
+impl Bundle {
+    fn new() -> Self {
+        let dir = TempPath::new("web-dist").0.clone();
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(
+            dir.join("index.html"),
+            "<!doctype html><title>quotes</title>",
+        )
+        .unwrap();
+        std::fs::write(dir.join("app.js"), "export default 1;").unwrap();
+        Self(dir)
+    }
+}
+
+impl Drop for Bundle {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+async fn spawn_web_app(bundle: &Bundle, key_file: Option<&TempPath>) -> TestApp {
+    let dir = bundle.0.clone();
+    let key_file = key_file.map(|path| path.0.clone());
+    spawn_app_with(Setup {
+        configure: Box::new(move |config, _| {
+            config.web = Some(WebConfig {
+                dir,
+                clerk_publishable_key: None,
+            });
+            config.dev_idp = key_file.map(|key_file| DevIdpConfig { key_file });
+        }),
+        ..Setup::default()
+    })
+    .await
+}
+
+async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("accept", accept)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn the_root_serves_index_html_and_files_are_served() {
+    let bundle = Bundle::new();
+    let app = spawn_web_app(&bundle, None).await;
+
+    let index = get(&app, "/", "text/html").await;
+    assert_eq!(index.status(), 200);
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    assert!(
+        index
+            .text()
+            .await
+            .unwrap()
+            .contains("<title>quotes</title>")
+    );
+
+    let script = get(&app, "/app.js", "*/*").await;
+    assert_eq!(script.status(), 200);
+    assert!(
+        script.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .contains("javascript")
+    );
+}
+
+#[tokio::test]
+async fn unknown_pages_fall_back_to_the_app_and_other_paths_get_the_api_404() {
+    let bundle = Bundle::new();
+    let app = spawn_web_app(&bundle, None).await;
+
+    let page = get(&app, "/some/page", "text/html,application/xhtml+xml").await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("<title>quotes</title>"));
+
+    let missing = get(&app, "/missing.js", "*/*").await;
+    assert_eq!(missing.status(), 404);
+    assert_eq!(
+        missing.headers()["content-type"],
+        "application/problem+json"
+    );
+}
+
+#[tokio::test]
+async fn api_routes_keep_priority() {
+    let bundle = Bundle::new();
+    // A file that would shadow an API route if files came first.
+    std::fs::create_dir_all(bundle.0.join("me")).unwrap();
+    std::fs::write(bundle.0.join("me/quote"), "not the API").unwrap();
+    std::fs::write(bundle.0.join("healthz"), "not the API").unwrap();
+    let app = spawn_web_app(&bundle, None).await;
+
+    let quote = get(&app, "/me/quote", "text/html").await;
+    assert_eq!(quote.status(), 401);
+    assert_eq!(get(&app, "/healthz", "text/html").await.status(), 200);
+    assert_ne!(
+        get(&app, "/healthz", "*/*").await.text().await.unwrap(),
+        "not the API"
+    );
+    let docs = get(&app, "/openapi.json", "*/*").await;
+    assert_eq!(docs.status(), 200);
+}
+
+#[tokio::test]
+async fn paths_outside_the_bundle_are_never_served() {
+    let bundle = Bundle::new();
+    let secret = bundle.0.with_extension("secret");
+    std::fs::write(&secret, "secret").unwrap();
+    let app = spawn_web_app(&bundle, None).await;
+    let name = secret.file_name().unwrap().to_str().unwrap().to_owned();
+
+    for path in [
+        format!("/../{name}"),
+        format!("/%2e%2e/{name}"),
+        format!("/%2E%2E%2F{name}"),
+        format!("/..%2f{name}"),
+        "/.hidden".to_owned(),
+    ] {
+        let response = get(&app, &path, "*/*").await;
+        let status = response.status();
+        let body = response.text().await.unwrap();
+        assert!(!body.contains("secret"), "{path} leaked the file");
+        assert!(status == 404 || status == 400, "{path}: {status}");
+    }
+    let _ = std::fs::remove_file(secret);
+}
+
+#[tokio::test]
+async fn config_json_names_this_origin_and_the_development_provider() {
+    let bundle = Bundle::new();
+    let key_file = TempPath::new("dev-idp.pem");
+    let app = spawn_web_app(&bundle, Some(&key_file)).await;
+
+    let response = get(&app, "/config.json", "application/json").await;
+    assert_eq!(response.status(), 200);
+    let config: Value = response.json().await.unwrap();
+    assert_eq!(config["api_base"], app.address);
+    assert_eq!(config["provider"]["kind"], "oidc");
+    assert_eq!(
+        config["provider"]["issuer"],
+        format!("{}/dev-idp", app.address)
+    );
+    assert_eq!(config["provider"]["client_id"], "quotes-web");
+    assert_eq!(config["provider"]["scopes"], "openid profile");
+}
+
+#[tokio::test]
+async fn without_a_web_dir_nothing_is_served_at_the_root() {
+    let app = crate::helpers::spawn_app().await;
+    assert_eq!(get(&app, "/", "text/html").await.status(), 404);
+    assert_eq!(get(&app, "/config.json", "*/*").await.status(), 404);
+}

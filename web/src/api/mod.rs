@@ -1,0 +1,147 @@
+//! The quotes API through the generated `quotes-client`, with the caller's
+//! token on every request, and [`message`]: the one place where a failed
+//! call becomes what the person reads.
+
+use quotes_client::problem::problem;
+use quotes_client::types::{Problem, Quote, SaveQuote};
+use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+
+/// Most characters a quote may have (the API's rule; shown in the counter).
+pub const MAX_QUOTE_CHARS: usize = 1000;
+
+/// The API, as one signed-in person.
+#[derive(Debug, Clone)]
+pub struct Api {
+    client: quotes_client::Client,
+}
+
+impl Api {
+    /// A client for `base` that sends `token`.
+    pub fn new(base: &str, token: &str) -> Result<Self, Problem> {
+        let mut headers = HeaderMap::new();
+        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
+            .map_err(|_| local_problem("The sign-in service sent a token this app cannot use."))?;
+        value.set_sensitive(true);
+        headers.insert(AUTHORIZATION, value);
+        let http = reqwest::Client::builder()
+            .default_headers(headers)
+            .build()
+            .map_err(|e| local_problem(&format!("The request could not be made ({e}).")))?;
+        Ok(Self {
+            client: quotes_client::Client::new_with_client(base, http),
+        })
+    }
+
+    /// The caller's quote, or `None` when there is none yet.
+    pub async fn quote(&self) -> Result<Option<Quote>, Problem> {
+        match self.client.get_quote().await {
+            Ok(response) => Ok(Some(response.into_inner())),
+            Err(error) => {
+                let problem = problem(error).await;
+                if problem.status == 404 {
+                    Ok(None)
+                } else {
+                    Err(problem)
+                }
+            }
+        }
+    }
+
+    /// Saves (creates or replaces) the caller's quote.
+    pub async fn save(&self, text: &str) -> Result<Quote, Problem> {
+        let body = SaveQuote {
+            quote: text.to_owned(),
+        };
+        match self.client.put_quote(&body).await {
+            Ok(response) => Ok(response.into_inner()),
+            Err(error) => Err(problem(error).await),
+        }
+    }
+
+    /// Deletes the caller's quote; one already gone counts as deleted.
+    pub async fn delete(&self) -> Result<(), Problem> {
+        match self.client.delete_quote().await {
+            Ok(_) => Ok(()),
+            Err(error) => {
+                let problem = problem(error).await;
+                if problem.status == 404 {
+                    Ok(())
+                } else {
+                    Err(problem)
+                }
+            }
+        }
+    }
+}
+
+/// A client for `base` as the person of `session`, with a fresh token.
+/// A token that cannot be had counts as refused (sign in again).
+pub async fn connect(base: &str, session: &crate::auth::Session) -> Result<Api, Problem> {
+    let token = session.token().await.map_err(|detail| Problem {
+        type_: "about:blank".to_owned(),
+        title: "Unauthorized".to_owned(),
+        status: 401,
+        detail,
+    })?;
+    Api::new(base, &token)
+}
+
+/// The API refused the token (expired, revoked, from elsewhere).
+pub fn is_unauthorized(problem: &Problem) -> bool {
+    problem.status == 401
+}
+
+/// What a person reads about a failed call: the API's `detail` (written
+/// for people), with a plain fallback when there is none.
+pub fn message(problem: &Problem) -> String {
+    if is_unauthorized(problem) {
+        return "Your session has ended. Sign in again to continue.".to_owned();
+    }
+    let detail = problem.detail.trim();
+    if detail.is_empty() {
+        format!("Something went wrong ({}).", problem.title)
+    } else {
+        detail.to_owned()
+    }
+}
+
+fn local_problem(detail: &str) -> Problem {
+    Problem {
+        type_: "about:blank".to_owned(),
+        title: "Request not sent".to_owned(),
+        status: 0,
+        detail: detail.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use quotes_client::types::Problem;
+
+    use super::message;
+
+    fn problem(status: i32, detail: &str) -> Problem {
+        Problem {
+            type_: "urn:quotes:problem:invalid-quote".to_owned(),
+            title: "Invalid quote".to_owned(),
+            status,
+            detail: detail.to_owned(),
+        }
+    }
+
+    #[test]
+    fn the_apis_detail_is_what_people_read() {
+        assert_eq!(
+            message(&problem(
+                422,
+                "The quote has 1001 characters; at most 1000 are allowed."
+            )),
+            "The quote has 1001 characters; at most 1000 are allowed."
+        );
+        assert_eq!(
+            message(&problem(500, " ")),
+            "Something went wrong (Invalid quote)."
+        );
+        assert!(message(&problem(401, "token expired")).contains("Sign in again"));
+    }
+}

@@ -1,0 +1,244 @@
+//! Who is signed in: the [`AuthProvider`] context and its [`use_auth`]
+//! hook. The session (tokens) lives in this component's memory only; a
+//! reload signs in again.
+
+pub mod clerk;
+pub mod oidc;
+
+use std::rc::Rc;
+
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use self::clerk::ClerkJs;
+use self::oidc::OidcSettings;
+use crate::config::{AppConfig, Provider};
+
+/// A signed-in person.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Session {
+    /// What to call them.
+    pub name: String,
+    /// Where the API's bearer token comes from.
+    pub tokens: TokenSource,
+    /// Kept for the provider's sign-out.
+    pub id_token: Option<String>,
+}
+
+/// Where bearer tokens come from.
+#[derive(Debug, Clone, PartialEq)]
+pub enum TokenSource {
+    /// One access token, kept in memory (OpenID Connect).
+    Fixed(String),
+    /// A fresh session token from Clerk before each call.
+    Clerk(ClerkJs),
+}
+
+impl Session {
+    /// A token for the next API call.
+    pub async fn token(&self) -> Result<String, String> {
+        match &self.tokens {
+            TokenSource::Fixed(token) => Ok(token.clone()),
+            TokenSource::Clerk(clerk) => clerk.token().await,
+        }
+    }
+}
+
+/// Where sign-in stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum AuthStatus {
+    /// Finishing a sign-in, or on the way to the provider.
+    Working,
+    /// Nobody; `notice` says why when it is not the start.
+    SignedOut {
+        notice: Option<String>,
+    },
+    SignedIn(Rc<Session>),
+}
+
+/// What changes the status.
+#[derive(Debug)]
+pub enum AuthAction {
+    Working,
+    SignedIn(Session),
+    SignedOut(Option<String>),
+}
+
+impl Reducible for AuthStatus {
+    type Action = AuthAction;
+
+    fn reduce(self: Rc<Self>, action: AuthAction) -> Rc<Self> {
+        Rc::new(match action {
+            AuthAction::Working => AuthStatus::Working,
+            AuthAction::SignedIn(session) => AuthStatus::SignedIn(Rc::new(session)),
+            AuthAction::SignedOut(notice) => AuthStatus::SignedOut { notice },
+        })
+    }
+}
+
+/// The auth context: the status and what a page may ask for.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Auth {
+    pub status: AuthStatus,
+    pub config: Rc<AppConfig>,
+    /// Clerk's library, once loaded (its components mount into pages).
+    pub clerk: Option<ClerkJs>,
+    pub sign_in: Callback<()>,
+    pub sign_out: Callback<()>,
+    /// The API refused the token: back to signed out, with a notice. The
+    /// app never signs in again by itself, so a refused token cannot loop.
+    pub expired: Callback<()>,
+}
+
+/// The auth context; only inside [`AuthProvider`].
+#[hook]
+pub fn use_auth() -> Auth {
+    use_context::<Auth>().expect("use_auth() is used inside <AuthProvider>")
+}
+
+#[derive(Debug, Properties, PartialEq)]
+pub struct AuthProviderProps {
+    pub config: Rc<AppConfig>,
+    pub children: Html,
+}
+
+fn oidc_settings(config: &AppConfig) -> Option<OidcSettings> {
+    match &config.provider {
+        Provider::Oidc {
+            issuer,
+            client_id,
+            scopes,
+            audience,
+        } => Some(OidcSettings {
+            issuer: issuer.clone(),
+            client_id: client_id.clone(),
+            scopes: scopes.clone(),
+            audience: audience.clone(),
+        }),
+        Provider::Clerk { .. } => None,
+    }
+}
+
+/// The signed-in status Clerk reports now.
+fn clerk_status(clerk: &ClerkJs) -> AuthAction {
+    match clerk.signed_in_name() {
+        Some(name) => AuthAction::SignedIn(Session {
+            name,
+            tokens: TokenSource::Clerk(clerk.clone()),
+            id_token: None,
+        }),
+        None => AuthAction::SignedOut(None),
+    }
+}
+
+/// Provides [`use_auth`] to its children; finishes a sign-in on start when
+/// the provider just sent the browser back.
+#[function_component]
+pub fn AuthProvider(props: &AuthProviderProps) -> Html {
+    let status = use_reducer(|| AuthStatus::Working);
+    let clerk = use_state(|| None::<ClerkJs>);
+    let settings = oidc_settings(&props.config);
+
+    {
+        let status = status.dispatcher();
+        let settings = settings.clone();
+        let clerk_slot = clerk.setter();
+        let provider = props.config.provider.clone();
+        use_effect_with((), move |()| {
+            spawn_local(async move {
+                let Some(settings) = settings else {
+                    let Provider::Clerk { publishable_key } = provider else {
+                        return;
+                    };
+                    match clerk::start(&publishable_key).await {
+                        Ok(loaded) => {
+                            let listening = loaded.clone();
+                            let dispatcher = status.clone();
+                            loaded.on_change(Box::new(move |_| {
+                                dispatcher.dispatch(clerk_status(&listening));
+                            }));
+                            status.dispatch(clerk_status(&loaded));
+                            clerk_slot.set(Some(loaded));
+                        }
+                        Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    }
+                    return;
+                };
+                match oidc::complete_sign_in(&settings).await {
+                    Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
+                    Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
+                    Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                }
+            });
+        });
+    }
+
+    let sign_in = {
+        let status = status.dispatcher();
+        let settings = settings.clone();
+        Callback::from(move |()| {
+            let status = status.clone();
+            // With Clerk, its own sign-in component is on the page.
+            let Some(settings) = settings.clone() else {
+                return;
+            };
+            status.dispatch(AuthAction::Working);
+            spawn_local(async move {
+                if let Err(message) = oidc::begin_sign_in(&settings).await {
+                    status.dispatch(AuthAction::SignedOut(Some(message)));
+                }
+            });
+        })
+    };
+
+    let sign_out = {
+        let dispatcher = status.dispatcher();
+        let current = (*status).clone();
+        let clerk = (*clerk).clone();
+        Callback::from(move |()| {
+            let id_token = match &current {
+                AuthStatus::SignedIn(session) => session.id_token.clone(),
+                _ => None,
+            };
+            // Tokens are forgotten first, whatever the provider does.
+            dispatcher.dispatch(AuthAction::SignedOut(None));
+            if let Some(clerk) = clerk.clone() {
+                spawn_local(async move { clerk.end_session().await });
+                return;
+            }
+            let Some(settings) = settings.clone() else {
+                return;
+            };
+            spawn_local(async move {
+                if let Some(url) = oidc::sign_out_url(&settings, id_token.as_deref()).await
+                    && let Some(window) = web_sys::window()
+                {
+                    let _ = window.location().assign(&url);
+                }
+            });
+        })
+    };
+
+    let expired = {
+        let dispatcher = status.dispatcher();
+        Callback::from(move |()| {
+            dispatcher.dispatch(AuthAction::SignedOut(Some(
+                "Your session has ended. Sign in again to continue.".to_owned(),
+            )));
+        })
+    };
+
+    let auth = Auth {
+        status: (*status).clone(),
+        config: props.config.clone(),
+        clerk: (*clerk).clone(),
+        sign_in,
+        sign_out,
+        expired,
+    };
+    html! {
+        <ContextProvider<Auth> context={auth}>
+            { props.children.clone() }
+        </ContextProvider<Auth>>
+    }
+}

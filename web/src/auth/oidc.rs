@@ -1,0 +1,306 @@
+//! OpenID Connect in the browser: the authorization-code flow with PKCE
+//! (S256). The verifier, state and nonce live in `sessionStorage` only for
+//! the redirect round trip; the tokens live in memory only.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use wasm_bindgen::JsValue;
+
+use super::{Session, TokenSource};
+use crate::config::app_base;
+
+/// `sessionStorage` key of a sign-in in progress.
+const PENDING: &str = "quotes.oidc.pending";
+
+/// What the app needs from an OpenID provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct OidcSettings {
+    pub issuer: String,
+    pub client_id: String,
+    pub scopes: String,
+    pub audience: Option<String>,
+}
+
+/// The parts of the discovery document the app uses.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Discovery {
+    pub issuer: String,
+    pub authorization_endpoint: String,
+    pub token_endpoint: String,
+    #[serde(default)]
+    pub end_session_endpoint: Option<String>,
+}
+
+/// A sign-in between leaving for the provider and coming back.
+#[derive(Debug, Serialize, Deserialize)]
+struct Pending {
+    state: String,
+    nonce: String,
+    verifier: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct TokenResponse {
+    access_token: String,
+    #[serde(default)]
+    id_token: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct IdClaims {
+    iss: String,
+    sub: String,
+    #[serde(default)]
+    aud: serde_json::Value,
+    #[serde(default)]
+    nonce: Option<String>,
+    #[serde(default)]
+    name: Option<String>,
+}
+
+/// Fetches `{issuer}/.well-known/openid-configuration`.
+pub async fn discover(issuer: &str) -> Result<Discovery, String> {
+    let url = format!(
+        "{}/.well-known/openid-configuration",
+        issuer.trim_end_matches('/')
+    );
+    let response = reqwest::get(&url)
+        .await
+        .map_err(|e| format!("The sign-in service could not be reached ({e})."))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "The sign-in service answered {} to discovery.",
+            response.status()
+        ));
+    }
+    let discovery: Discovery = response
+        .json()
+        .await
+        .map_err(|e| format!("The sign-in service's discovery is unreadable ({e})."))?;
+    if discovery.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
+        return Err("The sign-in service names another issuer than configured.".to_owned());
+    }
+    Ok(discovery)
+}
+
+/// Leaves for the provider's sign-in page.
+pub async fn begin_sign_in(settings: &OidcSettings) -> Result<(), String> {
+    let discovery = discover(&settings.issuer).await?;
+    let pending = Pending {
+        state: random_token()?,
+        nonce: random_token()?,
+        verifier: random_token()?,
+    };
+    let mut query = vec![
+        ("response_type", "code".to_owned()),
+        ("client_id", settings.client_id.clone()),
+        ("redirect_uri", app_base()),
+        ("scope", settings.scopes.clone()),
+        ("state", pending.state.clone()),
+        ("nonce", pending.nonce.clone()),
+        ("code_challenge", challenge(&pending.verifier)),
+        ("code_challenge_method", "S256".to_owned()),
+    ];
+    if let Some(audience) = &settings.audience {
+        query.push(("audience", audience.clone()));
+    }
+    let storage = session_storage()?;
+    let saved = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
+    storage
+        .set_item(PENDING, &saved)
+        .map_err(|_| "This browser does not allow session storage.".to_owned())?;
+    navigate(&with_query(&discovery.authorization_endpoint, &query))
+}
+
+/// Finishes a sign-in when the provider sent the browser back here;
+/// `Ok(None)` when this page load is not such a return.
+pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>, String> {
+    let Some(params) = callback_params() else {
+        return Ok(None);
+    };
+    let storage = session_storage()?;
+    let pending = storage.get_item(PENDING).ok().flatten();
+    // The verifier is single use, whatever happens next.
+    let _ = storage.remove_item(PENDING);
+    clean_address();
+    let pending: Pending = pending
+        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .ok_or("This sign-in was not started here (or it was already used); sign in again.")?;
+    if params.get("state").as_deref() != Some(pending.state.as_str()) {
+        return Err("The sign-in answer does not match the request; sign in again.".to_owned());
+    }
+    if let Some(error) = params.get("error") {
+        let description = params.get("error_description").unwrap_or(error);
+        return Err(format!("Sign-in failed: {description}."));
+    }
+    let code = params
+        .get("code")
+        .ok_or("The sign-in answer has no code.")?;
+    let discovery = discover(&settings.issuer).await?;
+    let redirect_uri = app_base();
+    let form = [
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", redirect_uri.as_str()),
+        ("client_id", settings.client_id.as_str()),
+        ("code_verifier", pending.verifier.as_str()),
+    ];
+    let response = reqwest::Client::new()
+        .post(&discovery.token_endpoint)
+        .form(&form)
+        .send()
+        .await
+        .map_err(|e| format!("The sign-in service could not be reached ({e})."))?;
+    if !response.status().is_success() {
+        return Err(format!(
+            "The sign-in service refused the code ({}); sign in again.",
+            response.status()
+        ));
+    }
+    let tokens: TokenResponse = response
+        .json()
+        .await
+        .map_err(|e| format!("The sign-in service's answer is unreadable ({e})."))?;
+    let id_token = tokens
+        .id_token
+        .ok_or("The sign-in service sent no ID token.")?;
+    let claims = id_claims(&id_token)?;
+    check_id_claims(&claims, settings, &pending.nonce)?;
+    Ok(Some(Session {
+        name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
+        tokens: TokenSource::Fixed(tokens.access_token),
+        id_token: Some(id_token),
+    }))
+}
+
+/// Where to send the browser to end the provider's session, if it says.
+pub async fn sign_out_url(settings: &OidcSettings, id_token: Option<&str>) -> Option<String> {
+    let discovery = discover(&settings.issuer).await.ok()?;
+    let endpoint = discovery.end_session_endpoint?;
+    let mut query = vec![
+        ("client_id", settings.client_id.clone()),
+        ("post_logout_redirect_uri", app_base()),
+    ];
+    if let Some(token) = id_token {
+        query.push(("id_token_hint", token.to_owned()));
+    }
+    Some(with_query(&endpoint, &query))
+}
+
+/// The claims of an ID token. Its signature is the provider's business
+/// with the API; the app reads it only to check nonce, issuer and
+/// audience and to show who signed in.
+fn id_claims(token: &str) -> Result<IdClaims, String> {
+    let payload = token
+        .split('.')
+        .nth(1)
+        .ok_or("The ID token is malformed.")?;
+    let bytes = URL_SAFE_NO_PAD
+        .decode(payload.trim_end_matches('='))
+        .map_err(|_| "The ID token is malformed.")?;
+    serde_json::from_slice(&bytes).map_err(|_| "The ID token is malformed.".to_owned())
+}
+
+fn check_id_claims(claims: &IdClaims, settings: &OidcSettings, nonce: &str) -> Result<(), String> {
+    if claims.nonce.as_deref() != Some(nonce) {
+        return Err("The ID token does not answer this sign-in (nonce); sign in again.".to_owned());
+    }
+    if claims.iss.trim_end_matches('/') != settings.issuer.trim_end_matches('/') {
+        return Err("The ID token comes from another issuer.".to_owned());
+    }
+    let for_us = match &claims.aud {
+        serde_json::Value::String(aud) => aud == &settings.client_id,
+        serde_json::Value::Array(auds) => auds.iter().any(|a| a == settings.client_id.as_str()),
+        _ => false,
+    };
+    if for_us {
+        Ok(())
+    } else {
+        Err("The ID token is addressed to another client.".to_owned())
+    }
+}
+
+/// BASE64URL(SHA256(verifier)), RFC 7636.
+pub fn challenge(verifier: &str) -> String {
+    URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()))
+}
+
+/// 32 random bytes, base64url: 43 characters.
+fn random_token() -> Result<String, String> {
+    let mut bytes = [0u8; 32];
+    web_sys::window()
+        .and_then(|w| w.crypto().ok())
+        .ok_or("This browser has no Web Crypto.")?
+        .get_random_values_with_u8_array(&mut bytes)
+        .map_err(|_| "This browser's random numbers are unavailable.")?;
+    Ok(URL_SAFE_NO_PAD.encode(bytes))
+}
+
+fn with_query(endpoint: &str, pairs: &[(&str, String)]) -> String {
+    let query: Vec<String> = pairs
+        .iter()
+        .map(|(key, value)| {
+            format!(
+                "{key}={}",
+                String::from(js_sys::encode_uri_component(value))
+            )
+        })
+        .collect();
+    let separator = if endpoint.contains('?') { '&' } else { '?' };
+    format!("{endpoint}{separator}{}", query.join("&"))
+}
+
+/// The query of this page's address, when it is a provider's answer.
+struct CallbackParams(web_sys::UrlSearchParams);
+
+impl CallbackParams {
+    fn get(&self, key: &str) -> Option<String> {
+        self.0.get(key)
+    }
+}
+
+fn callback_params() -> Option<CallbackParams> {
+    let search = web_sys::window()?.location().search().ok()?;
+    let params = web_sys::UrlSearchParams::new_with_str(&search).ok()?;
+    let answer = params.has("state") && (params.has("code") || params.has("error"));
+    answer.then_some(CallbackParams(params))
+}
+
+/// Takes the code and state out of the address bar and history.
+fn clean_address() {
+    if let Some(window) = web_sys::window()
+        && let Ok(history) = window.history()
+    {
+        let _ = history.replace_state_with_url(&JsValue::NULL, "", Some(&app_base()));
+    }
+}
+
+fn session_storage() -> Result<web_sys::Storage, String> {
+    web_sys::window()
+        .and_then(|w| w.session_storage().ok().flatten())
+        .ok_or_else(|| "This browser does not allow session storage.".to_owned())
+}
+
+fn navigate(url: &str) -> Result<(), String> {
+    web_sys::window()
+        .ok_or("no window")?
+        .location()
+        .assign(url)
+        .map_err(|_| "The browser refused to open the sign-in page.".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::challenge;
+
+    #[test]
+    fn the_challenge_is_rfc_7636s() {
+        // Computed independently (Python's hashlib and base64).
+        assert_eq!(
+            challenge("dBjftJeZ4CVP-mJ0kRn5NDvZl_Nc5BrWvC3kxZK6hYh8"),
+            "YiwXzxzqLWsnc_XwKSW6GdTNigmyQ7Is3iqtzl-QdR8"
+        );
+    }
+}

@@ -1,0 +1,105 @@
+//! `config.json`: where the API is and which provider signs people in. It
+//! sits next to `index.html`, so one bundle serves any deployment.
+
+use serde::Deserialize;
+
+/// The app's settings.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct AppConfig {
+    /// The API's origin (and path prefix, if any), without a trailing slash.
+    pub api_base: String,
+    pub provider: Provider,
+}
+
+/// Who signs people in.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[serde(tag = "kind", rename_all = "lowercase")]
+pub enum Provider {
+    /// Any OpenID Connect provider: authorization code with PKCE.
+    Oidc {
+        issuer: String,
+        client_id: String,
+        scopes: String,
+        #[serde(default)]
+        audience: Option<String>,
+    },
+    /// Clerk, through its own browser library.
+    Clerk { publishable_key: String },
+}
+
+/// Why the app cannot start.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConfigError(pub String);
+
+/// The folder `index.html` was loaded from, ending in `/`.
+pub fn app_base() -> String {
+    let location = web_sys::window().map(|w| w.location());
+    let origin = location
+        .as_ref()
+        .and_then(|l| l.origin().ok())
+        .unwrap_or_default();
+    let path = location
+        .and_then(|l| l.pathname().ok())
+        .unwrap_or_else(|| "/".to_owned());
+    let folder = path.rfind('/').map_or("/", |i| &path[..=i]);
+    format!("{origin}{folder}")
+}
+
+/// Reads and checks `config.json`.
+pub async fn load() -> Result<AppConfig, ConfigError> {
+    let url = format!("{}config.json", app_base());
+    let response = reqwest::get(&url)
+        .await
+        .map_err(|e| ConfigError(format!("{url} could not be loaded ({e}).")))?;
+    if !response.status().is_success() {
+        return Err(ConfigError(format!(
+            "{url} answered {}; the app needs it next to index.html.",
+            response.status()
+        )));
+    }
+    let text = response
+        .text()
+        .await
+        .map_err(|e| ConfigError(format!("{url} could not be read ({e}).")))?;
+    parse(&text).map_err(|e| ConfigError(format!("{url} is not valid: {e}.")))
+}
+
+/// Parses `config.json`'s text.
+pub fn parse(text: &str) -> Result<AppConfig, String> {
+    let mut config: AppConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
+    config.api_base = config.api_base.trim_end_matches('/').to_owned();
+    if !(config.api_base.starts_with("http://") || config.api_base.starts_with("https://")) {
+        return Err("api_base must be an http(s) URL".to_owned());
+    }
+    Ok(config)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Provider, parse};
+
+    #[test]
+    fn an_oidc_config_is_read() {
+        let config = parse(
+            r#"{"api_base": "http://127.0.0.1:8080/", "provider": {"kind": "oidc",
+                "issuer": "http://127.0.0.1:8080/dev-idp", "client_id": "quotes-web",
+                "scopes": "openid profile"}}"#,
+        )
+        .expect("valid");
+        assert_eq!(config.api_base, "http://127.0.0.1:8080");
+        assert!(matches!(
+            config.provider,
+            Provider::Oidc { audience: None, .. }
+        ));
+    }
+
+    #[test]
+    fn broken_configs_say_what_is_wrong() {
+        assert!(parse("{}").unwrap_err().contains("api_base"));
+        let unknown = r#"{"api_base": "http://x", "provider": {"kind": "saml"}}"#;
+        assert!(parse(unknown).unwrap_err().contains("saml"));
+        let relative =
+            r#"{"api_base": "/api", "provider": {"kind": "clerk", "publishable_key": "pk"}}"#;
+        assert!(parse(relative).unwrap_err().contains("http"));
+    }
+}

@@ -1,0 +1,371 @@
+//! `cargo xtask web`: builds the single-page app in `web/` into a static
+//! bundle in `web/dist/` (index.html, style.css, the JS glue and the wasm).
+//!
+//! The pipeline is plain: `cargo build` for wasm32, `wasm-bindgen --target
+//! web`, `wasm-opt -Oz`. The toolchain is picked at build time: rustup's
+//! when it has the `wasm32-unknown-unknown` target (a normal developer
+//! machine); otherwise Debian's wasm-capable Rust (`rustc-web`), whose
+//! standard library is built from source (build-std). `wasm-bindgen-cli`
+//! must match the `wasm-bindgen` version in `web/Cargo.lock` exactly; it is
+//! installed when missing.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+
+use crate::{Result, Tally, root, target_dir};
+
+/// Debian's packages that make up a wasm-capable Rust.
+const DEBIAN_PACKAGES: &[&str] = &[
+    "rustc-web",
+    "cargo-web",
+    "rust-web-src",
+    "lld-22",
+    "binaryen",
+];
+
+/// The name of the library crate, as wasm-bindgen names its output.
+const CRATE: &str = "quotes_web";
+
+/// A Rust toolchain that can build for wasm32.
+#[derive(Debug)]
+pub enum Toolchain {
+    /// rustup's, with the target installed.
+    Rustup,
+    /// Debian's `rustc-web`, building std from source.
+    Debian,
+}
+
+impl Toolchain {
+    /// Picks the toolchain, installing Debian's when nothing else fits and
+    /// we may.
+    pub fn pick() -> Result<Self> {
+        if rustup_has_wasm_target() {
+            return Ok(Self::Rustup);
+        }
+        if debian_ready() {
+            return Ok(Self::Debian);
+        }
+        if is_root() && Path::new("/usr/bin/apt-get").exists() {
+            println!("installing Debian's wasm-capable Rust with apt-get (once)");
+            let status = Command::new("apt-get")
+                .args(["install", "-y", "-qq"])
+                .args(DEBIAN_PACKAGES)
+                .env("DEBIAN_FRONTEND", "noninteractive")
+                .status()
+                .map_err(|e| format!("cannot run apt-get: {e}"))?;
+            if status.success() && debian_ready() {
+                return Ok(Self::Debian);
+            }
+        }
+        Err(format!(
+            "building the web app needs a Rust that targets wasm32: \
+             `rustup target add wasm32-unknown-unknown`, or on Debian \
+             `apt-get install {}`",
+            DEBIAN_PACKAGES.join(" ")
+        ))
+    }
+
+    /// `cargo` of this toolchain, in `web/`, with `subcommand` and what the
+    /// toolchain needs.
+    pub fn cargo(&self, subcommand: &str) -> Command {
+        let mut command = match self {
+            Self::Rustup => Command::new(env!("CARGO")),
+            Self::Debian => {
+                let mut command = Command::new("/usr/bin/cargo");
+                command
+                    .env("RUSTC", "/usr/bin/rustc")
+                    .env("RUSTDOC", "/usr/bin/rustdoc")
+                    // build-std is an unstable cargo feature.
+                    .env("RUSTC_BOOTSTRAP", "1")
+                    .env_remove("RUSTUP_TOOLCHAIN")
+                    .env_remove("RUSTC_WRAPPER")
+                    .env_remove("RUSTC_WORKSPACE_WRAPPER");
+                command
+            }
+        };
+        command.arg(subcommand);
+        if let Self::Debian = self {
+            command.arg("-Zbuild-std=std,panic_abort");
+        }
+        command
+            .arg("--target-dir")
+            .arg(web_target_dir())
+            .current_dir(root().join("web"));
+        command
+    }
+}
+
+fn web_target_dir() -> PathBuf {
+    target_dir().join("web")
+}
+
+fn rustup_has_wasm_target() -> bool {
+    let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
+    Command::new(rustc)
+        .args(["--print", "sysroot"])
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
+        .is_some_and(|sysroot| {
+            Path::new(&sysroot)
+                .join("lib/rustlib/wasm32-unknown-unknown/lib")
+                .exists()
+        })
+}
+
+fn debian_ready() -> bool {
+    [
+        "/usr/bin/rustc",
+        "/usr/bin/cargo",
+        "/usr/bin/rust-lld",
+        "/usr/lib/rustlib/src/rust/library/std",
+    ]
+    .iter()
+    .all(|path| Path::new(path).exists())
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
+}
+
+/// Builds the bundle into `web/dist/` and returns that folder.
+pub fn build() -> Result<PathBuf> {
+    let toolchain = Toolchain::pick()?;
+    println!("building the web app with {toolchain:?}'s Rust");
+    run(
+        toolchain.cargo("build").args(["--release", "--locked"]),
+        "cargo build (web)",
+    )?;
+    let wasm_bindgen = wasm_bindgen()?;
+    let dist = root().join("web/dist");
+    if dist.exists() {
+        std::fs::remove_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    }
+    std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
+    let wasm = web_target_dir().join(format!("wasm32-unknown-unknown/release/{CRATE}.wasm"));
+    run(
+        Command::new(&wasm_bindgen)
+            .args(["--target", "web", "--no-typescript", "--out-dir"])
+            .arg(&dist)
+            .arg(&wasm),
+        "wasm-bindgen",
+    )?;
+    let bundle_wasm = dist.join(format!("{CRATE}_bg.wasm"));
+    optimize(&bundle_wasm)?;
+    for file in ["index.html", "style.css"] {
+        std::fs::copy(root().join("web/static").join(file), dist.join(file))
+            .map_err(|e| format!("copying {file}: {e}"))?;
+    }
+    report_size(&dist);
+    Ok(dist)
+}
+
+/// `wasm-opt -Oz` in place; the bundle still works without it, only larger.
+fn optimize(wasm: &Path) -> Result {
+    let available = Command::new("wasm-opt")
+        .arg("--version")
+        .output()
+        .is_ok_and(|output| output.status.success());
+    if !available {
+        println!(
+            "warning: wasm-opt (binaryen) is not installed; the bundle is left unoptimized \
+             (install binaryen to shrink it)"
+        );
+        return Ok(());
+    }
+    run(
+        Command::new("wasm-opt")
+            .args(["-Oz", "--strip-debug", "--strip-producers", "-o"])
+            .arg(wasm)
+            .arg(wasm),
+        "wasm-opt",
+    )
+}
+
+/// The version of `wasm-bindgen` in `web/Cargo.lock`.
+fn locked_wasm_bindgen_version() -> Result<String> {
+    let lock = std::fs::read_to_string(root().join("web/Cargo.lock"))
+        .map_err(|e| format!("web/Cargo.lock: {e}"))?;
+    locked_version(&lock, "wasm-bindgen")
+        .ok_or_else(|| "web/Cargo.lock has no wasm-bindgen".to_owned())
+}
+
+/// The version of `package` in a Cargo.lock's text.
+fn locked_version(lock: &str, package: &str) -> Option<String> {
+    let mut lines = lock.lines();
+    while let Some(line) = lines.next() {
+        if line.trim() == format!("name = \"{package}\"") {
+            return lines
+                .next()?
+                .trim()
+                .strip_prefix("version = \"")?
+                .strip_suffix('"')
+                .map(str::to_owned);
+        }
+    }
+    None
+}
+
+/// `wasm-bindgen` of the locked version, installed with cargo when missing.
+fn wasm_bindgen() -> Result<PathBuf> {
+    let version = locked_wasm_bindgen_version()?;
+    let installed_dir = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin/wasm-bindgen"));
+    let candidates = [Some(PathBuf::from("wasm-bindgen")), installed_dir];
+    let wanted = format!("wasm-bindgen {version}");
+    let matching = |path: &PathBuf| {
+        Command::new(path)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == wanted)
+    };
+    if let Some(found) = candidates.iter().flatten().find(|path| matching(path)) {
+        return Ok(found.clone());
+    }
+    println!("installing wasm-bindgen-cli {version} (once; a few minutes)");
+    // Without --locked: its lock file pins a crate version crates.io lacks.
+    run(
+        Command::new(env!("CARGO")).args(["install", "wasm-bindgen-cli", "--version", &version]),
+        "cargo install wasm-bindgen-cli",
+    )?;
+    candidates
+        .iter()
+        .flatten()
+        .find(|path| matching(path))
+        .cloned()
+        .ok_or_else(|| format!("wasm-bindgen {version} was installed but is not on PATH"))
+}
+
+/// Prints each file's size and the gzip size of the whole bundle.
+fn report_size(dist: &Path) {
+    let mut total = 0;
+    let mut entries: Vec<_> = std::fs::read_dir(dist)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|entry| entry.path())
+        .collect();
+    entries.sort();
+    for path in entries {
+        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
+        let gzipped = gzip_size(&path);
+        total += gzipped.unwrap_or(size);
+        println!(
+            "  {:<24} {:>8} bytes, gzip {}",
+            path.file_name().unwrap_or_default().to_string_lossy(),
+            size,
+            gzipped.map_or("?".to_owned(), |n| n.to_string()),
+        );
+    }
+    println!(
+        "web bundle: {} ({} KB gzip)",
+        dist.display(),
+        total.div_ceil(1024)
+    );
+}
+
+fn gzip_size(path: &Path) -> Option<u64> {
+    let output = Command::new("gzip").arg("-9c").arg(path).output().ok()?;
+    output
+        .status
+        .success()
+        .then_some(output.stdout.len() as u64)
+}
+
+fn run(command: &mut Command, what: &str) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
+/// Lints the app with clippy: for wasm32 when rustup has the target,
+/// otherwise for the host (clippy is not packaged with Debian's wasm Rust).
+pub fn lint() -> Result {
+    let mut command = if rustup_has_wasm_target() {
+        Toolchain::Rustup.cargo("clippy")
+    } else {
+        let mut command = Command::new(env!("CARGO"));
+        command
+            .args(["clippy", "--target", host_target().as_str()])
+            .arg("--target-dir")
+            .arg(target_dir().join("web-host"))
+            .current_dir(root().join("web"));
+        command
+    };
+    run(
+        command.args(["--all-targets", "--locked", "--", "-D", "warnings"]),
+        "cargo clippy (web)",
+    )
+}
+
+/// The app's unit tests (configuration, PKCE, error messages), on the
+/// host: they touch no browser API.
+pub fn test(tally: &mut Tally) -> Result {
+    let mut child = Command::new(env!("CARGO"))
+        .args(["test", "--locked", "--color", "never", "--target"])
+        .arg(host_target())
+        .arg("--target-dir")
+        .arg(target_dir().join("web-host"))
+        .current_dir(root().join("web"))
+        .stdout(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut failed = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(summary) = line.strip_prefix("test result: ") {
+            tally.passed += crate::count(summary, "passed");
+            failed += crate::count(summary, "failed");
+        }
+    }
+    tally.failed += failed;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{} web app tests failed", failed.max(1)))
+    }
+}
+
+fn host_target() -> String {
+    Command::new("rustc")
+        .arg("-vV")
+        .output()
+        .ok()
+        .and_then(|output| {
+            String::from_utf8_lossy(&output.stdout)
+                .lines()
+                .find_map(|line| line.strip_prefix("host: ").map(str::to_owned))
+        })
+        .unwrap_or_else(|| "x86_64-unknown-linux-gnu".to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::locked_version;
+
+    #[test]
+    fn the_locked_version_is_found() {
+        let lock = "[[package]]\nname = \"wasm-bindgen-macro\"\nversion = \"0.2.1\"\n\n\
+                    [[package]]\nname = \"wasm-bindgen\"\nversion = \"0.2.130\"\n";
+        assert_eq!(
+            locked_version(lock, "wasm-bindgen").as_deref(),
+            Some("0.2.130")
+        );
+        assert_eq!(locked_version(lock, "yew"), None);
+    }
+}
