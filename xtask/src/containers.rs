@@ -1,14 +1,14 @@
 //! The container files, checked without a Docker engine: the compose file
 //! against the Compose specification, the Dockerfiles with hadolint.
 
-use crate::python::{PythonTools, run};
-use crate::{Result, Tally, root};
+use crate::python::PythonTools;
+use crate::{Result, Tally, root, run_checked};
 
 /// Every Dockerfile of the project.
 const DOCKERFILES: &[&str] = &["api/Dockerfile"];
 
 pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
-    run(
+    run_checked(
         tools
             .tool("check-jsonschema")
             .args(["--builtin-schema", "vendor.compose-spec"])
@@ -17,7 +17,7 @@ pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
     )?;
     tally.passed += 1;
     for dockerfile in DOCKERFILES {
-        run(
+        run_checked(
             tools.tool("hadolint").arg(root().join(dockerfile)),
             &format!("hadolint {dockerfile}"),
         )?;

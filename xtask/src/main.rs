@@ -182,6 +182,18 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
+/// Runs `command`, failing with `what` when it fails.
+pub fn run_checked(command: &mut Command, what: &str) -> Result {
+    let status = command
+        .status()
+        .map_err(|e| format!("cannot run {what}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{what} failed ({status})"))
+    }
+}
+
 fn cargo(args: &[&str]) -> Result {
     let status = Command::new(env!("CARGO"))
         .args(args)

@@ -2,9 +2,9 @@
 //! validator, schemathesis against a live server, and a client generated in
 //! another language (Python) doing a round trip.
 
-use crate::python::{PythonTools, run};
+use crate::python::PythonTools;
 use crate::server::ApiServer;
-use crate::{Result, Tally, root, target_dir};
+use crate::{Result, Tally, root, run_checked, target_dir};
 
 /// The webhook secret of the schemathesis server (a test value).
 const TEST_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
@@ -13,7 +13,7 @@ const TEST_WEBHOOK_SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const MAX_EXAMPLES: &str = "100";
 
 pub fn validate(tools: &PythonTools, tally: &mut Tally) -> Result {
-    run(
+    run_checked(
         tools
             .tool("openapi-spec-validator")
             .arg(root().join("openapi.yaml")),
@@ -30,7 +30,7 @@ pub fn schemathesis(tools: &PythonTools, tally: &mut Tally) -> Result {
         &[("CLERK_WEBHOOK_SIGNING_SECRET", TEST_WEBHOOK_SECRET)],
     )?;
     let token = server.dev_token("schemathesis")?;
-    run(
+    run_checked(
         tools
             .tool("schemathesis")
             .arg("--config-file")
@@ -58,7 +58,7 @@ pub fn schemathesis(tools: &PythonTools, tally: &mut Tally) -> Result {
 /// round trip script with it.
 pub fn python_client(tools: &PythonTools, tally: &mut Tally) -> Result {
     let output = target_dir().join("xtask/python-client");
-    run(
+    run_checked(
         tools
             .tool("openapi-python-client")
             .args(["generate", "--overwrite", "--meta", "none"])
@@ -72,7 +72,7 @@ pub fn python_client(tools: &PythonTools, tally: &mut Tally) -> Result {
     )?;
     let server = ApiServer::start("python_client", &[])?;
     let token = server.dev_token("python_client")?;
-    run(
+    run_checked(
         tools
             .tool("python")
             .arg(root().join("xtask/openapi/client_roundtrip.py"))

@@ -3,7 +3,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{Result, root, target_dir};
+use crate::{Result, root, run_checked, target_dir};
 
 /// A virtualenv with the pinned tools, installed once.
 pub struct PythonTools {
@@ -24,11 +24,11 @@ impl PythonTools {
             "installing the Python OpenAPI tools (once) into {}",
             venv.display()
         );
-        run(
+        run_checked(
             Command::new("python3").arg("-m").arg("venv").arg(&venv),
             "python3 -m venv",
         )?;
-        run(
+        run_checked(
             Command::new(bin.join("pip"))
                 .args(["install", "--quiet", "--disable-pip-version-check", "-r"])
                 .arg(&requirements),
@@ -40,17 +40,5 @@ impl PythonTools {
 
     pub fn tool(&self, name: &str) -> Command {
         Command::new(self.bin.join(name))
-    }
-}
-
-/// Runs `command`, failing with `what` when it fails.
-pub fn run(command: &mut Command, what: &str) -> Result {
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
     }
 }

@@ -13,7 +13,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, root, target_dir};
+use crate::{Result, Tally, root, run_checked, target_dir};
 
 /// Debian's packages that make up a wasm-capable Rust.
 const DEBIAN_PACKAGES: &[&str] = &[
@@ -137,7 +137,7 @@ fn is_root() -> bool {
 pub fn build() -> Result<PathBuf> {
     let toolchain = Toolchain::pick()?;
     println!("building the web app with {toolchain:?}'s Rust");
-    run(
+    run_checked(
         toolchain.cargo("build").args(["--release", "--locked"]),
         "cargo build (web)",
     )?;
@@ -148,7 +148,7 @@ pub fn build() -> Result<PathBuf> {
     }
     std::fs::create_dir_all(&dist).map_err(|e| format!("{}: {e}", dist.display()))?;
     let wasm = web_target_dir().join(format!("wasm32-unknown-unknown/release/{CRATE}.wasm"));
-    run(
+    run_checked(
         Command::new(&wasm_bindgen)
             .args(["--target", "web", "--no-typescript", "--out-dir"])
             .arg(&dist)
@@ -178,7 +178,7 @@ fn optimize(wasm: &Path) -> Result {
         );
         return Ok(());
     }
-    run(
+    run_checked(
         Command::new("wasm-opt")
             .args(["-Oz", "--strip-debug", "--strip-producers", "-o"])
             .arg(wasm)
@@ -231,7 +231,7 @@ fn wasm_bindgen() -> Result<PathBuf> {
     }
     println!("installing wasm-bindgen-cli {version} (once; a few minutes)");
     // Without --locked: its lock file pins a crate version crates.io lacks.
-    run(
+    run_checked(
         Command::new(env!("CARGO")).args(["install", "wasm-bindgen-cli", "--version", &version]),
         "cargo install wasm-bindgen-cli",
     )?;
@@ -279,17 +279,6 @@ fn gzip_size(path: &Path) -> Option<u64> {
         .then_some(output.stdout.len() as u64)
 }
 
-fn run(command: &mut Command, what: &str) -> Result {
-    let status = command
-        .status()
-        .map_err(|e| format!("cannot run {what}: {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("{what} failed ({status})"))
-    }
-}
-
 /// Lints the app with clippy: for wasm32 when rustup has the target,
 /// otherwise for the host (clippy is not packaged with Debian's wasm Rust).
 pub fn lint() -> Result {
@@ -304,7 +293,7 @@ pub fn lint() -> Result {
             .current_dir(root().join("web"));
         command
     };
-    run(
+    run_checked(
         command.args(["--all-targets", "--locked", "--", "-D", "warnings"]),
         "cargo clippy (web)",
     )
