@@ -17,7 +17,7 @@
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
-import { chromium } from "playwright-core";
+import { launch } from "./chromium.mjs";
 
 const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out, QUOTES_CLERK_TOKEN: clerkToken } = process.env;
 const TIMEOUT = 15_000;
@@ -85,19 +85,7 @@ function clerkStandIn(token) {
 }
 
 mkdirSync(out, { recursive: true });
-const browser = await chromium.launch({
-  executablePath,
-  args: [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-  ],
-});
+const browser = await launch(executablePath);
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
