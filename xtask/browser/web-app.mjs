@@ -1,8 +1,9 @@
 // The web app end to end in headless Chromium, against the real API, its
 // database and its development identity provider: sign in, empty state,
-// save, reload, replace, a refused quote, delete, sign out, and a second
-// user who sees only their own quote. Screenshots at desktop and phone
-// widths, light and dark.
+// save, reload, replace, a refused quote, delete, sign out, a second user
+// who sees only their own quote, and the API going away and coming back.
+// Screenshots at desktop and phone widths, light and dark. Last, the time
+// from navigation to the saved quote on screen, over ten sign-ins.
 //
 // Tokens live in the page's memory only, so a reload signs in again (two
 // clicks with the development provider); the quote is still there.
@@ -14,9 +15,12 @@
 //
 // Environment: QUOTES_URL, CHROMIUM (executable), OUT (screenshot folder),
 // QUOTES_CLERK_TOKEN (a token for the stand-in's user, clerk_carol).
+// The outage is asked of the caller, which runs the API: the script writes
+// `web app: control stop-api` (or `start-api`) and reads `ok` from stdin.
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
+import { createInterface } from "node:readline";
 import { launch } from "./chromium.mjs";
 
 const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out, QUOTES_CLERK_TOKEN: clerkToken } = process.env;
@@ -31,6 +35,14 @@ function check(condition, message) {
   checks++;
 }
 
+const stdin = createInterface({ input: process.stdin });
+const replies = stdin[Symbol.asyncIterator]();
+async function control(request) {
+  console.log(`web app: control ${request}`);
+  const { value: reply } = await replies.next();
+  if (reply !== "ok") throw new Error(`${request}: ${reply ?? "no answer"}`);
+}
+
 async function signIn(page, user) {
   await page.goto(`${base}/`);
   await page.getByRole("button", { name: "Sign in" }).click();
@@ -42,6 +54,22 @@ async function signIn(page, user) {
 async function save(page, text) {
   await page.getByLabel("Your favourite quote").fill(text);
   await page.getByRole("button", { name: "Save quote" }).click();
+}
+
+// Signing out forgets the tokens at once, then leaves for the provider's
+// end-session endpoint, which sends the browser back: wait for that return,
+// so that the next navigation does not race it.
+async function signOut(page) {
+  const back = page.waitForEvent("load");
+  await page.getByRole("button", { name: "Sign out" }).click();
+  await back;
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+}
+
+function median(values) {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
 async function shot(page, name) {
@@ -166,8 +194,7 @@ try {
   // Leave a quote for the isolation check, then sign out.
   await save(page, "Alice's own words.");
   await page.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
-  await page.getByRole("button", { name: "Sign out" }).click();
-  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await signOut(page);
   check(!(await page.getByText("Signed in as").isVisible()), "still signed in after signing out");
 
   // A second user sees only their own quote.
@@ -183,6 +210,18 @@ try {
   await page.setViewportSize({ width: 1280, height: 900 });
   await shot(page, "signed-in-desktop-dark");
   await page.emulateMedia({ colorScheme: "light" });
+
+  // The API goes away: a readable error, nothing lost; it comes back: saving works again.
+  await control("stop-api");
+  await save(page, "Saved after the outage.");
+  const outage = await page.getByRole("alert").innerText();
+  check(/could not be reached/.test(outage), `the outage reads: ${outage}`);
+  check((await page.locator("#current-quote").innerText()).includes("Bob's quote."), "the outage hid the stored quote");
+  await shot(page, "api-down-desktop-light");
+  await control("start-api");
+  await page.getByRole("button", { name: "Save quote" }).click();
+  await page.locator("#current-quote", { hasText: "Saved after the outage." }).waitFor();
+  check(!(await page.getByRole("alert").isVisible()), "the outage error stayed after recovery");
 
   // An expired or rejected token: back to "sign in again", no loop.
   await page.route(`${base}/me/quote`, (route) =>
@@ -253,6 +292,42 @@ try {
   check(await clerkPage.evaluate(() => window.__standIn.signedOut), "Clerk's signOut was not called");
   await clerkContext.close();
 
+  // Navigation to the saved quote on screen, signed in: from the start of
+  // the navigation that brings the browser back from the provider to the
+  // quote in the page (the page's own clock), and from the first click on
+  // "Sign in" (the test's clock), ten times.
+  const timing = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  await timing.addInitScript(() => {
+    new MutationObserver((_, observer) => {
+      if (document.querySelector("#current-quote")) {
+        window.__quoteShownAt = performance.now();
+        observer.disconnect();
+      }
+    }).observe(document, { childList: true, subtree: true });
+  });
+  const timed = await timing.newPage();
+  current = timed;
+  timed.setDefaultTimeout(TIMEOUT);
+  const fromReturn = [];
+  const fromClick = [];
+  for (let run = 0; run < 10; run++) {
+    await timed.goto(`${base}/`);
+    const clicked = performance.now();
+    await timed.getByRole("button", { name: "Sign in" }).click();
+    await timed.getByLabel("User name").fill("web_alice");
+    await timed.getByRole("button", { name: "Sign in", exact: true }).click();
+    await timed.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
+    fromClick.push(performance.now() - clicked);
+    fromReturn.push(await timed.evaluate(() => window.__quoteShownAt));
+  }
+  check(fromReturn.every((ms) => ms > 0), `a timing was not taken: ${fromReturn}`);
+  await timing.close();
+  console.log(
+    `web app: navigation to the saved quote on screen, median of ${fromReturn.length}: ` +
+      `${median(fromReturn).toFixed(0)} ms from the return from the provider, ` +
+      `${median(fromClick).toFixed(0)} ms from the click on "Sign in"`,
+  );
+
   check(consoleErrors.every((text) => /401|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
   console.log(`web app: ${checks} checks passed`);
 } catch (error) {
@@ -265,5 +340,6 @@ try {
   }
   process.exitCode = 1;
 } finally {
+  stdin.close();
   await browser.close();
 }

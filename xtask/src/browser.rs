@@ -2,8 +2,9 @@
 //! Playwright (the npm package `playwright-core`, which downloads no browser
 //! of its own). Both are installed here when missing.
 
+use std::io::{BufRead, BufReader, Write};
 use std::path::PathBuf;
-use std::process::Command;
+use std::process::{Command, Stdio};
 
 use crate::server::ApiServer;
 use crate::{Result, Tally, root, target_dir};
@@ -89,36 +90,59 @@ pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
 
 /// The web app end to end: the real API with its development provider
 /// serving the bundle, driven through sign-in, save, replace, refuse,
-/// delete and sign-out for two users; screenshots at two widths in light
-/// and dark.
+/// delete and sign-out for two users, and through an outage of the API;
+/// screenshots at two widths in light and dark.
+///
+/// The script asks for the outage on its standard output (`web app:
+/// control stop-api` / `start-api`) and waits for `ok` on its standard
+/// input, so the API really goes away and comes back.
 pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
     node_modules()?;
     let dist = crate::web::build()?;
     let dist = dist.to_string_lossy();
-    let server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
+    let mut server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
     // The Clerk stand-in hands out tokens the API accepts.
     let clerk_token = server.dev_token("clerk_carol")?;
-    let output = Command::new("node")
+    let mut child = Command::new("node")
         .arg(root().join("xtask/browser/web-app.mjs"))
         .env("QUOTES_URL", server.url())
         .env("CHROMIUM", chromium)
         .env("OUT", target_dir().join("xtask/screenshots"))
         .env("QUOTES_CLERK_TOKEN", clerk_token)
-        .stderr(std::process::Stdio::inherit())
-        .output()
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
         .map_err(|e| format!("cannot run node: {e}"))?;
-    let stdout = String::from_utf8_lossy(&output.stdout);
-    print!("{stdout}");
-    // The script's last line: `web app: N checks passed`.
-    let passed = stdout
-        .lines()
-        .find_map(|line| {
-            line.strip_prefix("web app: ")?
-                .strip_suffix(" checks passed")
-        })
-        .and_then(|n| n.parse::<u64>().ok());
+    let mut control = child.stdin.take().ok_or("no stdin")?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut passed = None;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        let answer = match line.strip_prefix("web app: control ") {
+            Some("stop-api") => server.stop(),
+            Some("start-api") => server.start_again(),
+            Some(other) => Err(format!("unknown control request `{other}`")),
+            None => {
+                println!("{line}");
+                // The script's last line: `web app: N checks passed`.
+                if let Some(n) = line
+                    .strip_prefix("web app: ")
+                    .and_then(|rest| rest.strip_suffix(" checks passed"))
+                {
+                    passed = n.parse::<u64>().ok();
+                }
+                continue;
+            }
+        };
+        let reply = answer.map_or_else(|error| format!("error {error}\n"), |()| "ok\n".to_owned());
+        control
+            .write_all(reply.as_bytes())
+            .map_err(|e| format!("cannot answer the web app script: {e}"))?;
+    }
+    let status = child.wait().map_err(|e| e.to_string())?;
     match passed {
-        Some(n) if output.status.success() => {
+        Some(n) if status.success() => {
             tally.passed += n;
             Ok(())
         }

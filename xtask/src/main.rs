@@ -34,6 +34,7 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(),
         Some("web") => web::build().map(drop),
+        Some("browser") => browser_checks(),
         Some(other) => Err(format!(
             "unknown task `{other}`; try `cargo xtask run`, `cargo xtask test` or `cargo xtask web`"
         )),
@@ -105,6 +106,22 @@ fn api_command(args: &[&str], database_url: &str, bind_addr: &str) -> Command {
         .env("DATABASE_URL", database_url)
         .env("BIND_ADDR", bind_addr);
     command
+}
+
+/// Only the checks in Chromium (Swagger UI, the web app), for working on
+/// the app; `cargo xtask test` runs them too.
+fn browser_checks() -> Result {
+    let mut tally = Tally::default();
+    postgres::check_reachable(&postgres::admin_url())?;
+    let chromium = step("Chromium", browser::chromium)?;
+    step("Swagger UI in Chromium", || {
+        browser::swagger_ui(&chromium, &mut tally)
+    })?;
+    step("the web app in Chromium", || {
+        browser::web_app(&chromium, &mut tally)
+    })?;
+    println!("tests: {} passed, {} failed", tally.passed, tally.failed);
+    Ok(())
 }
 
 /// Totals of the test runners' summaries.

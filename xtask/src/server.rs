@@ -13,6 +13,8 @@ pub struct ApiServer {
     pub addr: String,
     database: String,
     key_file: PathBuf,
+    /// How `serve` was started, so that it can be started again.
+    serve: Command,
 }
 
 impl ApiServer {
@@ -37,9 +39,9 @@ impl ApiServer {
             return Err("quotes-api migrate failed".to_owned());
         }
         let serve: Vec<&str> = ["serve", "--dev-idp"].iter().chain(args).copied().collect();
-        let child = command(&serve, &url, &addr, &key_file)
-            .envs(env.iter().copied())
-            .env("RUST_LOG", "warn")
+        let mut serve = command(&serve, &url, &addr, &key_file);
+        serve.envs(env.iter().copied()).env("RUST_LOG", "warn");
+        let child = serve
             .spawn()
             .map_err(|e| format!("cannot start quotes-api: {e}"))?;
         let server = Self {
@@ -47,9 +49,27 @@ impl ApiServer {
             addr,
             database,
             key_file,
+            serve,
         };
         server.wait_until_ready(Duration::from_secs(30))?;
         Ok(server)
+    }
+
+    /// Stops the server, as an outage would; [`ApiServer::start_again`]
+    /// brings it back on the same address with the same keys and data.
+    pub fn stop(&mut self) -> Result {
+        self.child.kill().map_err(|e| e.to_string())?;
+        self.child.wait().map_err(|e| e.to_string())?;
+        Ok(())
+    }
+
+    /// Starts the server again after [`ApiServer::stop`].
+    pub fn start_again(&mut self) -> Result {
+        self.child = self
+            .serve
+            .spawn()
+            .map_err(|e| format!("cannot start quotes-api: {e}"))?;
+        self.wait_until_ready(Duration::from_secs(30))
     }
 
     /// A development token for `user`.
