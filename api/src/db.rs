@@ -14,7 +14,7 @@ use std::time::Duration;
 
 use diesel::ConnectionError;
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
-use diesel_async::pooled_connection::deadpool::{Object, Pool, PoolError};
+use diesel_async::pooled_connection::deadpool::{Hook, HookError, Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
@@ -344,12 +344,16 @@ impl Database {
             let settings = setup_settings.clone();
             async move { connect(&settings).await }.boxed()
         });
-        // `Verified` pings a connection before handing it out again, so a
-        // database restart costs one failed ping, not a failed request.
-        manager_config.recycling_method = RecyclingMethod::Verified;
+        // A connection whose socket closed (a database restart, a pooler
+        // hanging up) is dropped on return without a round trip; the ping
+        // below covers the ones that went quiet without a word.
+        manager_config.recycling_method = RecyclingMethod::Fast;
         let manager =
             AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", manager_config);
         let pool = Pool::builder(manager)
+            .pre_recycle(Hook::async_fn(|conn, metrics| {
+                Box::pin(ping_if_idle(conn, metrics.last_used()))
+            }))
             .max_size(settings.pool_size)
             .runtime(deadpool::Runtime::Tokio1)
             .wait_timeout(Some(settings.acquire_timeout))
@@ -425,6 +429,26 @@ impl Database {
             }
         }
     }
+}
+
+/// A connection left idle this long is pinged before it is handed out:
+/// NAT tables, load balancers and serverless Postgres (Neon suspends idle
+/// computes) drop quiet connections, sometimes without closing them. A busy
+/// connection skips the round trip, which would otherwise double the
+/// database work of every request.
+const IDLE_BEFORE_PING: Duration = Duration::from_secs(30);
+
+async fn ping_if_idle(conn: &mut AsyncPgConnection, idle: Duration) -> Result<(), HookError> {
+    if idle < IDLE_BEFORE_PING {
+        return Ok(());
+    }
+    diesel::sql_query("SELECT 1")
+        .execute(conn)
+        .await
+        .map(drop)
+        .map_err(|error| {
+            HookError::Message(format!("an idle connection failed a ping: {error}").into())
+        })
 }
 
 /// Why migrating failed.
