@@ -7,6 +7,7 @@
 
 #![expect(clippy::print_stdout, reason = "the report is this program's output")]
 
+use std::ffi::OsStr;
 use std::io::Write as _;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -114,14 +115,35 @@ async fn run() -> Result {
     drop(api);
     let _ = std::fs::remove_file(&token_file);
 
-    let pgbench_tps = pgbench(&settings).await?;
+    // The yardsticks: the API's own two statements straight from pgbench, on
+    // the table the API just used, then the standard read-only `-S`.
+    let users = format!("users={}", settings.users);
+    let statement = |script: &str| {
+        let script = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+            .join("pgbench")
+            .join(script);
+        let args = [
+            OsStr::new("-f"),
+            script.as_os_str(),
+            OsStr::new("-D"),
+            OsStr::new(&users),
+        ];
+        pgbench(&settings, &database.url, &args)
+    };
+    let select_tps = statement("select.sql")?;
+    let upsert_tps = statement("upsert.sql")?;
+    let pgbench_tps = pgbench_select_only(&settings).await?;
     report(
         &settings,
         start_to_ready,
         idle_rss,
         peak_rss,
         [get, put, mix],
-        pgbench_tps,
+        Yardsticks {
+            select_only: pgbench_tps,
+            select: select_tps,
+            upsert: upsert_tps,
+        },
     );
     database.drop_now().await;
     Ok(())
@@ -243,9 +265,22 @@ fn wrk(settings: &Settings, base: &str, tokens: &PathBuf, mode: &str) -> Result<
     })
 }
 
-/// `pgbench -S -M prepared` at the same client count: the database's own
-/// speed for primary-key reads on this machine, right now.
-async fn pgbench(settings: &Settings) -> Result<f64> {
+/// What the database itself does at the same client count, in transactions
+/// per second.
+#[derive(Debug, Clone, Copy)]
+struct Yardsticks {
+    /// `pgbench -S -M prepared`: the standard primary-key read.
+    select_only: f64,
+    /// The API's `GET` statement.
+    select: f64,
+    /// The API's `PUT` statement (a write that waits for its WAL flush).
+    upsert: f64,
+}
+
+/// `pgbench -S -M prepared` at the same client count on a database of its
+/// own: the database's own speed for primary-key reads on this machine,
+/// right now.
+async fn pgbench_select_only(settings: &Settings) -> Result<f64> {
     let database = Scratch::create(&settings.admin_url, "quotes_pgbench").await?;
     let init = Command::new("pgbench")
         .args(["-i", "-q", "-s", "10", &database.url])
@@ -256,20 +291,32 @@ async fn pgbench(settings: &Settings) -> Result<f64> {
     if !init.success() {
         return Err("pgbench -i failed".to_owned());
     }
+    let tps = pgbench(settings, &database.url, &[OsStr::new("-S")]);
+    database.drop_now().await;
+    tps
+}
+
+/// One `pgbench -M prepared` run at the benchmark's client count; its tps.
+fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<f64> {
     let output = Command::new("pgbench")
-        .args(["-S", "-M", "prepared", "-j", "1", "-n"])
+        .args(["-M", "prepared", "-j", "1", "-n"])
+        .args(args)
         .arg(format!("-c{}", settings.connections))
         .arg(format!("-T{}", settings.duration.as_secs()))
-        .arg(&database.url)
+        .arg(url)
         .output()
-        .map_err(|e| e.to_string())?;
-    database.drop_now().await;
+        .map_err(|e| format!("cannot run pgbench (it comes with PostgreSQL): {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
     text.lines()
         .find_map(|line| line.strip_prefix("tps = "))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|tps| tps.parse().ok())
-        .ok_or_else(|| format!("pgbench printed no tps: {text}"))
+        .ok_or_else(|| {
+            format!(
+                "pgbench printed no tps: {text}{}",
+                String::from_utf8_lossy(&output.stderr)
+            )
+        })
 }
 
 #[expect(clippy::cast_precision_loss, reason = "memory in MiB for a report")]
@@ -279,27 +326,42 @@ fn report(
     idle_rss: u64,
     peak_rss: u64,
     loads: [Load; 3],
-    pgbench: f64,
+    yardsticks: Yardsticks,
 ) {
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
     println!(
-        "quotes-api benchmark: {} users, {} connections, {} s per run, pgbench -S -M prepared: {pgbench:.0} tps",
+        "quotes-api benchmark: {} users, {} connections, {} s per run",
         settings.users,
         settings.connections,
         settings.duration.as_secs()
     );
+    println!(
+        "pgbench -M prepared, same clients: -S {:.0} tps; the GET statement {:.0} tps; \
+         the PUT statement {:.0} tps",
+        yardsticks.select_only, yardsticks.select, yardsticks.upsert
+    );
     println!();
-    println!("| run | req/s | ratio to pgbench | p50 ms | p99 ms | p99.9 ms | failed |");
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: |");
-    for (name, load) in ["GET /me/quote", "PUT /me/quote", "90% GET, 10% PUT"]
+    println!(
+        "| run | req/s | ratio to pgbench -S | ratio to its own statement in pgbench | p50 ms | p99 ms | p99.9 ms | failed |"
+    );
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    let own = [
+        yardsticks.select,
+        yardsticks.upsert,
+        // The mix's own statement mix, as a harmonic blend.
+        1.0 / (0.9 / yardsticks.select + 0.1 / yardsticks.upsert),
+    ];
+    for ((name, load), own) in ["GET /me/quote", "PUT /me/quote", "90% GET, 10% PUT"]
         .iter()
         .zip(loads)
+        .zip(own)
     {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
             load.requests_per_second,
-            load.requests_per_second / pgbench,
+            load.requests_per_second / yardsticks.select_only,
+            load.requests_per_second / own,
             load.p50_ms,
             load.p99_ms,
             load.p999_ms,
