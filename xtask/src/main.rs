@@ -5,6 +5,8 @@
 //! - `cargo xtask test`: every check and test the project has.
 //! - `cargo xtask bench`: the load benchmark.
 //! - `cargo xtask web`: the single-page app's static bundle, in `web/dist/`.
+//! - `cargo xtask containers`: only the container files' checks (part of
+//!   `test`; no Docker engine needed).
 
 #![expect(
     clippy::print_stdout,
@@ -34,10 +36,14 @@ fn main() -> ExitCode {
         Some("test") => test(),
         Some("bench") => bench::run(),
         Some("web") => web::build().map(drop),
+        Some("containers") => containers::run(),
         Some(other) => Err(format!(
             "unknown task `{other}`; try `cargo xtask run`, `cargo xtask test` or `cargo xtask web`"
         )),
-        None => Err("usage: cargo xtask run | cargo xtask test | cargo xtask web".to_owned()),
+        None => Err(
+            "usage: cargo xtask run | cargo xtask test | cargo xtask web | cargo xtask containers"
+                .to_owned(),
+        ),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
