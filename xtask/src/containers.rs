@@ -8,7 +8,7 @@ use crate::python::PythonTools;
 use crate::{Result, Tally, root, run_checked};
 
 /// Every compose file of the project.
-const COMPOSE_FILES: &[&str] = &["docker-compose.yml"];
+const COMPOSE_FILES: &[&str] = &["docker-compose.yml", "docker-compose.replicas.yml"];
 
 /// Every Dockerfile of the project.
 const DOCKERFILES: &[&str] = &["api/Dockerfile", "web/Dockerfile"];
