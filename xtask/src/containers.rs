@@ -1,26 +1,166 @@
-//! The container files, checked without a Docker engine: the compose file
-//! against the Compose specification, the Dockerfiles with hadolint.
+//! The container files, checked without a Docker engine: the compose files
+//! against the Compose specification, the Dockerfiles with hadolint, and
+//! the web image's config.json script with `sh`.
+
+use std::process::Command;
 
 use crate::python::PythonTools;
 use crate::{Result, Tally, root, run_checked};
 
-/// Every Dockerfile of the project.
-const DOCKERFILES: &[&str] = &["api/Dockerfile"];
+/// Every compose file of the project.
+const COMPOSE_FILES: &[&str] = &["docker-compose.yml", "docker-compose.replicas.yml"];
 
+/// Every Dockerfile of the project.
+const DOCKERFILES: &[&str] = &["api/Dockerfile", "web/Dockerfile"];
+
+/// The script that writes the web app's config.json when its container
+/// starts.
+const CONFIG_JSON_SCRIPT: &str = "web/container/config-json.sh";
+
+/// `cargo xtask containers`: these checks alone.
+pub fn run() -> Result {
+    let tools = PythonTools::install()?;
+    let mut tally = Tally::default();
+    check(&tools, &mut tally)?;
+    println!("container files: {} checks passed", tally.passed);
+    Ok(())
+}
+
+/// Checks every compose file, every Dockerfile and the web image's
+/// config.json script.
 pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
-    run_checked(
-        tools
-            .tool("check-jsonschema")
-            .args(["--builtin-schema", "vendor.compose-spec"])
-            .arg(root().join("docker-compose.yml")),
-        "check-jsonschema on docker-compose.yml",
-    )?;
-    tally.passed += 1;
+    for compose in COMPOSE_FILES {
+        run_checked(
+            tools
+                .tool("check-jsonschema")
+                .args(["--builtin-schema", "vendor.compose-spec"])
+                .arg(root().join(compose)),
+            &format!("check-jsonschema on {compose}"),
+        )?;
+        tally.passed += 1;
+    }
     for dockerfile in DOCKERFILES {
         run_checked(
             tools.tool("hadolint").arg(root().join(dockerfile)),
             &format!("hadolint {dockerfile}"),
         )?;
+        tally.passed += 1;
+    }
+    config_json(tally)
+}
+
+/// What the script must make of an environment: this config.json, or a
+/// refusal naming this variable.
+enum Expected {
+    Json(&'static str),
+    Refused(&'static str),
+}
+
+/// Environments the web image's config.json script will meet, and what it
+/// must make of them.
+const CONFIG_JSON_CASES: &[(&[(&str, &str)], Expected)] = &[
+    (
+        &[
+            ("API_BASE", "http://127.0.0.1:8080"),
+            ("AUTH_ISSUER", "http://127.0.0.1:8080/dev-idp"),
+        ],
+        Expected::Json(
+            r#"{"api_base": "http://127.0.0.1:8080", "provider": {"kind": "oidc", "issuer": "http://127.0.0.1:8080/dev-idp", "client_id": "quotes-web", "scopes": "openid profile"}}"#,
+        ),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("AUTH_ISSUER", "https://id.example.com/"),
+            ("AUTH_CLIENT_ID", "web"),
+            ("AUTH_SCOPES", "openid email"),
+            ("AUTH_AUDIENCE", "https://api.example.com,https://other"),
+        ],
+        Expected::Json(
+            r#"{"api_base": "https://api.example.com", "provider": {"kind": "oidc", "issuer": "https://id.example.com/", "client_id": "web", "scopes": "openid email", "audience": "https://api.example.com"}}"#,
+        ),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("CLERK_PUBLISHABLE_KEY", "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"),
+        ],
+        Expected::Json(
+            r#"{"api_base": "https://api.example.com", "provider": {"kind": "clerk", "publishable_key": "pk_test_Y2xlcmsuZXhhbXBsZS5jb20k"}}"#,
+        ),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("AUTH_ISSUER", "https://id.example.com"),
+            ("AUTH_CLIENT_ID", r#"a"b\c"#),
+        ],
+        Expected::Json(
+            r#"{"api_base": "https://api.example.com", "provider": {"kind": "oidc", "issuer": "https://id.example.com", "client_id": "a\"b\\c", "scopes": "openid profile"}}"#,
+        ),
+    ),
+    (
+        &[("AUTH_ISSUER", "https://id.example.com")],
+        Expected::Refused("API_BASE"),
+    ),
+    (
+        &[
+            ("API_BASE", "/api"),
+            ("AUTH_ISSUER", "https://id.example.com"),
+        ],
+        Expected::Refused("API_BASE"),
+    ),
+    (
+        &[("API_BASE", "https://api.example.com")],
+        Expected::Refused("AUTH_ISSUER"),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("AUTH_ISSUER", "https://id.example.com\n"),
+        ],
+        Expected::Refused("AUTH_ISSUER"),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("AUTH_PROVIDER", "clerk"),
+        ],
+        Expected::Refused("CLERK_PUBLISHABLE_KEY"),
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("AUTH_PROVIDER", "saml"),
+        ],
+        Expected::Refused("AUTH_PROVIDER"),
+    ),
+];
+
+/// Runs the web image's config.json script on every case.
+fn config_json(tally: &mut Tally) -> Result {
+    for (env, expected) in CONFIG_JSON_CASES {
+        let output = Command::new("sh")
+            .arg(root().join(CONFIG_JSON_SCRIPT))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .output()
+            .map_err(|e| format!("cannot run sh {CONFIG_JSON_SCRIPT}: {e}"))?;
+        let stdout = String::from_utf8_lossy(&output.stdout);
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        let fine = match expected {
+            Expected::Json(json) => output.status.success() && stdout.trim_end() == *json,
+            Expected::Refused(variable) => {
+                !output.status.success() && stdout.is_empty() && stderr.contains(variable)
+            }
+        };
+        if !fine {
+            return Err(format!(
+                "{CONFIG_JSON_SCRIPT} with {env:?}: {}, stdout {stdout:?}, stderr {stderr:?}",
+                output.status
+            ));
+        }
         tally.passed += 1;
     }
     Ok(())

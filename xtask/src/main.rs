@@ -5,6 +5,9 @@
 //! - `cargo xtask test`: every check and test the project has.
 //! - `cargo xtask bench`: the load benchmark.
 //! - `cargo xtask web`: the single-page app's static bundle, in `web/dist/`.
+//! - `cargo xtask containers`: only the container files' checks (part of
+//!   `test`; no Docker engine needed).
+//! - `cargo xtask browser`: only the checks in Chromium (part of `test`).
 
 #![expect(
     clippy::print_stdout,
@@ -35,10 +38,13 @@ fn main() -> ExitCode {
         Some("bench") => bench::run(),
         Some("web") => web::build().map(drop),
         Some("browser") => browser_checks(),
+        Some("containers") => containers::run(),
         Some(other) => Err(format!(
-            "unknown task `{other}`; try `cargo xtask run`, `cargo xtask test` or `cargo xtask web`"
+            "unknown task `{other}`; the tasks are run, test, bench, web, containers and browser"
         )),
-        None => Err("usage: cargo xtask run | cargo xtask test | cargo xtask web".to_owned()),
+        None => {
+            Err("usage: cargo xtask run | test | bench | web | containers | browser".to_owned())
+        }
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,

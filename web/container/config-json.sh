@@ -1,0 +1,87 @@
+#!/bin/sh
+# Prints the web app's config.json, made from the environment:
+#
+#   API_BASE               the API's URL, e.g. https://api.example.com (required)
+#   AUTH_PROVIDER          oidc or clerk (default: clerk when
+#                          CLERK_PUBLISHABLE_KEY is set, else oidc)
+#   CLERK_PUBLISHABLE_KEY  clerk: the publishable key (pk_test_... / pk_live_...)
+#   AUTH_ISSUER            oidc: the provider's issuer URL
+#   AUTH_CLIENT_ID         oidc: the app's client id (default quotes-web)
+#   AUTH_SCOPES            oidc: space-separated scopes (default "openid profile")
+#   AUTH_AUDIENCE          oidc: optional; the first of a comma-separated list,
+#                          as the API reads the same variable
+#
+# A missing or malformed value stops with a line naming the variable and
+# prints nothing, so a container never serves a config.json the app cannot
+# read. Values must be printable ASCII; `"` and `\` are escaped.
+set -eu
+export LC_ALL=C
+
+fail() {
+	echo "config.json: $*" >&2
+	exit 1
+}
+
+# check NAME VALUE: VALUE is a usable JSON string body.
+check() {
+	case $2 in
+	*[![:print:]]*) fail "$1 may only hold printable ASCII characters" ;;
+	esac
+}
+
+# check_url NAME VALUE: VALUE is an http(s) URL.
+check_url() {
+	check "$1" "$2"
+	case $2 in
+	http://?* | https://?*) ;;
+	*) fail "$1 must be an http(s) URL, not \"$2\"" ;;
+	esac
+}
+
+# string VALUE: VALUE as a JSON string (checked before).
+string() {
+	printf '"%s"' "$(printf '%s' "$1" | sed -e 's/\\/\\\\/g' -e 's/"/\\"/g')"
+}
+
+api_base=${API_BASE:-}
+[ -n "$api_base" ] || fail "API_BASE is required: the API's URL, e.g. https://api.example.com"
+check_url API_BASE "$api_base"
+
+provider=${AUTH_PROVIDER:-}
+if [ -z "$provider" ]; then
+	if [ -n "${CLERK_PUBLISHABLE_KEY:-}" ]; then
+		provider=clerk
+	else
+		provider=oidc
+	fi
+fi
+
+case $provider in
+oidc)
+	issuer=${AUTH_ISSUER:-}
+	[ -n "$issuer" ] || fail "AUTH_ISSUER is required for an OpenID provider (or CLERK_PUBLISHABLE_KEY for Clerk)"
+	check_url AUTH_ISSUER "$issuer"
+	client_id=${AUTH_CLIENT_ID:-quotes-web}
+	check AUTH_CLIENT_ID "$client_id"
+	scopes=${AUTH_SCOPES:-openid profile}
+	check AUTH_SCOPES "$scopes"
+	audience=${AUTH_AUDIENCE:-}
+	audience=${audience%%,*}
+	check AUTH_AUDIENCE "$audience"
+	fields="\"kind\": \"oidc\", \"issuer\": $(string "$issuer"), \"client_id\": $(string "$client_id"), \"scopes\": $(string "$scopes")"
+	if [ -n "$audience" ]; then
+		fields="$fields, \"audience\": $(string "$audience")"
+	fi
+	;;
+clerk)
+	key=${CLERK_PUBLISHABLE_KEY:-}
+	[ -n "$key" ] || fail "CLERK_PUBLISHABLE_KEY is required for Clerk"
+	check CLERK_PUBLISHABLE_KEY "$key"
+	fields="\"kind\": \"clerk\", \"publishable_key\": $(string "$key")"
+	;;
+*)
+	fail "AUTH_PROVIDER must be oidc or clerk"
+	;;
+esac
+
+printf '{"api_base": %s, "provider": {%s}}\n' "$(string "$api_base")" "$fields"
