@@ -11,39 +11,69 @@ use crate::{Result, Tally, root, target_dir};
 
 /// Chromium, installed with apt when missing and we may (CI runs as root).
 pub fn chromium() -> Result<PathBuf> {
-    if let Some(path) = std::env::var_os("CHROMIUM") {
-        return Ok(PathBuf::from(path));
+    installed(
+        "CHROMIUM",
+        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
+        "chromium",
+    )
+    .ok_or_else(|| {
+        "the browser checks need Chromium: install it (`apt-get install chromium`) \
+         or set CHROMIUM to a Chromium or Chrome executable"
+            .to_owned()
+    })
+}
+
+/// chromedriver for Chromium (the component tests drive the browser
+/// through it): `CHROMEDRIVER`, then `chromedriver` on `PATH`, then
+/// Debian's, installed with apt when missing and we may.
+pub fn chromedriver() -> Result<PathBuf> {
+    chromium()?;
+    let on_path = std::env::var_os("PATH").and_then(|path| {
+        std::env::split_paths(&path)
+            .map(|folder| folder.join("chromedriver"))
+            .find(|candidate| candidate.is_file())
+    });
+    if let (None, Some(found)) = (std::env::var_os("CHROMEDRIVER"), on_path) {
+        return Ok(found);
     }
-    let find = || {
-        ["/usr/bin/chromium", "/usr/bin/chromium-browser"]
-            .into_iter()
-            .map(PathBuf::from)
-            .find(|path| path.exists())
-    };
+    installed(
+        "CHROMEDRIVER",
+        &["/usr/bin/chromedriver"],
+        "chromium-driver",
+    )
+    .ok_or_else(|| {
+        "the component tests need chromedriver: install it (`apt-get install \
+         chromium-driver`) or set CHROMEDRIVER to one that matches your Chromium or Chrome"
+            .to_owned()
+    })
+}
+
+/// The program named by `variable`, or the first of `paths` that exists,
+/// or the first of `paths` once apt has installed `package`.
+fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBuf> {
+    if let Some(path) = std::env::var_os(variable) {
+        return Some(PathBuf::from(path));
+    }
+    let find = || paths.iter().map(PathBuf::from).find(|path| path.exists());
     if let Some(path) = find() {
-        return Ok(path);
+        return Some(path);
     }
     let is_root = Command::new("id")
         .arg("-u")
         .output()
         .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
     if is_root && PathBuf::from("/usr/bin/apt-get").exists() {
-        println!("installing Chromium with apt-get (once)");
+        println!("installing {package} with apt-get (once)");
         let updated = Command::new("apt-get").args(["update", "-qq"]).status();
         let installed = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "chromium"])
+            .args(["install", "-y", "-qq", package])
             .env("DEBIAN_FRONTEND", "noninteractive")
             .status();
         if updated.is_ok_and(|s| s.success()) && installed.is_ok_and(|s| s.success()) {
-            return find()
-                .ok_or_else(|| "apt-get installed chromium, but it is not in /usr/bin".to_owned());
+            return find();
         }
     }
-    Err(
-        "the browser checks need Chromium: install it (`apt-get install chromium`) \
-         or set CHROMIUM to a Chromium or Chrome executable"
-            .to_owned(),
-    )
+    None
 }
 
 /// `npm ci` for the browser scripts, once.

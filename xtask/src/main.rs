@@ -174,6 +174,9 @@ fn test() -> Result {
     step("Swagger UI in Chromium", || {
         browser::swagger_ui(&chromium, &mut tally)
     })?;
+    step("web app component tests in Chromium", || {
+        web::component_tests(&mut tally)
+    })?;
     step("the web app in Chromium", || {
         browser::web_app(&chromium, &mut tally)
     })?;

@@ -5,7 +5,8 @@
 //! web`, `wasm-opt -Oz`. The toolchain is picked at build time: rustup's
 //! when it has the `wasm32-unknown-unknown` target (a normal developer
 //! machine); otherwise Debian's wasm-capable Rust (`rustc-web`), whose
-//! standard library is built from source (build-std). `wasm-bindgen-cli`
+//! standard library is built from source (build-std), which also lets
+//! panics abort at once (`panic = "immediate-abort"`). `wasm-bindgen-cli`
 //! must match the `wasm-bindgen` version in `web/Cargo.lock` exactly; it is
 //! installed when missing.
 
@@ -23,6 +24,9 @@ const DEBIAN_PACKAGES: &[&str] = &[
     "lld-22",
     "binaryen",
 ];
+
+/// The browser's target.
+const WASM_TARGET: &str = "wasm32-unknown-unknown";
 
 /// The name of the library crate, as wasm-bindgen names its output.
 const CRATE: &str = "quotes_web";
@@ -137,10 +141,25 @@ fn is_root() -> bool {
 pub fn build() -> Result<PathBuf> {
     let toolchain = Toolchain::pick()?;
     println!("building the web app with {toolchain:?}'s Rust");
-    run_checked(
-        toolchain.cargo("build").args(["--release", "--locked"]),
-        "cargo build (web)",
-    )?;
+    let mut cargo = toolchain.cargo("build");
+    cargo.args(["--release", "--locked"]);
+    if let Toolchain::Debian = toolchain {
+        // A panic stops the app at once, without formatting a message: no
+        // panic machinery in the bundle (about 7% less gzip). It needs a
+        // standard library built for it, which only build-std gives.
+        // Without panic messages, source locations and `Debug` output are
+        // dead weight too (3% more): `{:?}` prints nothing in this build,
+        // so what people read is written with `Display` (it already is).
+        cargo.args([
+            "-Zpanic-immediate-abort",
+            "--config",
+            "profile.release.panic=\"immediate-abort\"",
+            "--config",
+            "target.wasm32-unknown-unknown.rustflags=\
+             [\"-Zlocation-detail=none\", \"-Zfmt-debug=none\"]",
+        ]);
+    }
+    run_checked(&mut cargo, "cargo build (web)")?;
     let wasm_bindgen = wasm_bindgen()?;
     let dist = root().join("web/dist");
     if dist.exists() {
@@ -213,13 +232,19 @@ fn locked_version(lock: &str, package: &str) -> Option<String> {
 
 /// `wasm-bindgen` of the locked version, installed with cargo when missing.
 fn wasm_bindgen() -> Result<PathBuf> {
+    wasm_bindgen_tool("wasm-bindgen")
+}
+
+/// `tool` from `wasm-bindgen-cli` of the locked version (`wasm-bindgen`,
+/// `wasm-bindgen-test-runner`), installed with cargo when missing.
+fn wasm_bindgen_tool(tool: &str) -> Result<PathBuf> {
     let version = locked_wasm_bindgen_version()?;
     let installed_dir = std::env::var_os("CARGO_HOME")
         .map(PathBuf::from)
         .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin/wasm-bindgen"));
-    let candidates = [Some(PathBuf::from("wasm-bindgen")), installed_dir];
-    let wanted = format!("wasm-bindgen {version}");
+        .map(|home| home.join("bin").join(tool));
+    let candidates = [Some(PathBuf::from(tool)), installed_dir];
+    let wanted = format!("{tool} {version}");
     let matching = |path: &PathBuf| {
         Command::new(path)
             .arg("--version")
@@ -240,7 +265,7 @@ fn wasm_bindgen() -> Result<PathBuf> {
         .flatten()
         .find(|path| matching(path))
         .cloned()
-        .ok_or_else(|| format!("wasm-bindgen {version} was installed but is not on PATH"))
+        .ok_or_else(|| format!("{tool} {version} was installed but is not on PATH"))
 }
 
 /// Prints each file's size and the gzip size of the whole bundle.
@@ -327,6 +352,62 @@ pub fn test(tally: &mut Tally) -> Result {
         Ok(())
     } else {
         Err(format!("{} web app tests failed", failed.max(1)))
+    }
+}
+
+/// The component tests (`web/tests/components`): the app's components
+/// rendered in headless Chromium, driven by chromedriver through
+/// `wasm-bindgen-test-runner`, built for wasm32 with the picked toolchain.
+pub fn component_tests(tally: &mut Tally) -> Result {
+    let toolchain = Toolchain::pick()?;
+    let runner = wasm_bindgen_tool("wasm-bindgen-test-runner")?;
+    let chromedriver = crate::browser::chromedriver()?;
+    let mut command = toolchain.cargo("test");
+    command
+        .args(["--locked", "--color", "never", "--target"])
+        .arg(WASM_TARGET)
+        .args(["--test", "components"])
+        .env("CARGO_TARGET_WASM32_UNKNOWN_UNKNOWN_RUNNER", &runner)
+        .env("CHROMEDRIVER", &chromedriver)
+        .env(
+            "WASM_BINDGEN_TEST_WEBDRIVER_JSON",
+            root().join("web/webdriver.json"),
+        )
+        // Only Chromium: the runner would take another driver it finds first.
+        .env_remove("GECKODRIVER")
+        .env_remove("SAFARIDRIVER")
+        .env_remove("MSEDGEDRIVER")
+        // Debug info makes test builds several times larger and slower to
+        // process, and the runner shows no source lines anyway.
+        .env("CARGO_PROFILE_DEV_DEBUG", "false")
+        .stdout(Stdio::piped());
+    if std::env::var_os("WASM_BINDGEN_TEST_TIMEOUT").is_none() {
+        // The default (20 s) is tight for a debug build on a busy machine.
+        command.env("WASM_BINDGEN_TEST_TIMEOUT", "120");
+    }
+    let mut child = command
+        .spawn()
+        .map_err(|e| format!("cannot run cargo: {e}"))?;
+    let stdout = child.stdout.take().ok_or("no stdout")?;
+    let mut failed = 0;
+    let mut summaries = 0;
+    for line in BufReader::new(stdout).lines() {
+        let line = line.map_err(|e| e.to_string())?;
+        println!("{line}");
+        if let Some(summary) = line.trim().strip_prefix("test result: ") {
+            summaries += 1;
+            tally.passed += crate::count(summary, "passed");
+            failed += crate::count(summary, "failed");
+        }
+    }
+    tally.failed += failed;
+    let status = child.wait().map_err(|e| e.to_string())?;
+    if status.success() && summaries > 0 {
+        Ok(())
+    } else if status.success() {
+        Err("the component tests printed no summary".to_owned())
+    } else {
+        Err(format!("{} component tests failed", failed.max(1)))
     }
 }
 

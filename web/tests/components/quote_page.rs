@@ -1,0 +1,137 @@
+//! The signed-in page against answers the test chooses: the quote or the
+//! empty state, and the API's problem documents turned into what people
+//! read.
+
+use std::rc::Rc;
+
+use quotes_web::auth::{Auth, AuthStatus, Session, TokenSource};
+use quotes_web::pages::QuotePage;
+use wasm_bindgen_test::wasm_bindgen_test;
+use yew::prelude::*;
+
+use crate::support::{Calls, FakeFetch, auth, mount, oidc_config, press, type_into};
+
+const API: &str = "https://api.example.test";
+const PROBLEM: &str = "application/problem+json";
+const NOT_FOUND: &str = r#"{"type": "urn:quotes:problem:no-quote", "title": "Not Found",
+    "status": 404, "detail": "You have no quote yet."}"#;
+
+#[derive(Debug, PartialEq, Properties)]
+struct HarnessProps {
+    auth: Auth,
+    session: Rc<Session>,
+}
+
+#[function_component]
+fn Harness(props: &HarnessProps) -> Html {
+    html! {
+        <ContextProvider<Auth> context={props.auth.clone()}>
+            <QuotePage session={props.session.clone()} />
+        </ContextProvider<Auth>>
+    }
+}
+
+fn signed_in(expired: &Calls) -> HarnessProps {
+    let session = Rc::new(Session {
+        name: "Ada".to_owned(),
+        tokens: TokenSource::Fixed("token-of-ada".to_owned()),
+        id_token: None,
+    });
+    HarnessProps {
+        auth: Auth {
+            config: oidc_config(API),
+            expired: expired.callback(),
+            ..auth(AuthStatus::SignedIn(session.clone()))
+        },
+        session,
+    }
+}
+
+#[wasm_bindgen_test]
+async fn a_stored_quote_is_shown_and_ready_to_edit() {
+    let quote = r#"{"quote": "Simplicity is prerequisite for reliability.",
+        "created_at": "2026-11-26T08:00:00Z", "updated_at": "2026-11-26T09:30:00Z"}"#;
+    let fetch = FakeFetch::new(&[("GET /me/quote", 200, "application/json", quote)]);
+    let page = mount::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+
+    assert_eq!(
+        page.text("#current-quote"),
+        "Simplicity is prerequisite for reliability."
+    );
+    assert_eq!(
+        page.textarea().value(),
+        "Simplicity is prerequisite for reliability."
+    );
+    assert_eq!(page.text("#quote-count"), "43 / 1000");
+    assert!(page.text("figcaption").starts_with("Saved "));
+    page.button("Delete quote");
+    assert_eq!(
+        fetch.requests(),
+        ["GET /me/quote Bearer token-of-ada"],
+        "one request, with the session's token"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_quote_shows_the_apis_reason() {
+    let invalid = r#"{"type": "urn:quotes:problem:invalid-quote", "title": "Invalid quote",
+        "status": 422, "detail": "The quote has 1001 characters; at most 1000 are allowed."}"#;
+    let fetch = FakeFetch::new(&[
+        ("GET /me/quote", 404, PROBLEM, NOT_FOUND),
+        ("PUT /me/quote", 422, PROBLEM, invalid),
+    ]);
+    let page = mount::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the empty state", |page| {
+        page.find("#empty-state").is_some()
+    })
+    .await;
+    assert!(page.find("[role=alert]").is_none(), "no quote is no error");
+    assert!(page.find("#current-quote").is_none());
+
+    type_into(&page.textarea(), "Too long, says the server.").await;
+    assert!(press(&page.textarea(), "Enter", false).await);
+    page.until("the alert", |page| page.find("[role=alert]").is_some())
+        .await;
+
+    assert_eq!(
+        page.text("[role=alert]"),
+        "The quote has 1001 characters; at most 1000 are allowed."
+    );
+    assert_eq!(
+        page.textarea().value(),
+        "Too long, says the server.",
+        "the draft is kept"
+    );
+    assert!(!page.button("Save quote").has_attribute("disabled"));
+    assert_eq!(
+        fetch.requests().last().map(String::as_str),
+        Some("PUT /me/quote Bearer token-of-ada")
+    );
+}
+
+#[wasm_bindgen_test]
+async fn an_error_without_a_reason_still_says_what_happened() {
+    let broken = r#"{"type": "about:blank", "title": "Internal Server Error", "status": 500}"#;
+    let _fetch = FakeFetch::new(&[("GET /me/quote", 500, PROBLEM, broken)]);
+    let page = mount::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the alert", |page| page.find("[role=alert]").is_some())
+        .await;
+    assert_eq!(
+        page.text("[role=alert]"),
+        "The quotes API answered 500 Internal Server Error without saying why."
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_token_signs_out_instead_of_showing_an_error() {
+    let unauthorized = r#"{"type": "about:blank", "title": "Unauthorized", "status": 401,
+        "detail": "The token has expired."}"#;
+    let _fetch = FakeFetch::new(&[("GET /me/quote", 401, PROBLEM, unauthorized)]);
+    let expired = Calls::default();
+    let page = mount::<Harness>(signed_in(&expired)).await;
+    page.until("the sign-out", |_| expired.count() > 0).await;
+    assert_eq!(expired.count(), 1);
+    assert!(page.find("[role=alert]").is_none());
+}
