@@ -313,12 +313,25 @@ pub enum DatabaseUnavailable {
     Pool(#[from] PoolError),
 }
 
-/// The connection pool and what is known about the schema.
+/// A share of the connection pool and what is known about the schema.
+///
+/// The connections are split into one pool per HTTP worker thread
+/// ([`Database::split`]): a connection's I/O is driven by the thread that
+/// opened it, so a request served by the thread that also owns its
+/// connection needs no hand-off between threads, which on a busy machine
+/// costs more than the query itself.
 #[derive(Clone)]
 pub struct Database {
     pool: Pool<AsyncPgConnection>,
-    settings: Arc<DatabaseConfig>,
-    migrated: Arc<AtomicBool>,
+    shared: Arc<Shared>,
+}
+
+/// What every share knows.
+struct Shared {
+    settings: DatabaseConfig,
+    migrated: AtomicBool,
+    /// Every share's pool, for the process-wide occupancy.
+    pools: Vec<Pool<AsyncPgConnection>>,
 }
 
 impl fmt::Debug for Database {
@@ -334,37 +347,41 @@ impl fmt::Debug for Database {
 pub type Connection = Object<AsyncPgConnection>;
 
 impl Database {
-    /// Builds the pool. No connection is opened until one is needed, so a
-    /// database that is down at start does not stop the process.
+    /// One pool of `settings.pool_size` connections. No connection is opened
+    /// until one is needed, so a database that is down at start does not
+    /// stop the process.
     pub fn new(settings: DatabaseConfig) -> Result<Self, deadpool::managed::BuildError> {
-        let settings = Arc::new(settings);
-        let mut manager_config = ManagerConfig::default();
-        let setup_settings = settings.clone();
-        manager_config.custom_setup = Box::new(move |_url: &str| -> BoxFuture<'_, _> {
-            let settings = setup_settings.clone();
-            async move { connect(&settings).await }.boxed()
-        });
-        // A connection whose socket closed (a database restart, a pooler
-        // hanging up) is dropped on return without a round trip; the ping
-        // below covers the ones that went quiet without a word.
-        manager_config.recycling_method = RecyclingMethod::Fast;
-        let manager =
-            AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", manager_config);
-        let pool = Pool::builder(manager)
-            .pre_recycle(Hook::async_fn(|conn, metrics| {
-                Box::pin(ping_if_idle(conn, metrics.last_used()))
-            }))
-            .max_size(settings.pool_size)
-            .runtime(deadpool::Runtime::Tokio1)
-            .wait_timeout(Some(settings.acquire_timeout))
-            .create_timeout(Some(settings.connect_timeout))
-            .recycle_timeout(Some(settings.connect_timeout))
-            .build()?;
-        Ok(Self {
-            pool,
+        let mut shares = Self::split(settings, 1)?;
+        Ok(shares.swap_remove(0))
+    }
+
+    /// `settings.pool_size` connections split as evenly as they go into
+    /// `parts` pools (at least one connection each, so never more parts than
+    /// connections).
+    pub fn split(
+        settings: DatabaseConfig,
+        parts: usize,
+    ) -> Result<Vec<Self>, deadpool::managed::BuildError> {
+        let parts = parts.clamp(1, settings.pool_size.max(1));
+        let pools = (0..parts)
+            .map(|part| {
+                let size =
+                    settings.pool_size / parts + usize::from(part < settings.pool_size % parts);
+                build_pool(&settings, size)
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        let shared = Arc::new(Shared {
             settings,
-            migrated: Arc::new(AtomicBool::new(false)),
-        })
+            migrated: AtomicBool::new(false),
+            pools: pools.clone(),
+        });
+        Ok(pools
+            .into_iter()
+            .map(|pool| Self {
+                pool,
+                shared: shared.clone(),
+            })
+            .collect())
     }
 
     /// A connection for one request; fails fast while the database is away.
@@ -382,19 +399,31 @@ impl Database {
             diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
         };
         matches!(
-            tokio::time::timeout(self.settings.acquire_timeout, check).await,
+            tokio::time::timeout(self.shared.settings.acquire_timeout, check).await,
             Ok(Some(_))
         )
     }
 
     /// Whether the embedded migrations have been applied by this process.
     pub fn is_migrated(&self) -> bool {
-        AtomicBool::load(&self.migrated, Ordering::Acquire)
+        AtomicBool::load(&self.shared.migrated, Ordering::Acquire)
     }
 
-    /// Pool occupancy, for logs and metrics.
+    /// Occupancy of all the shares together, for logs and metrics.
     pub fn status(&self) -> deadpool::Status {
-        self.pool.status()
+        let mut total = deadpool::Status {
+            max_size: 0,
+            size: 0,
+            available: 0,
+            waiting: 0,
+        };
+        for status in self.shared.pools.iter().map(Pool::status) {
+            total.max_size += status.max_size;
+            total.size += status.size;
+            total.available += status.available;
+            total.waiting += status.waiting;
+        }
+        total
     }
 
     /// Applies pending migrations, retrying with back-off until it works.
@@ -417,10 +446,10 @@ impl Database {
     }
 
     async fn try_migrate(&self) -> bool {
-        match migrate(&self.settings).await {
+        match migrate(&self.shared.settings).await {
             Ok(applied) => {
                 tracing::info!(applied, "database schema is up to date");
-                AtomicBool::store(&self.migrated, true, Ordering::Release);
+                AtomicBool::store(&self.shared.migrated, true, Ordering::Release);
                 true
             }
             Err(error) => {
@@ -429,6 +458,35 @@ impl Database {
             }
         }
     }
+}
+
+/// One pool of `size` connections, each opened by [`connect`].
+fn build_pool(
+    settings: &DatabaseConfig,
+    size: usize,
+) -> Result<Pool<AsyncPgConnection>, deadpool::managed::BuildError> {
+    let setup_settings = Arc::new(settings.clone());
+    let mut manager_config = ManagerConfig::default();
+    manager_config.custom_setup = Box::new(move |_url: &str| -> BoxFuture<'_, _> {
+        let settings = setup_settings.clone();
+        async move { connect(&settings).await }.boxed()
+    });
+    // A connection whose socket closed (a database restart, a pooler
+    // hanging up) is dropped on return without a round trip; the ping
+    // below covers the ones that went quiet without a word.
+    manager_config.recycling_method = RecyclingMethod::Fast;
+    let manager =
+        AsyncDieselConnectionManager::<AsyncPgConnection>::new_with_config("", manager_config);
+    Pool::builder(manager)
+        .pre_recycle(Hook::async_fn(|conn, metrics| {
+            Box::pin(ping_if_idle(conn, metrics.last_used()))
+        }))
+        .max_size(size)
+        .runtime(deadpool::Runtime::Tokio1)
+        .wait_timeout(Some(settings.acquire_timeout))
+        .create_timeout(Some(settings.connect_timeout))
+        .recycle_timeout(Some(settings.connect_timeout))
+        .build()
 }
 
 /// A connection left idle this long is pinged before it is handed out:

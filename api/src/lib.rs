@@ -92,8 +92,17 @@ impl Application {
         };
 
         metrics::install();
-        let db = Database::new(config.database.clone()).map_err(std::io::Error::other)?;
-        db.migrate_in_background().await;
+        // Each worker owns a share of the pool (see `Database`), so there
+        // are never more workers than connections.
+        let workers = config
+            .http_workers
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+            .min(config.database.pool_size);
+        let shares =
+            Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
+        shares[0].migrate_in_background().await;
+        let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
+        let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
         let keys = match &config.auth.static_key {
             Some(key) => KeyStore::fixed(key.clone()),
@@ -105,7 +114,6 @@ impl Application {
         };
         keys.start();
         let verifier = web::Data::new(Verifier::new(&config.auth, keys));
-        let db = web::Data::new(db);
         let origins = config.cors_allowed_origins.clone();
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
@@ -116,9 +124,12 @@ impl Application {
             .as_ref()
             .map(|web| web::Data::new(web_app::WebApp::new(web, &config)));
 
-        let mut server = HttpServer::new(move || {
+        let server = HttpServer::new(move || {
+            // Called once on each worker's thread (again if one restarts).
+            let share = next_share.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let db = shares[share % shares.len()].clone();
             let mut app = App::new()
-                .app_data(db.clone())
+                .app_data(db)
                 .app_data(verifier.clone())
                 .app_data(
                     web::JsonConfig::default()
@@ -163,10 +174,8 @@ impl Application {
         .client_request_timeout(std::time::Duration::from_secs(5))
         .client_disconnect_timeout(std::time::Duration::from_secs(1))
         .keep_alive(std::time::Duration::from_secs(30))
-        .max_connections(MAX_CONNECTIONS_PER_WORKER);
-        if let Some(workers) = config.http_workers {
-            server = server.workers(workers);
-        }
+        .max_connections(MAX_CONNECTIONS_PER_WORKER)
+        .workers(workers);
         Ok(Self {
             port,
             server: server.run(),

@@ -2,7 +2,7 @@
 
 use serde_json::Value;
 
-use crate::helpers::{assert_problem, spawn_app};
+use crate::helpers::{Setup, assert_problem, spawn_app, spawn_app_with};
 
 #[tokio::test]
 async fn healthz_and_readyz_answer_200_when_all_is_well() {
@@ -222,4 +222,38 @@ async fn metrics_are_served_in_prometheus_format() {
         .unwrap();
     assert!(body.contains(r#"route="unmatched""#));
     assert!(!body.contains("/no/such/path/123"));
+}
+
+#[tokio::test]
+async fn the_pool_is_shared_out_between_workers_without_growing() {
+    // (workers, DATABASE_POOL_SIZE): split evenly, or one connection each
+    // for fewer connections than workers asked for.
+    for (workers, pool_size) in [(2, 5), (3, 2)] {
+        let app = spawn_app_with(Setup {
+            configure: Box::new(move |config, _| {
+                config.http_workers = Some(workers);
+                config.database.pool_size = pool_size;
+            }),
+            ..Setup::default()
+        })
+        .await;
+        let body = app
+            .client
+            .get(app.url("/metrics"))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap();
+        let max = body
+            .lines()
+            .find_map(|line| line.strip_prefix("quotes_db_pool_max_connections "))
+            .unwrap_or_else(|| panic!("no pool size in:\n{body}"));
+        assert_eq!(
+            max,
+            pool_size.to_string(),
+            "{workers} workers, pool {pool_size}"
+        );
+    }
 }
