@@ -3,12 +3,15 @@
 //! Quotes live in `user_messages`, the table of the original tutorial app.
 //! Its timestamps are `timestamp` (without time zone) holding UTC; every
 //! write computes them in SQL as UTC so the session time zone never matters.
+//!
+//! Every statement is prepared once per connection (diesel's statement
+//! cache), so a request costs the database one round trip.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
-use diesel::dsl::sql;
+use diesel::pg::Pg;
 use diesel::prelude::*;
-use diesel::sql_types::{Bool, Timestamp};
-use diesel::upsert::excluded;
+use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
+use diesel::sql_types::{Bool, Text, Timestamp};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::quotes::QuoteText;
@@ -43,8 +46,45 @@ fn columns() -> (
     )
 }
 
-fn utc_now() -> diesel::expression::SqlLiteral<Timestamp> {
-    sql::<Timestamp>("timezone('UTC', now())")
+/// Creates or replaces a user's quote in one statement, returning the
+/// stored row and whether it was inserted.
+///
+/// Written out rather than built with diesel's upsert DSL, which marks every
+/// `ON CONFLICT DO UPDATE` as not cacheable (its changesets may differ from
+/// call to call); this one never does, so it gets a fixed identity and is
+/// prepared once per connection instead of on every save.
+///
+/// `xmax = 0` holds only for a freshly inserted row version, which tells a
+/// creation from a replacement without a second query or a race.
+#[derive(Debug, Clone, Copy)]
+struct Upsert<'a> {
+    user_id: &'a str,
+    message: &'a str,
+}
+
+impl QueryId for Upsert<'_> {
+    type QueryId = Upsert<'static>;
+    const HAS_STATIC_QUERY_ID: bool = true;
+}
+
+impl Query for Upsert<'_> {
+    type SqlType = (Text, Timestamp, Timestamp, Bool);
+}
+
+impl QueryFragment<Pg> for Upsert<'_> {
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        out.push_sql("INSERT INTO user_messages (user_id, message, create_ts, update_ts) VALUES (");
+        out.push_bind_param::<Text, _>(&self.user_id)?;
+        out.push_sql(", ");
+        out.push_bind_param::<Text, _>(&self.message)?;
+        out.push_sql(
+            ", timezone('UTC', now()), timezone('UTC', now())) \
+             ON CONFLICT (user_id) DO UPDATE \
+             SET message = excluded.message, update_ts = timezone('UTC', now()) \
+             RETURNING message, create_ts, update_ts, xmax = 0",
+        );
+        Ok(())
+    }
 }
 
 impl From<Row> for StoredQuote {
@@ -72,33 +112,16 @@ pub async fn find_quote(
 }
 
 /// Creates or replaces the caller's quote in one atomic statement.
-///
-/// `xmax = 0` holds only for a freshly inserted row version, which tells a
-/// creation from a replacement without a second query or a race.
 pub async fn save_quote(
     conn: &mut AsyncPgConnection,
     user_id: &str,
     quote: &QuoteText,
 ) -> QueryResult<(StoredQuote, Saved)> {
-    let (text, created, updated, inserted) = diesel::insert_into(user_messages::table)
-        .values((
-            user_messages::user_id.eq(user_id),
-            user_messages::message.eq(quote.as_str()),
-            user_messages::create_ts.eq(utc_now()),
-            user_messages::update_ts.eq(utc_now()),
-        ))
-        .on_conflict(user_messages::user_id)
-        .do_update()
-        .set((
-            user_messages::message.eq(excluded(user_messages::message)),
-            user_messages::update_ts.eq(utc_now()),
-        ))
-        .returning((
-            user_messages::message,
-            user_messages::create_ts,
-            user_messages::update_ts,
-            sql::<Bool>("xmax = 0"),
-        ))
+    let upsert = Upsert {
+        user_id,
+        message: quote.as_str(),
+    };
+    let (text, created, updated, inserted) = upsert
         .get_result::<(String, NaiveDateTime, NaiveDateTime, bool)>(conn)
         .await?;
     let saved = if inserted {
@@ -126,4 +149,42 @@ pub async fn delete_user(conn: &mut AsyncPgConnection, user_id: &str) -> QueryRe
     diesel::delete(user_messages::table.filter(user_messages::user_id.eq(user_id)))
         .execute(conn)
         .await
+}
+
+#[cfg(test)]
+mod tests {
+    use diesel::pg::Pg;
+    use diesel::query_builder::{QueryFragment, QueryId};
+
+    use super::*;
+
+    /// Diesel prepares a statement once per connection only when it is safe
+    /// to cache and has a fixed identity; otherwise every request pays for
+    /// a parse, a plan and an extra round trip.
+    fn assert_prepared_once<Q: QueryFragment<Pg> + QueryId>(query: &Q, what: &str) {
+        assert!(Q::HAS_STATIC_QUERY_ID, "{what}: no fixed identity");
+        assert!(
+            query.is_safe_to_cache_prepared(&Pg).unwrap(),
+            "{what}: not cacheable"
+        );
+    }
+
+    #[test]
+    fn every_statement_is_prepared_once_per_connection() {
+        assert_prepared_once(
+            &user_messages::table.find("u").select(columns()).limit(1),
+            "find_quote",
+        );
+        assert_prepared_once(
+            &Upsert {
+                user_id: "u",
+                message: "m",
+            },
+            "save_quote",
+        );
+        assert_prepared_once(
+            &diesel::delete(user_messages::table.find("u")),
+            "delete_quote",
+        );
+    }
 }
