@@ -27,6 +27,8 @@ struct Settings {
     users: usize,
     connections: usize,
     duration: Duration,
+    /// `HTTP_WORKERS` of the measured server.
+    workers: usize,
 }
 
 impl Settings {
@@ -46,6 +48,7 @@ impl Settings {
             connections: usize::try_from(number("BENCH_CONNECTIONS", 32)?)
                 .map_err(|e| e.to_string())?,
             duration: Duration::from_secs(number("BENCH_SECONDS", 10)?),
+            workers: usize::try_from(number("BENCH_WORKERS", 1)?).map_err(|e| e.to_string())?,
         })
     }
 }
@@ -90,6 +93,10 @@ async fn run() -> Result {
             "DATABASE_POOL_SIZE",
             std::env::var("BENCH_POOL_SIZE").unwrap_or_else(|_| "8".to_owned()),
         ),
+        // One worker by default: on a small machine the API shares the cores
+        // with Postgres and wrk, and a second worker mostly takes CPU from
+        // the database.
+        ("HTTP_WORKERS", settings.workers.to_string()),
     ];
 
     // The first start migrates; the measured start has nothing to migrate.
@@ -331,10 +338,11 @@ fn report(
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
     println!(
-        "quotes-api benchmark: {} users, {} connections, {} s per run",
+        "quotes-api benchmark: {} users, {} connections, {} s per run, {} HTTP worker(s)",
         settings.users,
         settings.connections,
-        settings.duration.as_secs()
+        settings.duration.as_secs(),
+        settings.workers
     );
     println!(
         "pgbench -M prepared, same clients: -S {:.0} tps; the GET statement {:.0} tps; \
