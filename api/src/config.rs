@@ -98,7 +98,8 @@ pub struct ServeArgs {
     #[arg(long, env = "BIND_ADDR", default_value = "127.0.0.1:8080")]
     pub bind_addr: String,
 
-    /// HTTP worker threads (default: one per CPU core).
+    /// HTTP worker threads, each with its share of the database pool
+    /// (default: one per CPU core; never more than the pool has connections).
     #[arg(long, env = "HTTP_WORKERS")]
     pub http_workers: Option<String>,
 
@@ -159,7 +160,8 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_URL", hide_env_values = true)]
     pub database_url: Option<String>,
 
-    /// Most connections the pool keeps open.
+    /// Most database connections the process keeps open, shared out
+    /// between the HTTP workers.
     #[arg(long, env = "DATABASE_POOL_SIZE", default_value = "8")]
     pub database_pool_size: String,
 
