@@ -347,17 +347,10 @@ impl fmt::Debug for Database {
 pub type Connection = Object<AsyncPgConnection>;
 
 impl Database {
-    /// One pool of `settings.pool_size` connections. No connection is opened
-    /// until one is needed, so a database that is down at start does not
-    /// stop the process.
-    pub fn new(settings: DatabaseConfig) -> Result<Self, deadpool::managed::BuildError> {
-        let mut shares = Self::split(settings, 1)?;
-        Ok(shares.swap_remove(0))
-    }
-
     /// `settings.pool_size` connections split as evenly as they go into
     /// `parts` pools (at least one connection each, so never more parts than
-    /// connections).
+    /// connections). No connection is opened until one is needed, so a
+    /// database that is down at start does not stop the process.
     pub fn split(
         settings: DatabaseConfig,
         parts: usize,

@@ -92,14 +92,14 @@ impl Application {
         };
 
         metrics::install();
-        // Each worker owns a share of the pool (see `Database`), so there
-        // are never more workers than connections.
+        // Each worker owns a share of the pool (see `Database`); there are
+        // never more shares, and so workers, than connections.
         let workers = config
             .http_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
-            .min(config.database.pool_size);
+            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
         let shares =
             Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
+        let workers = shares.len();
         shares[0].migrate_in_background().await;
         let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
