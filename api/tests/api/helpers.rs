@@ -529,6 +529,18 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The body of `GET path`, whatever the status.
+    pub async fn get_text(&self, path: &str) -> String {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+
     /// A valid token for `user`.
     pub fn token(&self, user: &str) -> String {
         self.key.sign(&self.idp.claims(user))

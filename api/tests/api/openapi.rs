@@ -127,15 +127,7 @@ async fn swagger_ui_is_served_without_any_external_url() {
         let response = app.client.get(app.url(&asset)).send().await.unwrap();
         assert_eq!(response.status(), 200, "{asset}");
     }
-    let initializer = app
-        .client
-        .get(app.url("/docs/swagger-initializer.js"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let initializer = app.get_text("/docs/swagger-initializer.js").await;
     assert!(initializer.contains("/openapi.json"), "{initializer}");
     assert!(
         initializer.contains("\"validatorUrl\": \"none\""),

@@ -211,15 +211,7 @@ async fn metrics_are_served_in_prometheus_format() {
         .send()
         .await
         .unwrap();
-    let body = app
-        .client
-        .get(app.url("/metrics"))
-        .send()
-        .await
-        .unwrap()
-        .text()
-        .await
-        .unwrap();
+    let body = app.get_text("/metrics").await;
     assert!(body.contains(r#"route="unmatched""#));
     assert!(!body.contains("/no/such/path/123"));
 }
@@ -237,15 +229,7 @@ async fn the_pool_is_shared_out_between_workers_without_growing() {
             ..Setup::default()
         })
         .await;
-        let body = app
-            .client
-            .get(app.url("/metrics"))
-            .send()
-            .await
-            .unwrap()
-            .text()
-            .await
-            .unwrap();
+        let body = app.get_text("/metrics").await;
         let max = body
             .lines()
             .find_map(|line| line.strip_prefix("quotes_db_pool_max_connections "))
