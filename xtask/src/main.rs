@@ -114,20 +114,29 @@ fn api_command(args: &[&str], database_url: &str, bind_addr: &str) -> Command {
     command
 }
 
-/// Only the checks in Chromium (Swagger UI, the web app), for working on
-/// the app; `cargo xtask test` runs them too.
+/// Only the checks in Chromium, for working on the app; `cargo xtask test`
+/// runs them too.
 fn browser_checks() -> Result {
     let mut tally = Tally::default();
     postgres::check_reachable(&postgres::admin_url())?;
-    let chromium = step("Chromium", browser::chromium)?;
-    step("Swagger UI in Chromium", || {
-        browser::swagger_ui(&chromium, &mut tally)
-    })?;
-    step("the web app in Chromium", || {
-        browser::web_app(&chromium, &mut tally)
-    })?;
+    browser_steps(&mut tally)?;
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
+}
+
+/// Swagger UI, the web app's component tests and the web app end to end,
+/// in Chromium.
+fn browser_steps(tally: &mut Tally) -> Result {
+    let chromium = step("Chromium", browser::chromium)?;
+    step("Swagger UI in Chromium", || {
+        browser::swagger_ui(&chromium, tally)
+    })?;
+    step("web app component tests in Chromium", || {
+        web::component_tests(tally)
+    })?;
+    step("the web app in Chromium", || {
+        browser::web_app(&chromium, tally)
+    })
 }
 
 /// Totals of the test runners' summaries.
@@ -170,16 +179,7 @@ fn test() -> Result {
     step("a generated Python client", || {
         openapi::python_client(&python, &mut tally)
     })?;
-    let chromium = step("Chromium", browser::chromium)?;
-    step("Swagger UI in Chromium", || {
-        browser::swagger_ui(&chromium, &mut tally)
-    })?;
-    step("web app component tests in Chromium", || {
-        web::component_tests(&mut tally)
-    })?;
-    step("the web app in Chromium", || {
-        browser::web_app(&chromium, &mut tally)
-    })?;
+    browser_steps(&mut tally)?;
     step("fuzzing", || fuzz::run(&mut tally))?;
     step("benchmark pipeline (short, debug build)", || {
         bench::smoke(&mut tally)
