@@ -169,9 +169,8 @@ async fn a_database_made_by_the_original_app_keeps_its_rows() {
 #[tokio::test]
 async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
     let proxy = FlakyProxy::start("127.0.0.1:5432").await;
-    let addr = proxy.addr.to_string();
     let app = spawn_app_with(Setup {
-        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        database_url: Some(proxy.database_url()),
         ..Setup::default()
     })
     .await;
@@ -210,9 +209,8 @@ async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
 async fn a_database_down_at_start_is_migrated_once_it_comes_up() {
     let proxy = FlakyProxy::start("127.0.0.1:5432").await;
     proxy.cut();
-    let addr = proxy.addr.to_string();
     let app = spawn_app_with(Setup {
-        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        database_url: Some(proxy.database_url()),
         wait_ready: false,
         ..Setup::default()
     })

@@ -643,6 +643,13 @@ pub struct FlakyProxy {
 }
 
 impl FlakyProxy {
+    /// For [`Setup::database_url`]: the test database, reached through
+    /// this proxy, without TLS.
+    pub fn database_url(&self) -> DatabaseUrlFor {
+        let addr = self.addr.to_string();
+        Box::new(move |db| db.url_at(&addr, "sslmode=disable"))
+    }
+
     pub async fn start(target: &str) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();

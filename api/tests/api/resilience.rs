@@ -20,9 +20,8 @@ const WORST_CASE: Duration = Duration::from_secs(5);
 #[tokio::test]
 async fn no_acknowledged_write_is_lost_when_the_database_goes_away_under_load() {
     let proxy = FlakyProxy::start("127.0.0.1:5432").await;
-    let addr = proxy.addr.to_string();
     let app = spawn_app_with(Setup {
-        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        database_url: Some(proxy.database_url()),
         ..Setup::default()
     })
     .await;
@@ -118,9 +117,8 @@ async fn no_acknowledged_write_is_lost_when_the_database_goes_away_under_load() 
 #[tokio::test]
 async fn more_requests_than_connections_wait_briefly_then_get_503_and_recover() {
     let proxy = FlakyProxy::start("127.0.0.1:5432").await;
-    let addr = proxy.addr.to_string();
     let app = spawn_app_with(Setup {
-        database_url: Some(Box::new(move |db| db.url_at(&addr, "sslmode=disable"))),
+        database_url: Some(proxy.database_url()),
         configure: Box::new(|config, _| {
             config.database.pool_size = 2;
             config.database.acquire_timeout = Duration::from_millis(300);
