@@ -17,6 +17,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
 use serde::Deserialize;
 
+use crate::auth::token::is_valid_subject;
 use crate::db::Database;
 use crate::error::{ApiError, Problem};
 use crate::store;
@@ -28,6 +29,15 @@ pub const MAX_WEBHOOK_BODY_BYTES: usize = 256 * 1024;
 /// How far a delivery's timestamp may be from our clock, in seconds. Older
 /// deliveries could be replays; newer ones come from a skewed clock.
 pub const TIMESTAMP_TOLERANCE_SECS: i64 = 5 * 60;
+
+/// Most entries read from `svix-signature`. A sender lists one signature
+/// per active secret (two while a secret is being rotated); anything far
+/// beyond that is not a real delivery.
+pub const MAX_SIGNATURES: usize = 16;
+
+/// Longest `svix-signature` header read, in bytes: room for
+/// [`MAX_SIGNATURES`] entries of `v1,<44 base64 characters>` and then some.
+pub const MAX_SIGNATURE_HEADER_BYTES: usize = 2048;
 
 const SECRET_PREFIX: &str = "whsec_";
 
@@ -93,6 +103,10 @@ pub enum WebhookError {
     BadTimestamp,
     #[error("svix-timestamp is more than 5 minutes away from the server's clock")]
     StaleTimestamp,
+    #[error(
+        "svix-signature is longer than {MAX_SIGNATURE_HEADER_BYTES} bytes or lists more than {MAX_SIGNATURES} signatures"
+    )]
+    TooManySignatures,
     #[error("svix-signature carries no v1 signature")]
     NoV1Signature,
     #[error("no v1 signature in svix-signature matches this delivery")]
@@ -137,12 +151,25 @@ impl<'a> SvixHeaders<'a> {
 /// [`TIMESTAMP_TOLERANCE_SECS`] of `now_unix`, and one of the `v1`
 /// signatures is the HMAC-SHA256 of `{id}.{timestamp}.{body}`. Entries of
 /// other versions are skipped, so a sender may add new schemes.
+///
+/// The HMAC is computed once and each candidate compared with it in
+/// constant time, so what a delivery costs does not grow with the number of
+/// signatures it lists; that number is capped all the same.
 pub fn verify(
     secret: &SigningSecret,
     headers: &SvixHeaders<'_>,
     body: &[u8],
     now_unix: i64,
 ) -> Result<(), WebhookError> {
+    if headers.signature.len() > MAX_SIGNATURE_HEADER_BYTES
+        || headers
+            .signature
+            .split_whitespace()
+            .nth(MAX_SIGNATURES)
+            .is_some()
+    {
+        return Err(WebhookError::TooManySignatures);
+    }
     let sent_at: i64 = headers
         .timestamp
         .parse()
@@ -151,15 +178,16 @@ pub fn verify(
         return Err(WebhookError::StaleTimestamp);
     }
 
-    let mut signed =
-        Vec::with_capacity(headers.id.len() + headers.timestamp.len() + body.len() + 2);
-    signed.extend_from_slice(headers.id.as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(headers.timestamp.as_bytes());
-    signed.push(b'.');
-    signed.extend_from_slice(body);
+    let mut context = hmac::Context::with_key(&secret.key);
+    context.update(headers.id.as_bytes());
+    context.update(b".");
+    context.update(headers.timestamp.as_bytes());
+    context.update(b".");
+    context.update(body);
+    let expected = context.sign();
 
     let mut saw_v1 = false;
+    let mut matched = false;
     for entry in headers.signature.split_whitespace() {
         let Some(("v1", encoded)) = entry.split_once(',') else {
             continue;
@@ -169,16 +197,16 @@ pub fn verify(
         let Ok(tag) = STANDARD.decode(encoded) else {
             continue;
         };
-        // `hmac::verify` compares in constant time.
-        if hmac::verify(&secret.key, &signed, &tag).is_ok() {
-            return Ok(());
-        }
+        // Every entry is compared, so the time taken says nothing about
+        // which one (if any) matched.
+        matched |=
+            aws_lc_rs::constant_time::verify_slices_are_equal(expected.as_ref(), &tag).is_ok();
     }
-    Err(if saw_v1 {
-        WebhookError::SignatureMismatch
-    } else {
-        WebhookError::NoV1Signature
-    })
+    match (matched, saw_v1) {
+        (true, _) => Ok(()),
+        (false, true) => Err(WebhookError::SignatureMismatch),
+        (false, false) => Err(WebhookError::NoV1Signature),
+    }
 }
 
 /// What a verified delivery asks of us.
@@ -212,10 +240,10 @@ impl Event {
                     .data
                     .get("id")
                     .and_then(serde_json::Value::as_str)
-                    .filter(|id| !id.is_empty())
+                    .filter(|id| is_valid_subject(id))
                     .map(str::to_owned)
                     .ok_or(WebhookError::NotAnEvent(
-                        "user.deleted without a string \"data.id\"",
+                        "user.deleted needs a string \"data.id\" of 1 to 255 characters without control characters",
                     ))?;
                 Ok(Self::UserDeleted { user_id })
             }
@@ -393,6 +421,23 @@ mod tests {
     }
 
     #[test]
+    fn up_to_the_cap_of_signatures_any_may_match() {
+        let forged = vec!["v1,Zm9yZ2Vk"; MAX_SIGNATURES - 1].join(" ");
+        let at_cap = format!("{forged} {SIGNATURE}");
+        assert_eq!(verify(&secret(), &headers(&at_cap), BODY, NOW), Ok(()));
+        let over = format!("{forged} v1,Zm9yZ2Vk {SIGNATURE}");
+        assert_eq!(
+            verify(&secret(), &headers(&over), BODY, NOW),
+            Err(WebhookError::TooManySignatures)
+        );
+        let long = format!("v1,{} {SIGNATURE}", "A".repeat(MAX_SIGNATURE_HEADER_BYTES));
+        assert_eq!(
+            verify(&secret(), &headers(&long), BODY, NOW),
+            Err(WebhookError::TooManySignatures)
+        );
+    }
+
+    #[test]
     fn entries_of_other_versions_are_ignored() {
         let only_other = "v1a,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE= v2,abc";
         assert_eq!(
@@ -501,6 +546,8 @@ mod tests {
             br#"{"data":{"id":"user_2x"}}"#,
             br#"{"type":"user.deleted","data":{}}"#,
             br#"{"type":"user.deleted","data":{"id":""}}"#,
+            br#"{"type":"user.deleted","data":{"id":"user_\u0000x"}}"#,
+            br#"{"type":"user.deleted","data":{"id":"user_\nx"}}"#,
         ] {
             assert!(
                 Event::parse(bad).is_err(),

@@ -406,3 +406,42 @@ async fn other_methods_are_405_with_allow_post() {
     );
     assert_problem(response, 405).await;
 }
+
+#[tokio::test]
+async fn a_signature_flood_is_refused_at_once_and_the_worker_stays_free() {
+    // One worker, as in the report: a flood that took it for seconds kept
+    // `/healthz` waiting behind it.
+    let app = spawn_with_webhooks().await;
+    let mut flood = Delivery::event("msg_flood", &user_deleted("user_flood"));
+    flood.body.resize(240 * 1024, b' ');
+    flood.signature = vec!["v1,AAAA"; 12_000].join(" ");
+    let floods = (0..4).map(|_| app.deliver(&flood));
+    let health = app
+        .client
+        .get(app.url("/healthz"))
+        .timeout(std::time::Duration::from_secs(10))
+        .send();
+    let (refused, health) = tokio::join!(futures_util::future::join_all(floods), health);
+    assert_eq!(health.unwrap().status(), 200);
+    for response in refused {
+        let problem = assert_problem(response, 400).await;
+        let detail = problem["detail"].as_str().unwrap();
+        assert!(detail.contains("svix-signature"), "{detail}");
+        assert!(detail.contains("16 signatures"), "{detail}");
+    }
+
+    // A real delivery listing the most signatures allowed still counts.
+    let mut rotated = Delivery::event("msg_rotated", &user_deleted("user_rotated"));
+    rotated.signature = format!("{} {}", vec!["v1,AAAA"; 15].join(" "), rotated.signature);
+    assert_eq!(app.deliver(&rotated).await.status(), 204);
+}
+
+#[tokio::test]
+async fn a_user_id_with_control_characters_is_refused_before_the_database() {
+    let app = spawn_with_webhooks().await;
+    let response = app
+        .deliver(&Delivery::event("msg_nul", &user_deleted("user_\u{0}x")))
+        .await;
+    let problem = assert_problem(response, 400).await;
+    assert_eq!(problem["type"], "urn:quotes:problem:invalid-webhook");
+}
