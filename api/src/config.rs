@@ -13,10 +13,12 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use clap::{Args, Parser, Subcommand};
+use ipnet::IpNet;
 use url::Url;
 
 use crate::auth::clerk;
 use crate::auth::jwks::VerifyingKey;
+use crate::auth::keys::is_secure_source;
 use crate::db::DatabaseUrl;
 use crate::dev_idp::DevIdpConfig;
 use crate::web_app::WebConfig;
@@ -141,6 +143,29 @@ pub struct ServeArgs {
     #[arg(long, env = "CLERK_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]
     pub clerk_webhook_signing_secret: Option<String>,
 
+    /// A listener of its own for Prometheus' `GET /metrics` (e.g.
+    /// 127.0.0.1:9464 or, in a container, 0.0.0.0:9464); unset: no such listener.
+    #[arg(long, env = "METRICS_BIND_ADDR")]
+    pub metrics_bind_addr: Option<String>,
+
+    /// Serve `/metrics` on the API's listener as well (answered 404 there
+    /// otherwise); only behind a proxy that keeps it from the public.
+    #[arg(
+        long,
+        env = "METRICS_ON_API_LISTENER",
+        value_parser = clap::builder::BoolishValueParser::new(),
+        num_args = 0..=1,
+        default_value = "false",
+        default_missing_value = "true"
+    )]
+    pub metrics_on_api_listener: bool,
+
+    /// Peers (IP addresses or CIDR ranges, comma-separated) whose
+    /// `Forwarded` / `X-Forwarded-*` headers are believed: the reverse
+    /// proxies in front of this server.
+    #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
+    pub trusted_proxies: String,
+
     /// Serve the web app's static bundle (`cargo xtask web` makes it in
     /// `web/dist`) from this folder, with a `config.json` for it.
     #[arg(long, env = "WEB_DIR")]
@@ -237,6 +262,9 @@ pub struct Config {
     pub request_timeout: Duration,
     pub cors_allowed_origins: Vec<String>,
     pub log_format: LogFormat,
+    pub metrics: MetricsConfig,
+    /// Peers whose forwarded headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
     pub database: DatabaseConfig,
     pub auth: AuthConfig,
     /// Set when the development identity provider is on; `auth` then trusts it.
@@ -245,6 +273,15 @@ pub struct Config {
     pub clerk_webhook_secret: Option<SigningSecret>,
     /// Set when the server also serves the web app (`--web-dir`).
     pub web: Option<WebConfig>,
+}
+
+/// Where metrics are served.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// A listener of their own.
+    pub bind_addr: Option<SocketAddr>,
+    /// On the API's listener too.
+    pub on_api_listener: bool,
 }
 
 /// How the pool reaches Postgres.
@@ -334,6 +371,20 @@ impl Config {
             ),
             cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
             log_format,
+            metrics: MetricsConfig {
+                bind_addr: non_empty(args.metrics_bind_addr.as_deref())
+                    .map(|raw| {
+                        raw.parse().map_err(|_| {
+                            ConfigError::new(
+                                "METRICS_BIND_ADDR",
+                                "expected an address such as 127.0.0.1:9464",
+                            )
+                        })
+                    })
+                    .transpose()?,
+                on_api_listener: args.metrics_on_api_listener,
+            },
+            trusted_proxies: trusted_proxies(&args.trusted_proxies)?,
             database: DatabaseConfig::from_args(&args.database)?,
             auth,
             dev_idp,
@@ -423,15 +474,24 @@ impl AuthConfig {
                     .map_err(|message| ConfigError::new("CLERK_PUBLISHABLE_KEY", message))
             })
             .transpose()?;
-        let issuer = match (non_empty(args.auth_issuer.as_deref()), &clerk_frontend_api) {
+        let clerk_frontend_api = clerk_frontend_api
+            .map(|derived| normal_issuer("CLERK_PUBLISHABLE_KEY", &derived))
+            .transpose()?;
+        let configured = non_empty(args.auth_issuer.as_deref())
+            .map(|raw| normal_issuer("AUTH_ISSUER", raw))
+            .transpose()?;
+        // Both in one normal form, so `https://Clerk.example.com/` and the
+        // key's `https://clerk.example.com` are one issuer, stored as Clerk
+        // writes it in its tokens.
+        let issuer = match (configured, &clerk_frontend_api) {
             (Some(issuer), Some(derived)) if issuer.trim_end_matches('/') != derived => {
                 return Err(ConfigError::new(
                     "CLERK_PUBLISHABLE_KEY",
                     format!("belongs to {derived}, but AUTH_ISSUER is {issuer}"),
                 ));
             }
-            (Some(issuer), _) => issuer.to_owned(),
-            (None, Some(derived)) => derived.clone(),
+            (_, Some(derived)) => derived.clone(),
+            (Some(issuer), None) => issuer,
             (None, None) => {
                 return Err(ConfigError::new(
                     "AUTH_ISSUER",
@@ -439,11 +499,6 @@ impl AuthConfig {
                 ));
             }
         };
-        let parsed = Url::parse(&issuer)
-            .map_err(|e| ConfigError::new("AUTH_ISSUER", format!("not a URL ({e})")))?;
-        if !matches!(parsed.scheme(), "http" | "https") {
-            return Err(ConfigError::new("AUTH_ISSUER", "must be an http(s) URL"));
-        }
         let static_key = non_empty(args.clerk_jwt_key.as_deref())
             .map(|pem| {
                 clerk::verifying_key_from_pem(pem)
@@ -469,6 +524,26 @@ impl AuthConfig {
             )?),
             (None, None) => None,
         };
+        // Whoever can change the keys in transit can sign in as anyone.
+        if static_key.is_none() {
+            let (variable, first_fetch) = match &jwks_url {
+                Some(url) => ("AUTH_JWKS_URL", url.clone()),
+                None => (
+                    "AUTH_ISSUER",
+                    Url::parse(&issuer)
+                        .map_err(|e| ConfigError::new("AUTH_ISSUER", format!("not a URL ({e})")))?,
+                ),
+            };
+            if !is_secure_source(&first_fetch) {
+                return Err(ConfigError::new(
+                    variable,
+                    format!(
+                        "signing keys are fetched over https only, except from this machine \
+                         (localhost, 127.0.0.1, [::1]); {first_fetch} is neither"
+                    ),
+                ));
+            }
+        }
         Ok(Self {
             issuer,
             jwks_url,
@@ -477,11 +552,54 @@ impl AuthConfig {
                 "AUTH_AUTHORIZED_PARTIES",
                 args.auth_authorized_parties.as_deref().unwrap_or_default(),
             )?,
-            leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+            leeway: leeway(&args.auth_leeway_secs)?,
             clerk: clerk_frontend_api.is_some() || static_key.is_some(),
             static_key,
         })
     }
+}
+
+/// Most clock skew `AUTH_LEEWAY_SECS` may allow. Beyond a few minutes it
+/// stops being skew and starts keeping expired tokens alive.
+pub const MAX_LEEWAY_SECS: u64 = 300;
+
+fn leeway(raw: &str) -> Result<Duration, ConfigError> {
+    match number("AUTH_LEEWAY_SECS", raw)? {
+        secs if secs > MAX_LEEWAY_SECS => Err(ConfigError::new(
+            "AUTH_LEEWAY_SECS",
+            format!("must be at most {MAX_LEEWAY_SECS} seconds, got {secs}"),
+        )),
+        secs => Ok(Duration::from_secs(secs)),
+    }
+}
+
+/// An issuer in the one form it is compared and stored in: scheme and host
+/// in lower case, no default port, no query, fragment or credentials, and
+/// the path as written. A trailing slash after the host is kept only when
+/// written, since it is part of some providers' issuers (Auth0's) and not
+/// of others' (Clerk's), and `iss` is compared exactly.
+fn normal_issuer(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim();
+    let url =
+        Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(variable, "must be an http(s) URL"));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(ConfigError::new(
+            variable,
+            "must be a plain URL, without query, fragment or credentials",
+        ));
+    }
+    let mut normal = url.to_string();
+    if url.path() == "/" && !raw.ends_with('/') {
+        normal.pop();
+    }
+    Ok(normal)
 }
 
 fn non_empty(raw: Option<&str>) -> Option<&str> {
@@ -524,11 +642,28 @@ impl AuthConfig {
             jwks_url: None,
             audiences: Vec::new(),
             authorized_parties: Vec::new(),
-            leeway: Duration::from_secs(number("AUTH_LEEWAY_SECS", &args.auth_leeway_secs)?),
+            leeway: leeway(&args.auth_leeway_secs)?,
             clerk: false,
             static_key: None,
         })
     }
+}
+
+/// Addresses or CIDR ranges; a bare address is a range of one.
+fn trusted_proxies(raw: &str) -> Result<Vec<IpNet>, ConfigError> {
+    list(raw)
+        .into_iter()
+        .map(|item| {
+            item.parse::<IpNet>()
+                .or_else(|_| item.parse::<std::net::IpAddr>().map(IpNet::from))
+                .map_err(|_| {
+                    ConfigError::new(
+                        "TRUSTED_PROXIES",
+                        format!("`{item}` is not an IP address or CIDR range such as 10.0.0.0/8"),
+                    )
+                })
+        })
+        .collect()
 }
 
 fn list(raw: &str) -> Vec<String> {
@@ -612,6 +747,38 @@ mod tests {
         assert_eq!(err.variable, "CLERK_WEBHOOK_SIGNING_SECRET");
         assert!(!err.to_string().contains("topsecretvalue"), "{err}");
         assert!(webhook_secret("whsec_c2VjcmV0").is_ok());
+    }
+
+    #[test]
+    fn issuers_have_one_normal_form() {
+        let normal = |raw| normal_issuer("AUTH_ISSUER", raw).unwrap();
+        assert_eq!(
+            normal(" HTTPS://Clerk.Example.com "),
+            "https://clerk.example.com"
+        );
+        assert_eq!(
+            normal("https://tenant.auth0.com/"),
+            "https://tenant.auth0.com/"
+        );
+        assert_eq!(
+            normal("https://idp.example.com:443/realms/Quotes"),
+            "https://idp.example.com/realms/Quotes"
+        );
+        for refused in [
+            "https://idp.example.com/?x=1",
+            "https://u:p@idp.example.com",
+            "mailto:a@b",
+        ] {
+            assert!(normal_issuer("AUTH_ISSUER", refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn the_leeway_is_at_most_five_minutes() {
+        assert_eq!(leeway("300").unwrap(), Duration::from_secs(300));
+        let err = leeway("99999999999").unwrap_err();
+        assert_eq!(err.variable, "AUTH_LEEWAY_SECS");
+        assert!(err.to_string().contains("at most 300"), "{err}");
     }
 
     #[test]

@@ -113,6 +113,12 @@ pub fn parse(body: &[u8]) -> Result<KeySet, JwksError> {
             Err(reason) => tracing::warn!(index, reason, "skipping unusable JWKS entry"),
         }
     }
+    // Keys are rotated by publishing the new one before retiring the old:
+    // a document with none we can use is a provider's mistake, not a
+    // reason to drop the keys tokens are signed with now.
+    if set.is_empty() {
+        return Err(JwksError("it has no usable signing key".to_owned()));
+    }
     Ok(set)
 }
 
@@ -210,10 +216,15 @@ mod tests {
     fn a_document_without_keys_is_refused_and_broken_entries_are_skipped() {
         assert!(parse(b"{}").is_err());
         assert!(parse(b"<html>").is_err());
-        let set =
+        // Every entry skipped leaves nothing to verify with: refused too.
+        let error =
             parse(br#"{"keys": [{"kty": "oct", "kid": "h", "k": "c2VjcmV0"}, {"kty": "XYZ"}, 7]}"#)
-                .unwrap();
-        assert!(set.is_empty());
+                .unwrap_err();
+        assert!(
+            error.to_string().contains("no usable signing key"),
+            "{error}"
+        );
+        assert!(parse(br#"{"keys": []}"#).is_err());
     }
 
     #[test]

@@ -8,8 +8,12 @@
 //!   at most one per cooldown window, and none starts within the cooldown
 //!   after a failed attempt, so neither a flood of made-up key ids nor a
 //!   provider outage turns into a flood of fetches.
-//! - Every fetch is bounded in time and size; a failed refresh keeps the
-//!   keys we had, so a provider outage does not stop known keys working.
+//! - Every fetch is bounded in time and size; a failed refresh (a JWKS
+//!   document with no usable key included) keeps the keys we had, so a
+//!   provider outage does not stop known keys working.
+//! - Keys travel over `https` only, except from a loopback host (a local
+//!   Keycloak, the development provider, tests); a redirect from `https` to
+//!   `http` is refused, and discovery must name the configured issuer.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, RwLock, Weak};
@@ -79,6 +83,9 @@ enum Source {
 
 #[derive(Debug)]
 struct Inner {
+    /// The issuer as tokens carry it, which discovery must repeat.
+    exact_issuer: String,
+    /// The issuer without a trailing slash, for building its URLs.
     issuer: String,
     configured_url: Option<Url>,
     http: reqwest::Client,
@@ -119,6 +126,10 @@ enum FetchError {
     },
     #[error("gave up after {0:?}")]
     Timeout(Duration),
+    #[error("{url}: {message}")]
+    Discovery { url: String, message: String },
+    #[error("{url}: keys are fetched over https only, except from a loopback host")]
+    Insecure { url: String },
 }
 
 impl KeyStore {
@@ -128,12 +139,27 @@ impl KeyStore {
         let http = reqwest::Client::builder()
             .timeout(settings.fetch_timeout)
             .connect_timeout(settings.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::limited(3))
+            .redirect(reqwest::redirect::Policy::custom(|attempt| {
+                let from_https = attempt
+                    .previous()
+                    .last()
+                    .is_some_and(|url| url.scheme() == "https");
+                if attempt.previous().len() > 3 {
+                    attempt.error("more than 3 redirects")
+                } else if from_https && attempt.url().scheme() != "https" {
+                    attempt.error("refused a redirect from https to plain http")
+                } else if !is_secure_source(attempt.url()) {
+                    attempt.error("refused a redirect to plain http")
+                } else {
+                    attempt.follow()
+                }
+            }))
             .user_agent(concat!("quotes-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
         Self {
             source: Source::Remote(Arc::new(Inner {
+                exact_issuer: issuer.to_owned(),
                 issuer: issuer.trim_end_matches('/').to_owned(),
                 configured_url: jwks_url,
                 http,
@@ -305,16 +331,32 @@ impl Inner {
                 message: e.to_string(),
             })
         };
-        let found = match self.get(&well_known("openid-configuration")?).await {
-            Ok((body, _)) => serde_json::from_slice::<Discovery>(&body).ok().and_then(|doc| {
-                if doc.issuer.as_deref().is_some_and(|iss| iss.trim_end_matches('/') != self.issuer) {
-                    tracing::warn!(issuer = %self.issuer, "discovery document names another issuer; ignoring it");
-                    return None;
+        let discovery_url = well_known("openid-configuration")?;
+        let found = match self.get(&discovery_url).await {
+            Ok((body, _)) => {
+                let refused = |message: String| FetchError::Discovery {
+                    url: discovery_url.to_string(),
+                    message,
+                };
+                let doc: Discovery = serde_json::from_slice(&body)
+                    .map_err(|e| refused(format!("not a discovery document ({e})")))?;
+                // OpenID Connect Discovery §4.3: the document must name
+                // exactly the issuer it was fetched for.
+                if doc.issuer.as_deref() != Some(self.exact_issuer.as_str()) {
+                    return Err(refused(format!(
+                        "names the issuer {:?}, not {:?}",
+                        doc.issuer.unwrap_or_default(),
+                        self.exact_issuer
+                    )));
                 }
-                doc.jwks_uri
-                    .and_then(|uri| Url::parse(&uri).ok())
-                    .filter(|url| matches!(url.scheme(), "https" | "http"))
-            }),
+                match doc.jwks_uri {
+                    Some(uri) => Some(
+                        Url::parse(&uri)
+                            .map_err(|e| refused(format!("jwks_uri is not a URL ({e})")))?,
+                    ),
+                    None => None,
+                }
+            }
             Err(FetchError::Status { .. } | FetchError::TooLarge { .. }) => None,
             Err(other) => return Err(other),
         };
@@ -327,6 +369,11 @@ impl Inner {
     }
 
     async fn get(&self, url: &Url) -> Result<(Vec<u8>, Option<Duration>), FetchError> {
+        if !is_secure_source(url) {
+            return Err(FetchError::Insecure {
+                url: url.to_string(),
+            });
+        }
         let http_error = |e: reqwest::Error| FetchError::Http {
             url: url.to_string(),
             message: error_chain(&e.without_url()),
@@ -362,6 +409,22 @@ impl Inner {
             body.extend_from_slice(&chunk);
         }
         Ok((body, max_age))
+    }
+}
+
+/// Whether keys may be fetched from `url`: over `https`, or from this
+/// machine, where nobody sits between us and the provider.
+pub fn is_secure_source(url: &Url) -> bool {
+    url.scheme() == "https" || (url.scheme() == "http" && is_loopback_host(url))
+}
+
+/// Whether `url` names this machine: `localhost`, 127.0.0.0/8 or `[::1]`.
+pub fn is_loopback_host(url: &Url) -> bool {
+    match url.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => ip.is_loopback(),
+        Some(url::Host::Ipv6(ip)) => ip.is_loopback(),
+        None => false,
     }
 }
 
@@ -411,5 +474,19 @@ mod tests {
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);
         assert_eq!(max_age("max-age=soon"), None);
+    }
+
+    #[test]
+    fn keys_come_over_https_or_from_this_machine() {
+        let secure = |raw: &str| is_secure_source(&Url::parse(raw).unwrap());
+        assert!(secure("https://clerk.example.com/.well-known/jwks.json"));
+        assert!(secure("http://127.0.0.1:8080/dev-idp/jwks.json"));
+        assert!(secure("http://127.8.0.1/jwks.json"));
+        assert!(secure("http://localhost:8180/realms/quotes"));
+        assert!(secure("http://[::1]:8080/jwks.json"));
+        assert!(!secure("http://keycloak.example.com/realms/quotes"));
+        assert!(!secure("http://10.0.0.7/jwks.json"));
+        assert!(!secure("http://localhost.example.com/jwks.json"));
+        assert!(!secure("ftp://localhost/jwks.json"));
     }
 }

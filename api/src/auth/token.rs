@@ -153,7 +153,7 @@ impl Verifier {
         }
         let digest = fingerprint(token);
         if let Some(verified) = self.verified.as_ref().and_then(|cache| cache.get(&digest))
-            && verified.exp + self.leeway_secs >= now_secs()
+            && verified.exp.saturating_add(self.leeway_secs) >= now_secs()
             && self.keys.still_publishes(&verified.kid, &verified.key)
         {
             return Ok(verified.identity.clone());
@@ -229,7 +229,7 @@ impl Verifier {
                 clippy::cast_precision_loss,
                 reason = "seconds since 1970 fit an f64 exactly"
             )]
-            let latest = (now_secs() + self.leeway_secs) as f64;
+            let latest = now_secs().saturating_add(self.leeway_secs) as f64;
             if iat > latest {
                 return Err(AuthError::IssuedInFuture);
             }
@@ -250,10 +250,20 @@ impl Verifier {
         }
         let subject = claims
             .sub
-            .filter(|sub| !sub.is_empty() && sub.chars().count() <= MAX_SUBJECT_CHARS)
+            .filter(|sub| is_valid_subject(sub))
             .ok_or(AuthError::Subject)?;
         Ok(Identity { subject })
     }
+}
+
+/// A user id as this API keeps it: not empty, at most
+/// [`MAX_SUBJECT_CHARS`] characters, and free of control characters, which
+/// no provider issues and Postgres refuses (NUL). Webhook deliveries name
+/// users by the same rule.
+pub fn is_valid_subject(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.chars().count() <= MAX_SUBJECT_CHARS
+        && !sub.chars().any(char::is_control)
 }
 
 fn fingerprint(token: &str) -> [u8; 32] {

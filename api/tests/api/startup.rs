@@ -46,6 +46,13 @@ fn bad_values_are_reported_by_variable_name() {
         ("AUTH_ISSUER", "not a url"),
         ("AUTH_JWKS_URL", "ftp://keys.example/jwks"),
         ("AUTH_LEEWAY_SECS", "five"),
+        ("AUTH_LEEWAY_SECS", "99999999999"),
+        ("AUTH_LEEWAY_SECS", "301"),
+        ("AUTH_ISSUER", "http://issuer.example"),
+        ("AUTH_ISSUER", "https://issuer.example/?tenant=1"),
+        ("AUTH_JWKS_URL", "http://keys.example/jwks.json"),
+        ("METRICS_BIND_ADDR", "everywhere"),
+        ("TRUSTED_PROXIES", "10.0.0.0/33"),
         ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
         ("AUTH_AUTHORIZED_PARTIES", "nope"),
         ("DATABASE_POOL_SIZE", "0"),
@@ -246,4 +253,32 @@ async fn healthcheck_reports_readiness_by_exit_code() {
         .env("BIND_ADDR", format!("127.0.0.1:{}", free_port())));
     assert!(!closed.status.success());
     assert!(String::from_utf8_lossy(&closed.stderr).contains("no answer"));
+}
+
+#[test]
+fn a_generic_issuer_without_audience_is_warned_about_at_start() {
+    // The database is out of reach, which does not stop the start.
+    let mut child = binary()
+        .env("DATABASE_URL", "postgres://postgres@127.0.0.1:1/quotes")
+        .env("AUTH_ISSUER", "https://issuer.example")
+        .env("BIND_ADDR", format!("127.0.0.1:{}", free_port()))
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let stderr = child.stderr.take().unwrap();
+    let (found, warned) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let line = std::io::BufRead::lines(std::io::BufReader::new(stderr))
+            .map_while(Result::ok)
+            .find(|line| line.contains("AUTH_AUDIENCE"));
+        let _ = found.send(line);
+    });
+    let warning = warned.recv_timeout(Duration::from_secs(20)).ok().flatten();
+    let _ = child.kill();
+    let _ = child.wait();
+    let warning = warning.expect("a warning naming AUTH_AUDIENCE");
+    assert!(warning.contains("AUTH_AUTHORIZED_PARTIES"), "{warning}");
+    assert!(warning.contains("other applications"), "{warning}");
 }
