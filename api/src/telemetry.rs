@@ -67,7 +67,7 @@ pub async fn observe(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
-            crate::metrics::record_request(method.as_str(), &route, status, elapsed);
+            crate::metrics::record_request(&method, &route, status, elapsed);
             let caller = res
                 .request()
                 .extensions()
@@ -91,7 +91,7 @@ pub async fn observe(
         }
         Err(error) => {
             let status = error.as_response_error().status_code().as_u16();
-            crate::metrics::record_request(method.as_str(), "unfinished", status, elapsed);
+            crate::metrics::record_request(&method, "unfinished", status, elapsed);
             tracing::warn!(
                 target: "quotes_api::access",
                 %method,

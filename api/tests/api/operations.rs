@@ -28,7 +28,7 @@ async fn unknown_paths_are_404_problem() {
 #[tokio::test]
 async fn operations_endpoints_are_405_for_other_methods() {
     let app = spawn_app().await;
-    for path in ["/healthz", "/readyz", "/metrics"] {
+    for path in ["/healthz", "/readyz"] {
         let response = app.client.post(app.url(path)).send().await.unwrap();
         assert_eq!(response.headers()["allow"], "GET");
         assert_problem(response, 405).await;
@@ -184,7 +184,8 @@ async fn metrics_are_served_in_prometheus_format() {
     app.put_quote(&token, "Counted.").await;
     app.client.get(app.url("/me/quote")).send().await.unwrap();
 
-    let response = app.client.get(app.url("/metrics")).send().await.unwrap();
+    let metrics = format!("{}/metrics", app.metrics_address.as_ref().unwrap());
+    let response = app.client.get(&metrics).send().await.unwrap();
     assert_eq!(response.status(), 200);
     assert!(
         response.headers()["content-type"]
@@ -211,7 +212,7 @@ async fn metrics_are_served_in_prometheus_format() {
         .send()
         .await
         .unwrap();
-    let body = app.get_text("/metrics").await;
+    let body = app.metrics_text().await;
     assert!(body.contains(r#"route="unmatched""#));
     assert!(!body.contains("/no/such/path/123"));
 }
@@ -229,7 +230,7 @@ async fn the_pool_is_shared_out_between_workers_without_growing() {
             ..Setup::default()
         })
         .await;
-        let body = app.get_text("/metrics").await;
+        let body = app.metrics_text().await;
         let max = body
             .lines()
             .find_map(|line| line.strip_prefix("quotes_db_pool_max_connections "))
