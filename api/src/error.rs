@@ -60,6 +60,8 @@ pub enum ApiError {
     InvalidWebhook(#[from] WebhookError),
     #[error("no route for this path")]
     RouteNotFound,
+    #[error("the Host header names a host this resource does not answer to")]
+    MisdirectedRequest { answers_to: String },
     #[error("the request took too long")]
     RequestTimeout { limit: std::time::Duration },
     #[error("method not allowed")]
@@ -131,6 +133,11 @@ impl ApiError {
                 "Method Not Allowed",
                 format!("This resource supports {allow}."),
             ),
+            Self::MisdirectedRequest { answers_to } => (
+                "about:blank",
+                "Misdirected Request",
+                format!("This resource answers only to {answers_to}."),
+            ),
             Self::DatabaseUnavailable(_) => (
                 "urn:quotes:problem:unavailable",
                 "Service Unavailable",
@@ -187,6 +194,7 @@ impl ResponseError for ApiError {
             }
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::MisdirectedRequest { .. } => StatusCode::MISDIRECTED_REQUEST,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(error) if is_transient(error) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(_) => StatusCode::INTERNAL_SERVER_ERROR,

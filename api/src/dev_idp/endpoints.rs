@@ -21,7 +21,7 @@ pub async fn authorize_page(
     idp: web::Data<DevIdp>,
     query: web::Query<AuthorizeParams>,
 ) -> HttpResponse {
-    match query.validate() {
+    match query.validate(idp.port()) {
         Ok(request) => html(
             StatusCode::OK,
             page::sign_in(&request, &idp.flow.recent_users(), None),
@@ -43,7 +43,7 @@ pub struct SignInForm {
 
 /// `POST /authorize`: signs in and sends the browser back with a code.
 pub async fn sign_in(idp: web::Data<DevIdp>, form: web::Form<SignInForm>) -> HttpResponse {
-    let request = match form.request.validate() {
+    let request = match form.request.validate(idp.port()) {
         Ok(request) => request,
         Err(error) => return authorize_error(error),
     };
@@ -92,7 +92,7 @@ pub struct LogoutParams {
 
 /// `GET /logout`: the provider keeps no session (every sign-in shows the
 /// page), so this only sends the browser back, or says it is done.
-pub async fn logout(query: web::Query<LogoutParams>) -> HttpResponse {
+pub async fn logout(idp: web::Data<DevIdp>, query: web::Query<LogoutParams>) -> HttpResponse {
     let Some(raw) = query
         .post_logout_redirect_uri
         .as_deref()
@@ -100,7 +100,7 @@ pub async fn logout(query: web::Query<LogoutParams>) -> HttpResponse {
     else {
         return html(StatusCode::OK, page::signed_out());
     };
-    match flow::loopback_redirect(Some(raw)) {
+    match flow::loopback_redirect(Some(raw), idp.port()) {
         Ok(url) => see_other(&flow::redirect_with(&url, &[], query.state.as_deref())),
         Err(error) => html(
             StatusCode::BAD_REQUEST,
@@ -184,8 +184,7 @@ fn html(status: StatusCode, body: String) -> HttpResponse {
         .content_type("text/html; charset=utf-8")
         .insert_header((
             header::CONTENT_SECURITY_POLICY,
-            "default-src 'none'; style-src 'unsafe-inline'; base-uri 'none'; \
-             frame-ancestors 'none'",
+            page::content_security_policy(),
         ))
         .insert_header((header::REFERRER_POLICY, "no-referrer"))
         .body(body);

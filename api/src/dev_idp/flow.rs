@@ -47,11 +47,15 @@ pub enum RedirectError {
     Extra,
     #[error("it is too long")]
     TooLong,
+    #[error("it must not point into the provider itself")]
+    OwnPath,
 }
 
 /// Checks that `raw` is an absolute http(s) URL on a loopback host, the
-/// only place this provider sends a browser.
-pub fn loopback_redirect(raw: Option<&str>) -> Result<Url, RedirectError> {
+/// only place this provider sends a browser, and not under the provider's
+/// own path on `own_port`: a code sent to a page of the provider (its JWKS,
+/// which every origin may read) would be a code handed to anyone.
+pub fn loopback_redirect(raw: Option<&str>, own_port: u16) -> Result<Url, RedirectError> {
     let raw = raw
         .filter(|raw| !raw.is_empty())
         .ok_or(RedirectError::Missing)?;
@@ -73,11 +77,18 @@ pub fn loopback_redirect(raw: Option<&str>) -> Result<Url, RedirectError> {
         Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
         None => false,
     };
-    if loopback {
-        Ok(url)
-    } else {
-        Err(RedirectError::NotLoopback)
+    if !loopback {
+        return Err(RedirectError::NotLoopback);
     }
+    // Compared as the router would see the path: decoded, in any case.
+    let path = percent_encoding::percent_decode_str(url.path())
+        .decode_utf8_lossy()
+        .to_ascii_lowercase();
+    let own_path = path == super::PATH || path.starts_with(&format!("{}/", super::PATH));
+    if url.port_or_known_default() == Some(own_port) && own_path {
+        return Err(RedirectError::OwnPath);
+    }
+    Ok(url)
 }
 
 /// `base` with `pairs` added to its query, and `state` when there is one
@@ -179,8 +190,8 @@ pub enum AuthorizeError {
 impl AuthorizeParams {
     /// Validates the request: first the client and where to send the
     /// browser (errors shown on a page), then the rest (errors redirected).
-    pub fn validate(&self) -> Result<Authorization, AuthorizeError> {
-        let redirect_uri = loopback_redirect(self.redirect_uri.as_deref())
+    pub fn validate(&self, own_port: u16) -> Result<Authorization, AuthorizeError> {
+        let redirect_uri = loopback_redirect(self.redirect_uri.as_deref(), own_port)
             .map_err(|e| AuthorizeError::Page(format!("The redirect_uri is refused: {e}.")))?;
         let client_id = client_id(self.client_id.as_deref()).ok_or_else(|| {
             AuthorizeError::Page("The client_id is missing or malformed.".to_owned())
@@ -491,6 +502,9 @@ mod tests {
         assert!(!is_code_verifier(&format!("{} ", "x".repeat(43))));
     }
 
+    /// The port the provider itself listens on, in these tests.
+    const OWN_PORT: u16 = 8080;
+
     #[test]
     fn redirects_go_to_loopback_only() {
         for ok in [
@@ -498,8 +512,11 @@ mod tests {
             "http://127.0.0.1:8080/docs/oauth2-redirect.html?x=1",
             "https://[::1]/cb",
             "http://LOCALHOST/",
+            "http://127.0.0.1:8080/",
+            "http://127.0.0.1:8080/dev-idpx",
+            "http://127.0.0.1:5173/dev-idp/jwks.json",
         ] {
-            assert!(loopback_redirect(Some(ok)).is_ok(), "{ok}");
+            assert!(loopback_redirect(Some(ok), OWN_PORT).is_ok(), "{ok}");
         }
         for (bad, why) in [
             (None, RedirectError::Missing),
@@ -520,8 +537,20 @@ mod tests {
             (Some("file://localhost/etc/passwd"), RedirectError::Scheme),
             (Some("http://localhost/#frag"), RedirectError::Extra),
             (Some("http://user@localhost/"), RedirectError::Extra),
+            (
+                Some("http://127.0.0.1:8080/dev-idp/jwks.json"),
+                RedirectError::OwnPath,
+            ),
+            (
+                Some("http://localhost:8080/dev-idp"),
+                RedirectError::OwnPath,
+            ),
+            (
+                Some("http://[::1]:8080/%64ev-IDP/.well-known/openid-configuration"),
+                RedirectError::OwnPath,
+            ),
         ] {
-            assert_eq!(loopback_redirect(bad), Err(why), "{bad:?}");
+            assert_eq!(loopback_redirect(bad, OWN_PORT), Err(why), "{bad:?}");
         }
     }
 
@@ -548,7 +577,7 @@ mod tests {
 
     #[test]
     fn authorization_requests_need_s256_pkce() {
-        assert!(params().validate().is_ok());
+        assert!(params().validate(OWN_PORT).is_ok());
         for change in [
             |p: &mut AuthorizeParams| p.code_challenge_method = Some("plain".to_owned()),
             |p: &mut AuthorizeParams| p.code_challenge_method = None,
@@ -557,7 +586,7 @@ mod tests {
         ] {
             let mut p = params();
             change(&mut p);
-            let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate() else {
+            let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate(OWN_PORT) else {
                 panic!("expected a redirect with an error");
             };
             assert_eq!(error.code, ErrorCode::InvalidRequest);
@@ -570,7 +599,7 @@ mod tests {
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".to_owned());
         p.response_type = Some("token".to_owned());
-        assert!(matches!(p.validate(), Err(AuthorizeError::Page(_))));
+        assert!(matches!(p.validate(OWN_PORT), Err(AuthorizeError::Page(_))));
     }
 
     fn token_params(code: &str) -> TokenParams {
@@ -586,7 +615,7 @@ mod tests {
     #[test]
     fn codes_are_single_use_and_bound_to_the_request() {
         let state = FlowState::default();
-        let authorization = params().validate().unwrap();
+        let authorization = params().validate(OWN_PORT).unwrap();
         let code = state.issue(authorization.clone(), "alice").unwrap();
         let grant = state.redeem(&token_params(&code)).unwrap();
         assert_eq!(grant.user, "alice");

@@ -20,7 +20,10 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use actix_cors::Cors;
+use actix_web::body::MessageBody;
+use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header;
+use actix_web::middleware::{Next, from_fn};
 use actix_web::{HttpResponse, web};
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -33,7 +36,7 @@ use serde_json::json;
 
 use self::flow::{FlowState, Grant};
 use crate::MAX_BODY_BYTES;
-use crate::error::method_not_allowed;
+use crate::error::{ApiError, method_not_allowed};
 
 /// Where the provider lives on the API's origin.
 pub const PATH: &str = "/dev-idp";
@@ -65,6 +68,8 @@ pub fn issuer_for(addr: SocketAddr) -> String {
 /// The provider: one signing key and the issuer it signs for.
 pub struct DevIdp {
     issuer: String,
+    /// The port the API is bound to, the only one the provider answers on.
+    port: u16,
     kid: String,
     key: EncodingKey,
     jwk: Jwk,
@@ -153,8 +158,15 @@ impl DevIdp {
             .map_err(|e| e.to_string())?;
         jwk.common.key_id = Some(kid.clone());
         jwk.common.public_key_use = Some(PublicKeyUse::Signature);
+        // An issuer from `issuer_for` always names one; without it (a key
+        // file being made, say) the provider answers nobody.
+        let port = url::Url::parse(&issuer)
+            .ok()
+            .and_then(|url| url.port_or_known_default())
+            .unwrap_or(0);
         Ok(Self {
             issuer,
+            port,
             kid,
             key,
             jwk,
@@ -165,6 +177,22 @@ impl DevIdp {
     /// The issuer this provider signs for.
     pub fn issuer(&self) -> &str {
         &self.issuer
+    }
+
+    /// The port the provider answers on.
+    pub fn port(&self) -> u16 {
+        self.port
+    }
+
+    /// Whether `host` (a `Host` header) names this machine on our port.
+    /// Anything else means the request did not come from a page of this
+    /// machine (DNS rebinding, or another container's name for us).
+    pub fn answers_to(&self, host: &str) -> bool {
+        let port = self.port;
+        ["localhost", "127.0.0.1", "[::1]"].iter().any(|name| {
+            host.eq_ignore_ascii_case(&format!("{name}:{port}"))
+                || (port == 80 && host.eq_ignore_ascii_case(name))
+        })
     }
 
     /// A signed token for `user`.
@@ -265,6 +293,7 @@ fn write_private(path: &Path, contents: &[u8]) -> std::io::Result<()> {
 pub fn routes(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::scope(PATH)
+            .wrap(from_fn(loopback_host_only))
             .app_data(web::QueryConfig::default().error_handler(endpoints::malformed_query))
             .app_data(
                 web::FormConfig::default()
@@ -306,6 +335,29 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .default_service(method_not_allowed("GET")),
             ),
     );
+}
+
+/// Refuses requests whose `Host` is not a loopback name with our port
+/// (421), before anything else of the provider runs.
+async fn loopback_host_only(
+    req: ServiceRequest,
+    next: Next<impl MessageBody>,
+) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+    if let Some(idp) = req.app_data::<web::Data<DevIdp>>() {
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .unwrap_or_default();
+        if !idp.answers_to(host) {
+            let port = idp.port();
+            return Err(ApiError::MisdirectedRequest {
+                answers_to: format!("localhost:{port}, 127.0.0.1:{port} or [::1]:{port}"),
+            }
+            .into());
+        }
+    }
+    next.call(req).await
 }
 
 /// CORS for a public resource: any origin, no credentials (the token

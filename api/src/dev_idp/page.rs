@@ -50,6 +50,23 @@ font-weight:600}\
 small{display:block;margin-top:1rem;color:var(--muted)}\
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px}";
 
+/// The pages' `Content-Security-Policy`: their one stylesheet (by hash),
+/// no scripts, nothing fetched, never framed, and the sign-in form may post
+/// only here and be sent on to a loopback address (where redirects go).
+pub fn content_security_policy() -> &'static str {
+    static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    POLICY.get_or_init(|| {
+        use base64::Engine as _;
+        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
+        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        format!(
+            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
+             form-action 'self' http://localhost:* http://127.0.0.1:* http://[::1]:* \
+             https://localhost:* https://127.0.0.1:* https://[::1]:*; frame-ancestors 'none'"
+        )
+    })
+}
+
 fn layout(title: &str, body: &str) -> String {
     format!(
         "<!doctype html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">\

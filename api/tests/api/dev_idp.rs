@@ -10,7 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use quotes_api::dev_idp::{DevIdp, DevIdpConfig, issuer_for};
 use serde_json::Value;
 
-use crate::helpers::{Setup, TempPath, TestApp, spawn_app_with};
+use crate::helpers::{Setup, TempPath, TestApp, assert_problem, spawn_app_with};
 
 async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
     let path = key_file.0.clone();
@@ -649,4 +649,81 @@ async fn the_sign_in_endpoints_are_absent_unless_enabled() {
         assert_eq!(get(&app, path, &[]).await.status(), 404, "{path}");
     }
     assert_eq!(post_form(&app, "/dev-idp/token", &[]).await.status(), 404);
+}
+
+#[tokio::test]
+async fn only_loopback_host_names_reach_the_provider() {
+    let key_file = TempPath::new("rebinding-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let port = app.address.rsplit(':').next().unwrap().to_owned();
+    let discovery = app.url("/dev-idp/.well-known/openid-configuration");
+    for host in [
+        format!("localhost:{port}"),
+        format!("127.0.0.1:{port}"),
+        format!("[::1]:{port}"),
+    ] {
+        let response = app
+            .client
+            .get(&discovery)
+            .header("host", &host)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200, "{host}");
+    }
+    // A page on another site that had its name re-pointed at 127.0.0.1,
+    // another container's name for us, or the right name on another port.
+    for host in [
+        format!("attacker.example:{port}"),
+        format!("api:{port}"),
+        "localhost".to_owned(),
+        "127.0.0.1:1".to_owned(),
+    ] {
+        for path in [
+            "/dev-idp/.well-known/openid-configuration",
+            "/dev-idp/token",
+            "/dev-idp/jwks.json",
+        ] {
+            let response = app
+                .client
+                .get(app.url(path))
+                .header("host", &host)
+                .send()
+                .await
+                .unwrap();
+            let problem = assert_problem(response, 421).await;
+            assert!(
+                problem["detail"].as_str().unwrap().contains("localhost"),
+                "{problem}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn a_code_is_never_sent_into_the_provider_itself() {
+    let key_file = TempPath::new("self-redirect-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    for own in [
+        "/dev-idp/jwks.json",
+        "/dev-idp",
+        "/%64ev-idp/.well-known/openid-configuration",
+    ] {
+        let redirect_uri = format!("{}{own}", app.address);
+        let params = with(authorize_params(), "redirect_uri", Some(&redirect_uri));
+        let page = get(&app, "/dev-idp/authorize", &params).await;
+        assert_eq!(page.status(), 400, "{own}");
+        assert!(
+            page.text().await.unwrap().contains("provider itself"),
+            "{own}"
+        );
+        let sign_in = post_form(
+            &app,
+            "/dev-idp/authorize",
+            &with(params, "user", Some("mallory")),
+        )
+        .await;
+        assert_eq!(sign_in.status(), 400, "{own}");
+        assert!(sign_in.headers().get("location").is_none(), "{own}");
+    }
 }
