@@ -24,7 +24,10 @@ pub fn routes(document: OpenApi) -> impl FnOnce(&mut web::ServiceConfig) {
                         // Swagger UI would otherwise send the document to an
                         // online validator.
                         .validator_url("none")
-                        .persist_authorization(true)
+                        // A pasted token stays in the page's memory only:
+                        // localStorage would outlive the tab and be readable
+                        // by any script of this origin.
+                        .persist_authorization(false)
                         .try_it_out_enabled(true),
                 ),
         );

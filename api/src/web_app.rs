@@ -5,16 +5,22 @@
 //! route claims. A path that names no file gets `index.html` when the
 //! browser asks for a page (so the app's own addresses survive a reload),
 //! and the API's problem+json 404 otherwise.
+//!
+//! Every file goes out with a `Content-Security-Policy` made for the app:
+//! its own scripts (the inline boot script by hash), WebAssembly, and the
+//! identity provider it talks to; never framed.
 
 use std::path::{Path, PathBuf};
 
 use actix_files::NamedFile;
 use actix_web::http::Method;
-use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
+use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
+use crate::auth::clerk;
 use crate::config::Config;
 use crate::error::ApiError;
 
@@ -39,6 +45,10 @@ pub struct WebApp {
     dir: PathBuf,
     /// `config.json` without `api_base`, which is the request's origin.
     provider: Value,
+    /// The bundle's `Content-Security-Policy`.
+    policy: HeaderValue,
+    /// Peers whose forwarded headers are believed.
+    trusted_proxies: Vec<IpNet>,
 }
 
 impl WebApp {
@@ -63,11 +73,127 @@ impl WebApp {
             }
             provider
         };
+        let clerk_frontend_api = provider["publishable_key"]
+            .as_str()
+            .and_then(|key| clerk::frontend_api_from_publishable_key(key).ok());
+        let boot_scripts = std::fs::read_to_string(web.dir.join("index.html"))
+            .map(|html| inline_script_hashes(&html))
+            .unwrap_or_default();
+        let policy = content_security_policy(
+            &boot_scripts,
+            clerk_frontend_api.as_deref(),
+            &config.auth.issuer,
+        );
         Self {
             dir: web.dir.clone(),
             provider,
+            policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| {
+                HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
+            }),
+            trusted_proxies: config.trusted_proxies.clone(),
         }
     }
+
+    /// The API's origin as the browser sees it. Forwarded headers say so
+    /// only when they come from a trusted proxy; otherwise anybody could
+    /// point the app at a host of their choosing through a cache or a
+    /// misrouted request, so the request's own `Host` is used.
+    fn api_base(&self, req: &HttpRequest) -> String {
+        let from_proxy = req.peer_addr().is_some_and(|peer| {
+            let ip = peer.ip().to_canonical();
+            self.trusted_proxies.iter().any(|net| net.contains(&ip))
+        });
+        if from_proxy {
+            let info = req.connection_info();
+            return format!("{}://{}", info.scheme(), info.host());
+        }
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|value| value.to_str().ok())
+            .filter(|host| is_plain_host(host))
+            .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+        format!("http://{host}")
+    }
+
+    /// Adds the bundle's security headers to one of its responses.
+    fn secure(&self, mut response: HttpResponse) -> HttpResponse {
+        response
+            .headers_mut()
+            .insert(header::CONTENT_SECURITY_POLICY, self.policy.clone());
+        response
+    }
+}
+
+/// A `Host` value fit to be echoed: a name or address and a port, nothing else.
+fn is_plain_host(host: &str) -> bool {
+    !host.is_empty()
+        && host.len() <= 255
+        && host
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'-' | b':' | b'[' | b']'))
+}
+
+/// `'sha256-…'` sources for the inline scripts of `index.html` (the
+/// module that starts the app), so that no other inline script runs.
+pub fn inline_script_hashes(html: &str) -> Vec<String> {
+    use base64::Engine as _;
+    let mut hashes = Vec::new();
+    let mut rest = html;
+    while let Some(start) = rest.find("<script") {
+        rest = &rest[start..];
+        let Some(open_end) = rest.find('>') else {
+            break;
+        };
+        let opening = &rest[..open_end];
+        let body_and_rest = &rest[open_end + 1..];
+        let Some(close) = body_and_rest.find("</script>") else {
+            break;
+        };
+        if !opening.contains("src=") {
+            let digest = aws_lc_rs::digest::digest(
+                &aws_lc_rs::digest::SHA256,
+                &body_and_rest.as_bytes()[..close],
+            );
+            hashes.push(format!(
+                "'sha256-{}'",
+                base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
+            ));
+        }
+        rest = &body_and_rest[close..];
+    }
+    hashes
+}
+
+/// The bundle's policy. With Clerk, its script, API and images come from
+/// the Frontend API (and its bot check from Cloudflare), as Clerk's own
+/// guide lists; with an OpenID provider, the app reads the discovery
+/// document and calls the token endpoint, which may sit on another https
+/// origin than the issuer (Cognito's does).
+pub fn content_security_policy(
+    boot_scripts: &[String],
+    clerk_frontend_api: Option<&str>,
+    issuer: &str,
+) -> String {
+    let boot = boot_scripts.join(" ");
+    let common = "default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; \
+                  frame-ancestors 'none'";
+    if let Some(fapi) = clerk_frontend_api {
+        return format!(
+            "{common}; script-src 'self' 'wasm-unsafe-eval' {boot} {fapi} \
+             https://challenges.cloudflare.com; connect-src 'self' {fapi}; \
+             img-src 'self' data: https://img.clerk.com; style-src 'self' 'unsafe-inline'; \
+             worker-src 'self' blob:; frame-src https://challenges.cloudflare.com"
+        );
+    }
+    let issuer_origin = url::Url::parse(issuer)
+        .map(|url| url.origin().ascii_serialization())
+        .unwrap_or_default();
+    format!(
+        "{common}; script-src 'self' 'wasm-unsafe-eval' {boot}; \
+         connect-src 'self' {issuer_origin} https:; img-src 'self' data:; \
+         style-src 'self'"
+    )
 }
 
 /// `config.json` as the app reads it.
@@ -85,9 +211,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 /// `GET /config.json`: the API is this origin; the provider is the one
 /// this server trusts.
 async fn config_json(req: HttpRequest, app: web::Data<WebApp>) -> HttpResponse {
-    let info = req.connection_info();
     let body = AppConfig {
-        api_base: format!("{}://{}", info.scheme(), info.host()),
+        api_base: app.api_base(&req),
         provider: &app.provider,
     };
     HttpResponse::Ok()
@@ -111,17 +236,16 @@ pub async fn fallback(
         && path.is_file()
         && let Ok(file) = NamedFile::open_async(&path).await
     {
-        return Ok(file.into_response(&req));
+        return Ok(app.secure(file.into_response(&req)));
     }
     if accepts_html(&req) {
         let index = app.dir.join("index.html");
         if let Ok(file) = NamedFile::open_async(&index).await {
             let mut response = file.into_response(&req);
-            response.headers_mut().insert(
-                header::CACHE_CONTROL,
-                header::HeaderValue::from_static("no-cache"),
-            );
-            return Ok(response);
+            response
+                .headers_mut()
+                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+            return Ok(app.secure(response));
         }
     }
     Err(ApiError::RouteNotFound)
@@ -160,7 +284,36 @@ fn accepts_html(req: &HttpRequest) -> bool {
 mod tests {
     use std::path::Path;
 
-    use super::file_path;
+    use super::{content_security_policy, file_path, inline_script_hashes};
+
+    #[test]
+    fn inline_scripts_are_allowed_by_hash_and_files_by_origin() {
+        let html = "<script type=\"module\">boot()</script><script src=\"x.js\"></script>";
+        // printf 'boot()' | openssl dgst -sha256 -binary | base64
+        assert_eq!(
+            inline_script_hashes(html),
+            ["'sha256-MeZS89WlF0u+o0hCvHTBt4q1WHU+U+sJKgbdRUc36mY='"]
+        );
+        let oidc = content_security_policy(&[], None, "http://127.0.0.1:8080/dev-idp");
+        assert!(
+            oidc.contains("connect-src 'self' http://127.0.0.1:8080 https:"),
+            "{oidc}"
+        );
+        assert!(oidc.contains("frame-ancestors 'none'"), "{oidc}");
+        let clerk = content_security_policy(
+            &[],
+            Some("https://clerk.example.com"),
+            "https://clerk.example.com",
+        );
+        assert!(
+            clerk.contains("script-src 'self' 'wasm-unsafe-eval'  https://clerk.example.com"),
+            "{clerk}"
+        );
+        assert!(
+            clerk.contains("connect-src 'self' https://clerk.example.com;"),
+            "{clerk}"
+        );
+    }
 
     #[test]
     fn paths_stay_inside_the_bundle() {

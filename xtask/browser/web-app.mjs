@@ -252,7 +252,11 @@ try {
   // Clerk: the key names the Frontend API; the stand-in plays Clerk there.
   const clerkHost = "clerk.quotes.test";
   const publishableKey = `pk_test_${Buffer.from(`${clerkHost}$`).toString("base64")}`;
-  const clerkContext = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  // The server runs with its development provider, so its
+  // Content-Security-Policy names that provider, not this stand-in's
+  // Frontend API; the policy a Clerk-mode server sends is checked by the
+  // API's own tests.
+  const clerkContext = await browser.newContext({ viewport: { width: 1280, height: 900 }, bypassCSP: true });
   await clerkContext.route(`${base}/config.json`, (route) =>
     route.fulfill({
       status: 200,

@@ -174,3 +174,103 @@ async fn without_a_web_dir_nothing_is_served_at_the_root() {
     assert_eq!(get(&app, "/", "text/html").await.status(), 404);
     assert_eq!(get(&app, "/config.json", "*/*").await.status(), 404);
 }
+
+/// The headers every browser-facing response carries.
+fn assert_hardened(response: &reqwest::Response) -> String {
+    let headers = response.headers();
+    assert_eq!(headers["x-content-type-options"], "nosniff");
+    assert_eq!(headers["referrer-policy"], "no-referrer");
+    assert_eq!(headers["x-frame-options"], "DENY");
+    let policy = headers["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_owned();
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    policy
+}
+
+#[tokio::test]
+async fn the_bundle_swagger_ui_and_the_sign_in_page_are_hardened() {
+    let bundle = Bundle::new();
+    std::fs::write(
+        bundle.0.join("index.html"),
+        "<!doctype html><script type=\"module\">boot()</script>",
+    )
+    .unwrap();
+    let key_file = TempPath::new("hardened-idp.pem");
+    let app = spawn_web_app(&bundle, Some(&key_file)).await;
+
+    for path in ["/", "/app.js", "/some/page"] {
+        let policy = assert_hardened(&get(&app, path, "text/html").await);
+        assert!(policy.contains("'wasm-unsafe-eval'"), "{path}: {policy}");
+        // The inline boot script, by its hash; no other inline script.
+        assert!(
+            policy.contains("'sha256-MeZS89WlF0u+o0hCvHTBt4q1WHU+U+sJKgbdRUc36mY='"),
+            "{path}: {policy}"
+        );
+        assert!(!policy.contains("'unsafe-inline'"), "{path}: {policy}");
+    }
+
+    let docs = get(&app, "/docs/", "text/html").await;
+    assert_eq!(docs.status(), 200);
+    let policy = assert_hardened(&docs);
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    let initializer = app.get_text("/docs/swagger-initializer.js").await;
+    assert!(
+        initializer.contains(r#""persistAuthorization": false"#)
+            || !initializer.contains("persistAuthorization"),
+        "Swagger UI keeps tokens: {initializer}"
+    );
+
+    let sign_in = get(
+        &app,
+        "/dev-idp/authorize?response_type=code&client_id=quotes-web&redirect_uri=http://localhost:5173/cb&code_challenge=E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM&code_challenge_method=S256",
+        "text/html",
+    )
+    .await;
+    assert_eq!(sign_in.status(), 200);
+    let policy = assert_hardened(&sign_in);
+    assert!(policy.contains("form-action 'self'"), "{policy}");
+    assert!(!policy.contains("'unsafe-inline'"), "{policy}");
+
+    // The API's own answers are data, never documents.
+    let api = app.client.get(app.url("/healthz")).send().await.unwrap();
+    assert!(assert_hardened(&api).starts_with("default-src 'none'"));
+}
+
+#[tokio::test]
+async fn forwarded_headers_count_only_from_trusted_proxies() {
+    let bundle = Bundle::new();
+    let forwarded = |app: &TestApp| {
+        app.client
+            .get(app.url("/config.json"))
+            .header("x-forwarded-host", "evil.example")
+            .header("x-forwarded-proto", "https")
+            .header("forwarded", "host=evil.example;proto=https")
+            .send()
+    };
+
+    let app = spawn_web_app(&bundle, None).await;
+    let config: Value = forwarded(&app).await.unwrap().json().await.unwrap();
+    assert_eq!(config["api_base"], app.address);
+
+    let dir = bundle.0.clone();
+    let behind_proxy = spawn_app_with(Setup {
+        configure: Box::new(move |config, _| {
+            config.web = Some(WebConfig {
+                dir,
+                clerk_publishable_key: None,
+            });
+            config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let config: Value = forwarded(&behind_proxy)
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(config["api_base"], "https://evil.example");
+}
