@@ -16,6 +16,7 @@ pub mod openapi;
 pub mod ops;
 pub mod quotes;
 pub mod schema;
+pub mod security;
 pub mod store;
 pub mod telemetry;
 pub mod web_app;
@@ -48,6 +49,8 @@ pub const MAX_BODY_BYTES: usize = 16 * 1024;
 pub struct Application {
     port: u16,
     server: Server,
+    /// The metrics listener, when `METRICS_BIND_ADDR` asks for one.
+    metrics: Option<(u16, Server)>,
 }
 
 impl std::fmt::Debug for Application {
@@ -75,22 +78,8 @@ impl Application {
         let local_addr = listener.local_addr()?;
         let port = local_addr.port();
 
-        let dev_idp = match &config.dev_idp {
-            Some(settings) => {
-                // The issuer names the port actually bound (tests bind port 0).
-                config.auth.issuer = dev_idp::issuer_for(local_addr);
-                let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
-                    .map_err(std::io::Error::other)?;
-                tracing::warn!(
-                    issuer = idp.issuer(),
-                    "DEVELOPMENT IDENTITY PROVIDER ENABLED: anyone who can reach this address \
-                     can sign in as anyone. Never use it in production."
-                );
-                Some(web::Data::new(idp))
-            }
-            None => None,
-        };
-
+        let dev_idp = dev_identity_provider(&mut config, local_addr)?;
+        warn_if_any_audience_is_accepted(&config);
         metrics::install();
         // Each worker owns a share of the pool (see `Database`); there are
         // never more shares, and so workers, than connections.
@@ -117,6 +106,13 @@ impl Application {
         let origins = config.cors_allowed_origins.clone();
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
+        let readiness = web::Data::new(ops::Readiness::default());
+        let metrics_on_api = web::Data::new(metrics::OnApiListener(config.metrics.on_api_listener));
+        let metrics = match config.metrics.bind_addr {
+            Some(addr) => Some(metrics_server(addr, shares[0].clone())?),
+            None => None,
+        };
+
         let document = openapi::document();
         let request_timeout = config.request_timeout;
         let web_app = config
@@ -131,6 +127,8 @@ impl Application {
             let mut app = App::new()
                 .app_data(db)
                 .app_data(verifier.clone())
+                .app_data(readiness.clone())
+                .app_data(metrics_on_api.clone())
                 .app_data(
                     web::JsonConfig::default()
                         .limit(MAX_BODY_BYTES)
@@ -166,6 +164,7 @@ impl Application {
                 .wrap(from_fn(telemetry::deadline))
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::observe))
+                .wrap(from_fn(security::headers))
         })
         .listen(listener)?
         .shutdown_timeout(config.shutdown_timeout.as_secs())
@@ -179,6 +178,7 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            metrics,
         })
     }
 
@@ -187,14 +187,92 @@ impl Application {
         self.port
     }
 
+    /// The metrics listener's port, when there is one.
+    pub fn metrics_port(&self) -> Option<u16> {
+        self.metrics.as_ref().map(|(port, _)| *port)
+    }
+
     /// A handle to stop the server from elsewhere.
     pub fn handle(&self) -> actix_web::dev::ServerHandle {
         self.server.handle()
     }
 
-    /// Serves until the process is told to stop.
+    /// Serves until the process is told to stop; the metrics listener
+    /// stops with the API.
     pub async fn run(self) -> std::io::Result<()> {
-        self.server.await
+        let Some((_, metrics)) = self.metrics else {
+            return self.server.await;
+        };
+        let metrics_handle = metrics.handle();
+        let metrics = tokio::spawn(metrics);
+        let served = self.server.await;
+        metrics_handle.stop(true).await;
+        let _ = metrics.await;
+        served
+    }
+}
+
+/// The metrics listener: one worker, `GET /metrics` only, stopped with the
+/// API (see [`Application::run`]).
+fn metrics_server(
+    addr: std::net::SocketAddr,
+    db: web::Data<Database>,
+) -> std::io::Result<(u16, Server)> {
+    let listener = listen(addr)?;
+    let port = listener.local_addr()?.port();
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(db.clone())
+            .configure(metrics::listener_routes)
+            .wrap(from_fn(security::headers))
+    })
+    .listen(listener)?
+    .workers(1)
+    .disable_signals()
+    .shutdown_timeout(1)
+    .run();
+    Ok((port, server))
+}
+
+/// The development provider, when asked for; the issuer then names the
+/// port actually bound (tests bind port 0).
+fn dev_identity_provider(
+    config: &mut Config,
+    local_addr: std::net::SocketAddr,
+) -> std::io::Result<Option<web::Data<DevIdp>>> {
+    Ok(match &config.dev_idp {
+        Some(settings) => {
+            // The issuer names the port actually bound (tests bind port 0).
+            config.auth.issuer = dev_idp::issuer_for(local_addr);
+            let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
+                .map_err(std::io::Error::other)?;
+            tracing::warn!(
+                issuer = idp.issuer(),
+                "DEVELOPMENT IDENTITY PROVIDER ENABLED: anyone who can reach this address \
+                 can sign in as anyone. Never use it in production."
+            );
+            Some(web::Data::new(idp))
+        }
+        None => None,
+    })
+}
+
+/// With a generic OpenID issuer, a token is only known to be meant for us
+/// when its audience or authorized party says so.
+fn warn_if_any_audience_is_accepted(config: &Config) {
+    let auth = &config.auth;
+    if config.dev_idp.is_none()
+        && !auth.clerk
+        && auth.audiences.is_empty()
+        && auth.authorized_parties.is_empty()
+    {
+        tracing::warn!(
+            issuer = %auth.issuer,
+            "neither AUTH_AUDIENCE nor AUTH_AUTHORIZED_PARTIES is set: every token this \
+             issuer signs is accepted, including those it issues to other applications of \
+             the same tenant. Set AUTH_AUDIENCE to this API's audience (or \
+             AUTH_AUTHORIZED_PARTIES to the web app's origins)."
+        );
     }
 }
 
@@ -226,7 +304,7 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .route("/webhooks/clerk", web::to(webhooks::other_methods))
         .route("/healthz", error::method_not_allowed("GET"))
         .route("/readyz", error::method_not_allowed("GET"))
-        .route("/metrics", error::method_not_allowed("GET"));
+        .route("/metrics", web::to(metrics::other_methods));
 }
 
 fn cors(origins: &[String]) -> Cors {

@@ -1,6 +1,8 @@
 //! Operations endpoints: liveness and readiness for orchestrators and load
 //! balancers.
 
+use std::time::{Duration, Instant};
+
 use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -27,6 +29,34 @@ pub struct Health {
 #[get("/healthz")]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().json(Health { status: "ok" })
+}
+
+/// How old the database check behind `/readyz` may be.
+pub const READINESS_MAX_AGE: Duration = Duration::from_secs(1);
+
+/// The database check behind `/readyz`, shared by every worker. Probes get
+/// its last result while it is fresh, and wait for the one check under way
+/// otherwise, so a flood of probes costs one connection a second at most
+/// and takes none from requests.
+#[derive(Debug, Default)]
+pub struct Readiness {
+    last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+}
+
+impl Readiness {
+    /// Whether the database answers and the schema is migrated, as checked
+    /// at most [`READINESS_MAX_AGE`] ago.
+    pub async fn database_ok(&self, db: &Database) -> bool {
+        let mut last = self.last.lock().await;
+        if let Some((checked_at, ok)) = *last
+            && checked_at.elapsed() < READINESS_MAX_AGE
+        {
+            return ok;
+        }
+        let ok = db.is_migrated() && db.ping().await;
+        *last = Some((Instant::now(), ok));
+        ok
+    }
 }
 
 /// State of one dependency.
@@ -72,7 +102,8 @@ pub struct NotReady {
 ///
 /// `200` when the database answers, the schema is migrated and the signing
 /// keys are loaded; otherwise `503` with the checks that failed. Load
-/// balancers route traffic by it.
+/// balancers route traffic by it. The database check is at most a second
+/// old, so probes never compete with requests for connections.
 #[utoipa::path(
     tag = "operations",
     operation_id = "readyz",
@@ -83,8 +114,12 @@ pub struct NotReady {
     )
 )]
 #[get("/readyz")]
-pub async fn readyz(db: web::Data<Database>, verifier: web::Data<Verifier>) -> HttpResponse {
-    let database_ok = db.is_migrated() && db.ping().await;
+pub async fn readyz(
+    db: web::Data<Database>,
+    verifier: web::Data<Verifier>,
+    readiness: web::Data<Readiness>,
+) -> HttpResponse {
+    let database_ok = readiness.database_ok(&db).await;
     let keys_ok = verifier.keys().is_loaded();
     let checks = Checks {
         database: database_ok.into(),

@@ -11,7 +11,7 @@ use actix_web::{App, HttpResponse, HttpServer, web};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use quotes_api::auth::KeyStoreSettings;
-use quotes_api::config::{AuthConfig, Config, DatabaseConfig, LogFormat};
+use quotes_api::config::{AuthConfig, Config, DatabaseConfig, LogFormat, MetricsConfig};
 use quotes_api::db::DatabaseUrl;
 use serde_json::{Value, json};
 use tokio::net::{TcpListener, TcpStream};
@@ -384,6 +384,11 @@ pub fn test_config(database_url: &str, issuer: &str) -> Config {
         request_timeout: Duration::from_secs(15),
         cors_allowed_origins: vec!["http://localhost:3000".to_owned()],
         log_format: LogFormat::Text,
+        metrics: MetricsConfig {
+            bind_addr: Some("127.0.0.1:0".parse().unwrap()),
+            on_api_listener: false,
+        },
+        trusted_proxies: Vec::new(),
         database: DatabaseConfig {
             url: DatabaseUrl::parse(database_url).unwrap(),
             pool_size: 4,
@@ -439,6 +444,8 @@ pub fn test_key_settings() -> KeyStoreSettings {
 /// A running API with its own database and identity provider.
 pub struct TestApp {
     pub address: String,
+    /// The metrics listener's address, when the test has one.
+    pub metrics_address: Option<String>,
     pub client: reqwest::Client,
     pub idp: TestIdp,
     pub key: TestKey,
@@ -505,10 +512,14 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         .await
         .expect("the test server starts");
     let address = format!("http://127.0.0.1:{}", app.port());
+    let metrics_address = app
+        .metrics_port()
+        .map(|port| format!("http://127.0.0.1:{port}"));
     let handle = app.handle();
     tokio::spawn(app.run());
     let test_app = TestApp {
         address,
+        metrics_address,
         client: reqwest::Client::builder()
             .redirect(reqwest::redirect::Policy::none())
             .build()
@@ -539,6 +550,19 @@ impl TestApp {
             .text()
             .await
             .unwrap()
+    }
+
+    /// What the metrics listener serves at `/metrics`.
+    pub async fn metrics_text(&self) -> String {
+        let address = self.metrics_address.as_ref().expect("a metrics listener");
+        let response = self
+            .client
+            .get(format!("{address}/metrics"))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), 200);
+        response.text().await.unwrap()
     }
 
     /// A valid token for `user`.

@@ -9,6 +9,7 @@
 mod clerk;
 mod database;
 mod dev_idp;
+mod hardening;
 mod helpers;
 mod openapi;
 mod operations;

@@ -5,7 +5,7 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-use quotes_api::config::{AuthConfig, Config, DatabaseConfig, LogFormat};
+use quotes_api::config::{AuthConfig, Config, DatabaseConfig, LogFormat, MetricsConfig};
 use quotes_api::db::DatabaseUrl;
 use quotes_api::dev_idp::{DevIdp, DevIdpConfig, issuer_for};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -69,6 +69,8 @@ impl TestApi {
             request_timeout: Duration::from_secs(15),
             cors_allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
+            metrics: MetricsConfig::default(),
+            trusted_proxies: Vec::new(),
             database: DatabaseConfig {
                 url: DatabaseUrl::parse(&database_url).expect("a database URL"),
                 pool_size: 2,
