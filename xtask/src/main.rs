@@ -17,6 +17,7 @@
 mod bench;
 mod browser;
 mod containers;
+mod deny;
 mod fuzz;
 mod openapi;
 mod postgres;
@@ -166,6 +167,7 @@ fn test() -> Result {
         ])?;
         web::lint()
     })?;
+    step("supply chain (cargo deny)", || deny::check(&mut tally))?;
     step("Rust tests", || cargo_test(&mut tally))?;
     step("web app unit tests", || web::test(&mut tally))?;
     let python = step("Python tools", python::PythonTools::install)?;
