@@ -1,5 +1,6 @@
 //! `cargo xtask web`: builds the single-page app in `web/` into a static
-//! bundle in `web/dist/` (index.html, style.css, the JS glue and the wasm).
+//! bundle in `web/dist/` (index.html, boot.js, style.css, the JS glue and
+//! the wasm).
 //!
 //! The pipeline is plain: `cargo build` for wasm32, `wasm-bindgen --target
 //! web`, `wasm-opt -Oz`. The toolchain is picked at build time: rustup's
@@ -176,7 +177,7 @@ pub fn build() -> Result<PathBuf> {
     )?;
     let bundle_wasm = dist.join(format!("{CRATE}_bg.wasm"));
     optimize(&bundle_wasm)?;
-    for file in ["index.html", "style.css"] {
+    for file in ["index.html", "boot.js", "style.css"] {
         std::fs::copy(root().join("web/static").join(file), dist.join(file))
             .map_err(|e| format!("copying {file}: {e}"))?;
     }
