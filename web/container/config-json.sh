@@ -1,5 +1,7 @@
 #!/bin/sh
-# Prints the web app's config.json, made from the environment:
+# Prints the web app's config.json, made from the environment, or with
+# --csp the Content-Security-Policy that fits it (the app's own files and
+# WebAssembly, the API, and the identity provider it talks to):
 #
 #   API_BASE               the API's URL, e.g. https://api.example.com (required)
 #   AUTH_PROVIDER          oidc or clerk (default: clerk when
@@ -36,6 +38,27 @@ check_url() {
 	http://?* | https://?*) ;;
 	*) fail "$1 must be an http(s) URL, not \"$2\"" ;;
 	esac
+}
+
+# origin URL: the scheme and host of URL, without path, query or fragment.
+origin() {
+	printf '%s' "$1" | sed -e 's#^\(https\{0,1\}://[^/?#]*\).*#\1#'
+}
+
+# frontend_api KEY: the host a Clerk publishable key names
+# (pk_test_/pk_live_ + base64 of "host$").
+frontend_api() {
+	encoded=${1#pk_test_}
+	encoded=${encoded#pk_live_}
+	while [ $((${#encoded} % 4)) -ne 0 ]; do
+		encoded="$encoded="
+	done
+	host=$(printf '%s' "$encoded" | base64 -d 2>/dev/null) || fail "CLERK_PUBLISHABLE_KEY is not a Clerk publishable key"
+	host=${host%\$}
+	case $host in
+	'' | *[!A-Za-z0-9.-]*) fail "CLERK_PUBLISHABLE_KEY is not a Clerk publishable key" ;;
+	esac
+	printf '%s' "$host"
 }
 
 # string VALUE: VALUE as a JSON string (checked before).
@@ -83,5 +106,21 @@ clerk)
 	fail "AUTH_PROVIDER must be oidc or clerk"
 	;;
 esac
+
+if [ "${1:-}" = --csp ]; then
+	common="default-src 'self'; base-uri 'none'; object-src 'none'; form-action 'self'; frame-ancestors 'none'"
+	api=$(origin "$api_base")
+	if [ "$provider" = clerk ]; then
+		# Clerk's script, API and images come from its Frontend API, and its
+		# bot check from Cloudflare, as Clerk's CSP guide lists.
+		fapi="https://$(frontend_api "$key")"
+		printf '%s\n' "$common; script-src 'self' 'wasm-unsafe-eval' $fapi https://challenges.cloudflare.com; connect-src 'self' $api $fapi; img-src 'self' data: https://img.clerk.com; style-src 'self' 'unsafe-inline'; worker-src 'self' blob:; frame-src https://challenges.cloudflare.com"
+	else
+		# The token endpoint may sit on another https origin than the
+		# issuer (Cognito's does), known only after discovery.
+		printf '%s\n' "$common; script-src 'self' 'wasm-unsafe-eval'; connect-src 'self' $api $(origin "$issuer") https:; img-src 'self' data:; style-src 'self'"
+	fi
+	exit 0
+fi
 
 printf '{"api_base": %s, "provider": {%s}}\n' "$(string "$api_base")" "$fields"

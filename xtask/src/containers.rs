@@ -46,7 +46,8 @@ pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
         )?;
         tally.passed += 1;
     }
-    config_json(tally)
+    config_json(tally)?;
+    content_security_policy(tally)
 }
 
 /// What the script must make of an environment: this config.json, or a
@@ -163,5 +164,74 @@ fn config_json(tally: &mut Tally) -> Result {
         }
         tally.passed += 1;
     }
+    Ok(())
+}
+
+/// An environment, as pairs of variable and value.
+type Env = &'static [(&'static str, &'static str)];
+
+/// Environments and what the policy the script writes for them must say.
+const POLICY_CASES: &[(Env, &[&str])] = &[
+    (
+        &[
+            ("API_BASE", "https://api.example.com/v1"),
+            ("AUTH_ISSUER", "https://id.example.com/realms/quotes"),
+        ],
+        &[
+            "frame-ancestors 'none'",
+            "script-src 'self' 'wasm-unsafe-eval';",
+            "connect-src 'self' https://api.example.com https://id.example.com https:;",
+        ],
+    ),
+    (
+        &[
+            ("API_BASE", "https://api.example.com"),
+            ("CLERK_PUBLISHABLE_KEY", "pk_live_Y2xlcmsuZXhhbXBsZS5jb20k"),
+        ],
+        &[
+            "frame-ancestors 'none'",
+            "script-src 'self' 'wasm-unsafe-eval' https://clerk.example.com https://challenges.cloudflare.com;",
+            "connect-src 'self' https://api.example.com https://clerk.example.com;",
+            "img-src 'self' data: https://img.clerk.com;",
+        ],
+    ),
+];
+
+/// Runs the script's `--csp` on every case, and on a key that names no host.
+fn content_security_policy(tally: &mut Tally) -> Result {
+    let run = |env: &[(&str, &str)]| {
+        Command::new("sh")
+            .arg(root().join(CONFIG_JSON_SCRIPT))
+            .arg("--csp")
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .envs(env.iter().copied())
+            .output()
+            .map_err(|e| format!("cannot run sh {CONFIG_JSON_SCRIPT}: {e}"))
+    };
+    for (env, expected) in POLICY_CASES {
+        let output = run(env)?;
+        let policy = String::from_utf8_lossy(&output.stdout);
+        if !output.status.success() || !expected.iter().all(|part| policy.contains(part)) {
+            return Err(format!(
+                "{CONFIG_JSON_SCRIPT} --csp with {env:?}: {}, policy {policy:?}, expected {expected:?}",
+                output.status
+            ));
+        }
+        tally.passed += 1;
+    }
+    let bad_key = [
+        ("API_BASE", "https://api.example.com"),
+        ("CLERK_PUBLISHABLE_KEY", "pk_test_!!!"),
+    ];
+    let output = run(&bad_key)?;
+    if output.status.success()
+        || !String::from_utf8_lossy(&output.stderr).contains("CLERK_PUBLISHABLE_KEY")
+    {
+        return Err(format!(
+            "{CONFIG_JSON_SCRIPT} --csp accepted a key that names no host"
+        ));
+    }
+    tally.passed += 1;
     Ok(())
 }
