@@ -56,6 +56,7 @@ impl Settings {
 /// One wrk run.
 #[derive(Debug, Clone, Copy)]
 struct Load {
+    requests: f64,
     requests_per_second: f64,
     p50_ms: f64,
     p99_ms: f64,
@@ -119,6 +120,8 @@ async fn run() -> Result {
     let put = wrk(&settings, &api.base(), &token_file, "put")?;
     let mix = wrk(&settings, &api.base(), &token_file, "mix")?;
     let peak_rss = api.memory("VmHWM")?;
+    // Nothing scraped metrics during the runs: what they left behind.
+    let after_rss = api.memory("VmRSS")?;
     drop(api);
     let _ = std::fs::remove_file(&token_file);
 
@@ -143,8 +146,11 @@ async fn run() -> Result {
     report(
         &settings,
         start_to_ready,
-        idle_rss,
-        peak_rss,
+        Memory {
+            idle: idle_rss,
+            peak: peak_rss,
+            after: after_rss,
+        },
         [get, put, mix],
         Yardsticks {
             select_only: pgbench_tps,
@@ -264,6 +270,7 @@ fn wrk(settings: &Settings, base: &str, tokens: &PathBuf, mode: &str) -> Result<
         reason = "a count"
     )]
     Ok(Load {
+        requests,
         requests_per_second: requests / (micros / 1e6),
         p50_ms: p50 / 1000.0,
         p99_ms: p99 / 1000.0,
@@ -326,15 +333,26 @@ fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<f64> {
         })
 }
 
+/// Resident memory of the API, in KiB.
+#[derive(Debug, Clone, Copy)]
+struct Memory {
+    /// After seeding, before the runs.
+    idle: u64,
+    /// The most it ever held.
+    peak: u64,
+    /// After the runs, with nothing having scraped its metrics.
+    after: u64,
+}
+
 #[expect(clippy::cast_precision_loss, reason = "memory in MiB for a report")]
 fn report(
     settings: &Settings,
     ready: Duration,
-    idle_rss: u64,
-    peak_rss: u64,
+    memory: Memory,
     loads: [Load; 3],
     yardsticks: Yardsticks,
 ) {
+    let served: f64 = loads.iter().map(|load| load.requests).sum();
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
     println!(
@@ -380,8 +398,13 @@ fn report(
     println!(
         "start to ready: {} ms; RSS idle {:.1} MiB, peak {:.1} MiB",
         ready.as_millis(),
-        mib(idle_rss),
-        mib(peak_rss)
+        mib(memory.idle),
+        mib(memory.peak)
+    );
+    println!(
+        "RSS after {served:.0} requests with nothing scraping: {:.1} MiB ({:+.1} MiB since idle)",
+        mib(memory.after),
+        mib(memory.after) - mib(memory.idle)
     );
     let _ = std::io::stdout().flush();
 }
