@@ -139,21 +139,12 @@ impl KeyStore {
         let http = reqwest::Client::builder()
             .timeout(settings.fetch_timeout)
             .connect_timeout(settings.fetch_timeout)
-            .redirect(reqwest::redirect::Policy::custom(|attempt| {
-                let from_https = attempt
-                    .previous()
-                    .last()
-                    .is_some_and(|url| url.scheme() == "https");
-                if attempt.previous().len() > 3 {
-                    attempt.error("more than 3 redirects")
-                } else if from_https && attempt.url().scheme() != "https" {
-                    attempt.error("refused a redirect from https to plain http")
-                } else if !is_secure_source(attempt.url()) {
-                    attempt.error("refused a redirect to plain http")
-                } else {
-                    attempt.follow()
-                }
-            }))
+            .redirect(reqwest::redirect::Policy::custom(
+                |attempt| match redirect_refusal(attempt.previous(), attempt.url()) {
+                    Some(reason) => attempt.error(reason),
+                    None => attempt.follow(),
+                },
+            ))
             .user_agent(concat!("quotes-api/", env!("CARGO_PKG_VERSION")))
             .build()
             .unwrap_or_default();
@@ -412,6 +403,22 @@ impl Inner {
     }
 }
 
+/// Why a redirect from the chain `previous` to `next` is not followed, if
+/// it is not: more than 3 hops, `https` to plain `http`, or to a plain
+/// `http` address off this machine.
+fn redirect_refusal(previous: &[Url], next: &Url) -> Option<&'static str> {
+    let from_https = previous.last().is_some_and(|url| url.scheme() == "https");
+    if previous.len() > 3 {
+        Some("more than 3 redirects")
+    } else if from_https && next.scheme() != "https" {
+        Some("refused a redirect from https to plain http")
+    } else if !is_secure_source(next) {
+        Some("refused a redirect to plain http")
+    } else {
+        None
+    }
+}
+
 /// Whether keys may be fetched from `url`: over `https`, or from this
 /// machine, where nobody sits between us and the provider.
 pub fn is_secure_source(url: &Url) -> bool {
@@ -474,6 +481,31 @@ mod tests {
         assert_eq!(max_age("no-store"), Some(Duration::ZERO));
         assert_eq!(max_age("public"), None);
         assert_eq!(max_age("max-age=soon"), None);
+    }
+
+    #[test]
+    fn redirects_never_downgrade_to_plain_http() {
+        let url = |raw: &str| Url::parse(raw).unwrap();
+        let https = [url("https://id.example.com/.well-known/jwks.json")];
+        assert_eq!(
+            redirect_refusal(&https, &url("https://keys.example.com/jwks.json")),
+            None
+        );
+        assert!(redirect_refusal(&https, &url("http://keys.example.com/jwks.json")).is_some());
+        assert!(redirect_refusal(&https, &url("http://127.0.0.1:8080/jwks.json")).is_some());
+        let local = [url("http://127.0.0.1:8080/dev-idp/jwks.json")];
+        assert_eq!(
+            redirect_refusal(&local, &url("http://localhost:8080/jwks.json")),
+            None
+        );
+        assert!(redirect_refusal(&local, &url("http://keys.example.com/jwks.json")).is_some());
+        let long = [
+            https[0].clone(),
+            https[0].clone(),
+            https[0].clone(),
+            https[0].clone(),
+        ];
+        assert!(redirect_refusal(&long, &url("https://keys.example.com/jwks.json")).is_some());
     }
 
     #[test]
