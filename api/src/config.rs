@@ -774,6 +774,28 @@ mod tests {
     }
 
     #[test]
+    fn a_clerk_key_and_its_issuer_written_otherwise_are_one_issuer() {
+        let args = AuthArgs {
+            auth_issuer: Some("HTTPS://Clerk.Example.com/".to_owned()),
+            auth_jwks_url: None,
+            auth_audience: None,
+            auth_authorized_parties: None,
+            auth_leeway_secs: "5".to_owned(),
+            // pk_test_ + base64("clerk.example.com$")
+            clerk_publishable_key: Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned()),
+            clerk_jwt_key: None,
+        };
+        let config = AuthConfig::from_args(&args).unwrap();
+        assert_eq!(config.issuer, "https://clerk.example.com");
+        let other = AuthArgs {
+            auth_issuer: Some("https://clerk.other.example".to_owned()),
+            ..args
+        };
+        let err = AuthConfig::from_args(&other).unwrap_err();
+        assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    #[test]
     fn the_leeway_is_at_most_five_minutes() {
         assert_eq!(leeway("300").unwrap(), Duration::from_secs(300));
         let err = leeway("99999999999").unwrap_err();
