@@ -1,6 +1,7 @@
 // Swagger UI in headless Chromium: authorize with a development token,
-// call GET /me/quote from the page, and check that it succeeded. Writes a
-// screenshot of the result.
+// call GET /me/quote from the page, and check that it succeeded, that the
+// page's Content-Security-Policy blocked nothing it needs, and that the
+// token was kept in memory only. Writes a screenshot of the result.
 //
 // Environment: QUOTES_URL, QUOTES_TOKEN, CHROMIUM (executable), OUT (folder).
 
@@ -32,8 +33,15 @@ try {
   page.on("request", (request) => {
     if (!request.url().startsWith(base)) external.push(request.url());
   });
+  const refused = [];
+  page.on("console", (message) => {
+    if (/Content Security Policy/i.test(message.text())) refused.push(message.text());
+  });
 
-  await page.goto(`${base}/docs/`);
+  const docs = await page.goto(`${base}/docs/`);
+  const policy = docs.headers()["content-security-policy"] ?? "";
+  if (!policy.includes("frame-ancestors 'none'")) fail(`/docs/ has no framing policy: ${policy}`);
+  checks++;
   await page.getByRole("button", { name: "Authorize" }).first().click();
   await page.locator(".modal-ux input[type=text]").fill(token);
   await page.locator(".modal-ux button.authorize").click();
@@ -53,6 +61,11 @@ try {
   if (!body.includes(quote)) fail(`the response does not show the quote: ${body}`);
   checks++;
   if (external.length > 0) fail(`the page reached outside the API: ${external.join(", ")}`);
+  checks++;
+  if (refused.length > 0) fail(`the policy refused: ${refused.join(" | ")}`);
+  checks++;
+  const kept = await page.evaluate(() => Object.keys(window.localStorage));
+  if (kept.length > 0) fail(`Swagger UI kept ${kept.join(", ")} in localStorage`);
   checks++;
 
   mkdirSync(out, { recursive: true });
