@@ -32,6 +32,7 @@ fn main() {
     let mut document = openapi30::to_openapi_30(document)
         .unwrap_or_else(|e| fail(format!("{DOCUMENT} cannot be converted to OpenAPI 3.0 {e}")));
     requests::unconstrain_request_strings(&mut document);
+    leave_out_what_the_client_does_not_use(&mut document);
     let spec = parse(&document).unwrap_or_else(|e| fail(e));
     let tokens = generate(&spec).unwrap_or_else(|e| {
         fail(format!(
@@ -46,6 +47,40 @@ fn main() {
     let output = PathBuf::from(out_dir).join(OUTPUT);
     std::fs::write(&output, prettyplease::unparse(&file))
         .unwrap_or_else(|e| fail(format!("cannot write {}: {e}", output.display())));
+}
+
+/// Two things of the document the client leaves out:
+///
+/// - `default` responses: progenitor counts them among the possible
+///   successes and gives up when their type (a problem) differs. Statuses
+///   the document does not list come back as unexpected responses, which
+///   `problem` reads the same way, so nothing is lost.
+/// - the optional `X-Request-Id` request header: the server makes an id
+///   when none is sent, and an argument on every method for it would only
+///   be `None`.
+fn leave_out_what_the_client_does_not_use(document: &mut Value) {
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for item in paths.values_mut().filter_map(Value::as_object_mut) {
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            if let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            {
+                responses.remove("default");
+            }
+            if let Some(parameters) = operation
+                .get_mut("parameters")
+                .and_then(Value::as_array_mut)
+            {
+                parameters.retain(|parameter| {
+                    parameter.get("$ref").and_then(Value::as_str)
+                        != Some("#/components/parameters/X-Request-Id")
+                });
+            }
+        }
+    }
 }
 
 fn generator() -> progenitor::Generator {

@@ -28,8 +28,8 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
     "detail": "The quote has 1001 characters; at most 1000 are allowed."
 }))]
 pub struct Problem {
-    /// A URI naming the kind of problem (see the README's table);
-    /// `about:blank` for plain HTTP errors.
+    /// A URI naming the kind of problem; `about:blank` for plain HTTP
+    /// errors. (The document lists every value; see `openapi::PROBLEM_TYPES`.)
     #[serde(rename = "type")]
     pub kind: &'static str,
     /// Short summary of the kind of problem.
@@ -222,14 +222,14 @@ impl ResponseError for ApiError {
                     .headers_mut()
                     .insert(header::ALLOW, HeaderValue::from_static(allow));
             }
-            Self::DatabaseUnavailable(_) | Self::Database(_)
-                if status == StatusCode::SERVICE_UNAVAILABLE =>
-            {
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
-            }
             _ => {}
+        }
+        // Every 503 says when to come back: the database, or the provider's
+        // keys, are usually back within moments.
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("1"));
         }
         response
     }
@@ -296,7 +296,16 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail: match status {
-            StatusCode::BAD_REQUEST => "The request is malformed.".to_owned(),
+            // A refused CORS preflight says what was refused: the origin, the
+            // method or a header.
+            StatusCode::BAD_REQUEST => res
+                .response()
+                .error()
+                .and_then(|error| error.as_error::<actix_cors::CorsError>())
+                .map_or_else(
+                    || "The request is malformed.".to_owned(),
+                    |refused| format!("The CORS request was refused: {refused}."),
+                ),
             _ => format!("The request failed with status {}.", status.as_u16()),
         },
     };

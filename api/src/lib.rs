@@ -11,6 +11,7 @@ pub mod db;
 pub mod dev_idp;
 pub mod docs;
 pub mod error;
+pub mod json;
 pub mod metrics;
 pub mod openapi;
 pub mod ops;
@@ -161,6 +162,7 @@ impl Application {
                 )
                 .into_app()
                 .app_data(telemetry::RequestTimeout(request_timeout))
+                .wrap(from_fn(head_as_get))
                 .wrap(from_fn(telemetry::deadline))
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::observe))
@@ -257,6 +259,19 @@ fn dev_identity_provider(
     })
 }
 
+/// `HEAD` is answered wherever `GET` is (RFC 9110 §9.3.2): the request is
+/// routed as a `GET`, and the connection, which saw a `HEAD`, sends the
+/// headers without the body. The access log and metrics keep `HEAD`.
+async fn head_as_get(
+    mut req: actix_web::dev::ServiceRequest,
+    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
+) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
+    if req.method() == actix_web::http::Method::HEAD {
+        req.head_mut().method = actix_web::http::Method::GET;
+    }
+    next.call(req).await
+}
+
 /// With a generic OpenID issuer, a token is only known to be meant for us
 /// when its audience or authorized party says so.
 fn warn_if_any_audience_is_accepted(config: &Config) {
@@ -300,22 +315,27 @@ pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
         .service(ops::healthz)
         .service(ops::readyz)
         .service(metrics::prometheus)
-        .route("/me/quote", error::method_not_allowed("GET, PUT, DELETE"))
+        .route(
+            "/me/quote",
+            error::method_not_allowed("GET, HEAD, PUT, DELETE"),
+        )
         .route("/webhooks/clerk", web::to(webhooks::other_methods))
-        .route("/healthz", error::method_not_allowed("GET"))
-        .route("/readyz", error::method_not_allowed("GET"))
+        .route("/healthz", error::method_not_allowed("GET, HEAD"))
+        .route("/readyz", error::method_not_allowed("GET, HEAD"))
         .route("/metrics", web::to(metrics::other_methods));
 }
 
 fn cors(origins: &[String]) -> Cors {
     let mut cors = Cors::default()
-        .allowed_methods(["GET", "PUT", "DELETE"])
+        .allowed_methods(["GET", "HEAD", "PUT", "DELETE"])
         // Clients generated from the OpenAPI document (progenitor's) send
-        // `api-version` on every request.
+        // `api-version` on every request; any client may send its own
+        // request id.
         .allowed_headers([
             header::AUTHORIZATION,
             header::CONTENT_TYPE,
             header::HeaderName::from_static("api-version"),
+            header::HeaderName::from_static(telemetry::REQUEST_ID),
         ])
         .expose_headers([
             header::WWW_AUTHENTICATE,

@@ -133,8 +133,8 @@ pub struct OnApiListener(pub bool);
     tag = "operations",
     operation_id = "metrics",
     responses(
-        (status = OK, description = "Prometheus text exposition format.", body = String,
-            content_type = "text/plain; version=0.0.4"),
+        (status = OK, description = "Prometheus text exposition format (version 0.0.4).", body = String,
+            content_type = "text/plain"),
         (status = NOT_FOUND, description = "Metrics are not served on this listener.",
             body = crate::error::Problem, content_type = "application/problem+json"),
     )
@@ -156,7 +156,7 @@ pub async fn other_methods(
 ) -> Result<HttpResponse, ApiError> {
     Err(match on_api {
         Some(on) if !on.0 => ApiError::RouteNotFound,
-        _ => ApiError::MethodNotAllowed { allow: "GET" },
+        _ => ApiError::MethodNotAllowed { allow: "GET, HEAD" },
     })
 }
 

@@ -9,6 +9,8 @@ use utoipa::openapi::{LicenseBuilder, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
 
+use serde_json::{Value, json};
+
 use crate::error::Problem;
 
 /// How to call the API, shown at the top of Swagger UI.
@@ -26,11 +28,15 @@ identity provider this deployment trusts; the caller is the token's `sub`.
 In Swagger UI, press **Authorize** and paste the token.
 
 Every error is `application/problem+json` (RFC 9457) with `type`, `title`, \
-`status` and `detail`.";
+`status` and `detail`; each response below names its problem types. Every \
+response carries `X-Request-Id`, the caller's own when it sent a plain one \
+(up to 128 letters, digits, `-`, `_`, `.`, `:`). `HEAD` is answered wherever \
+`GET` is.";
 
 #[derive(OpenApi)]
 #[openapi(
     info(title = "quotes API", description = DESCRIPTION),
+    servers((url = "/", description = "The server this document is served from")),
     modifiers(&Finish),
     components(schemas(Problem)),
     tags(
@@ -79,7 +85,234 @@ pub fn document() -> Document {
         .split_for_parts();
     let mut document = ApiDoc::openapi();
     document.merge(std::mem::take(&mut paths));
-    document
+    let Ok(mut value) = serde_json::to_value(&document) else {
+        return document;
+    };
+    complete(&mut value);
+    serde_json::from_value(value).unwrap_or(document)
+}
+
+/// The problem types, with the statuses they come with: what a client can
+/// switch on. Kept in step with the README's table.
+pub const PROBLEM_TYPES: [(&str, &str); 8] = [
+    (
+        "urn:quotes:problem:missing-token",
+        "401: no bearer token was sent",
+    ),
+    (
+        "urn:quotes:problem:invalid-token",
+        "401: the token was refused",
+    ),
+    (
+        "urn:quotes:problem:quote-not-found",
+        "404: the caller has no quote",
+    ),
+    (
+        "urn:quotes:problem:invalid-quote",
+        "422: the quote breaks the rules",
+    ),
+    (
+        "urn:quotes:problem:malformed-json",
+        "400: the body is not JSON",
+    ),
+    (
+        "urn:quotes:problem:invalid-webhook",
+        "400: a delivery was refused",
+    ),
+    (
+        "urn:quotes:problem:unavailable",
+        "503: the database or the signing keys are out of reach; retry after `Retry-After`",
+    ),
+    ("about:blank", "any other status: its title says it all"),
+];
+
+/// What every operation has in common and the routes cannot say: the
+/// request id on every request and response, `Retry-After` on `503`, a
+/// `405` with `Allow` and a `default` problem, `security: []` on public
+/// operations, and an example problem for each error response.
+fn complete(document: &mut Value) {
+    document["components"]["headers"] = json!({
+        "X-Request-Id": {
+            "description": "The request's id, as the caller sent it (when plain) or as made by the server; also in the server's log line.",
+            "schema": {"type": "string", "maxLength": 128}
+        },
+        "Retry-After": {
+            "description": "Seconds to wait before trying again.",
+            "schema": {"type": "integer", "minimum": 0}
+        },
+        "Allow": {
+            "description": "The methods this path supports.",
+            "schema": {"type": "string"},
+            "example": "GET, HEAD, PUT, DELETE"
+        }
+    });
+    document["components"]["parameters"] = json!({
+        "X-Request-Id": {
+            "name": "X-Request-Id",
+            "in": "header",
+            "required": false,
+            "description": "An id of the caller's choosing for this request, echoed in the response and logged; kept when it has 1 to 128 letters, digits, `-`, `_`, `.` or `:`.",
+            "schema": {"type": "string", "maxLength": 128, "pattern": "^[A-Za-z0-9._:-]{1,128}$"}
+        }
+    });
+    document["components"]["responses"] = json!({
+        "MethodNotAllowed": {
+            "description": "The path does not support this method; `Allow` lists those it does. Problem type `about:blank`.",
+            "headers": {
+                "Allow": {"$ref": "#/components/headers/Allow"},
+                "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}
+            },
+            "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": problem_example("about:blank", "Method Not Allowed", 405, "This resource supports GET, HEAD, PUT, DELETE.")
+            }}
+        },
+        "Error": {
+            "description": "Any other error (`500` when something went wrong on the server's side). Problem type `about:blank`.",
+            "headers": {"X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}},
+            "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": problem_example("about:blank", "Internal Server Error", 500, "Something went wrong on our side; it has been logged.")
+            }}
+        }
+    });
+    let listed: Vec<String> = PROBLEM_TYPES
+        .iter()
+        .map(|(kind, meaning)| format!("- `{kind}`: {meaning}"))
+        .collect();
+    document["components"]["schemas"]["Problem"]["properties"]["type"]["description"] =
+        json!(format!(
+            "A URI naming the kind of problem; a client can switch on it. One of:\n\n{}",
+            listed.join("\n")
+        ));
+    document["components"]["schemas"]["Problem"]["properties"]["type"]["examples"] = json!(
+        PROBLEM_TYPES
+            .iter()
+            .map(|(kind, _)| *kind)
+            .collect::<Vec<_>>()
+    );
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            if !operation.contains_key("security") {
+                operation.insert("security".to_owned(), json!([]));
+            }
+            let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+            if let Some(parameters) = parameters.as_array_mut() {
+                parameters.push(json!({"$ref": "#/components/parameters/X-Request-Id"}));
+            }
+            let Some(responses) = operation
+                .get_mut("responses")
+                .and_then(Value::as_object_mut)
+            else {
+                continue;
+            };
+            for (status, response) in responses.iter_mut() {
+                complete_response(path, status, response);
+            }
+            responses.insert(
+                "405".to_owned(),
+                json!({"$ref": "#/components/responses/MethodNotAllowed"}),
+            );
+            responses.insert(
+                "default".to_owned(),
+                json!({"$ref": "#/components/responses/Error"}),
+            );
+        }
+    }
+}
+
+fn complete_response(path: &str, status: &str, response: &mut Value) {
+    response["headers"]["X-Request-Id"] = json!({"$ref": "#/components/headers/X-Request-Id"});
+    if status == "503" {
+        response["headers"]["Retry-After"] = json!({"$ref": "#/components/headers/Retry-After"});
+    }
+    let Some(content) = response
+        .get_mut("content")
+        .and_then(|content| content.get_mut("application/problem+json"))
+    else {
+        return;
+    };
+    if content.get("example").is_some() {
+        return;
+    }
+    let example = match (path, status) {
+        ("/readyz", "503") => {
+            let mut example = problem_example(
+                "urn:quotes:problem:unavailable",
+                "Service Unavailable",
+                503,
+                "Not ready to serve requests; see checks.",
+            );
+            example["checks"] = json!({"database": "unavailable", "signing_keys": "ok"});
+            example
+        }
+        (_, "401") => problem_example(
+            "urn:quotes:problem:invalid-token",
+            "Unauthorized",
+            401,
+            "The token has expired.",
+        ),
+        ("/me/quote", "404") => problem_example(
+            "urn:quotes:problem:quote-not-found",
+            "No quote",
+            404,
+            "You have not saved a quote yet.",
+        ),
+        (_, "404") => problem_example(
+            "about:blank",
+            "Not Found",
+            404,
+            "There is nothing at this path.",
+        ),
+        ("/webhooks/clerk", "400") => problem_example(
+            "urn:quotes:problem:invalid-webhook",
+            "Invalid webhook",
+            400,
+            "The delivery was not accepted: no v1 signature in svix-signature matches this delivery.",
+        ),
+        (_, "400") => problem_example(
+            "urn:quotes:problem:malformed-json",
+            "Malformed JSON",
+            400,
+            "The body is not valid JSON: EOF while parsing an object at line 1 column 10.",
+        ),
+        (_, "413") => problem_example(
+            "about:blank",
+            "Payload Too Large",
+            413,
+            "The request body is larger than 16384 bytes.",
+        ),
+        (_, "415") => problem_example(
+            "about:blank",
+            "Unsupported Media Type",
+            415,
+            "The request body must be application/json.",
+        ),
+        (_, "422") => problem_example(
+            "urn:quotes:problem:invalid-quote",
+            "Invalid quote",
+            422,
+            "The quote has 1001 characters; at most 1000 are allowed.",
+        ),
+        (_, "503") => problem_example(
+            "urn:quotes:problem:unavailable",
+            "Service Unavailable",
+            503,
+            "The database is not reachable right now; try again shortly.",
+        ),
+        _ => return,
+    };
+    content["example"] = example;
+}
+
+fn problem_example(kind: &str, title: &str, status: u16, detail: &str) -> Value {
+    json!({"type": kind, "title": title, "status": status, "detail": detail})
 }
 
 /// The document as YAML, exactly as committed in `openapi.yaml`.

@@ -133,6 +133,7 @@ pub async fn readyz(
     }
     HttpResponse::ServiceUnavailable()
         .content_type(PROBLEM_JSON)
+        .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
         .json(NotReady {
             problem: Problem {
                 kind: "urn:quotes:problem:unavailable",

@@ -260,6 +260,31 @@ impl Event {
     }
 }
 
+/// A Clerk event as Svix delivers it, for the description: only `type`
+/// and, for `user.deleted`, `data.id` are read.
+#[derive(Debug, utoipa::ToSchema)]
+#[schema(example = json!({
+    "data": {"deleted": true, "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
+    "object": "event",
+    "timestamp": 1_716_883_200_000_i64,
+    "type": "user.deleted"
+}))]
+pub struct ClerkEvent {
+    /// The event type: `user.deleted` is acted on, every other type
+    /// (`user.created`, `session.ended`, ...) is acknowledged and ignored.
+    #[schema(rename = "type", example = "user.deleted")]
+    pub kind: String,
+    /// The object the event is about; for user events the user, whose `id`
+    /// is the user id tokens carry as `sub`.
+    #[schema(value_type = Object)]
+    pub data: serde_json::Value,
+    /// Always `event`.
+    #[schema(example = "event")]
+    pub object: Option<String>,
+    /// When the event happened, in milliseconds since 1970.
+    pub timestamp: Option<i64>,
+}
+
 /// The route's own body limit; the rest of the API keeps its 16 KiB.
 pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::new(MAX_WEBHOOK_BODY_BYTES)
@@ -278,8 +303,8 @@ pub fn payload_config() -> web::PayloadConfig {
         ("svix-timestamp" = String, Header, description = "Unix time the delivery was signed, in seconds."),
         ("svix-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{svix-id}.{svix-timestamp}.{body}`."),
     ),
-    request_body(content = Object, content_type = "application/json",
-        description = "A Clerk event, e.g. `{\"type\": \"user.deleted\", \"data\": {\"id\": \"user_...\"}}`."),
+    request_body(content = ClerkEvent, content_type = "application/json",
+        description = "A Clerk event, signed by Svix."),
     responses(
         (status = NO_CONTENT, description = "Accepted (acted on, or ignored when the event type does not concern us)."),
         (status = BAD_REQUEST, description = "Missing or bad signature, stale timestamp, or not an event; nothing changed.",

@@ -23,6 +23,7 @@ mod openapi;
 mod postgres;
 mod python;
 mod server;
+mod typescript;
 mod walkthrough;
 mod web;
 
@@ -180,6 +181,10 @@ fn test() -> Result {
     })?;
     step("a generated Python client", || {
         openapi::python_client(&python, &mut tally)
+    })?;
+    step("OpenAPI lint (Redocly)", || typescript::lint(&mut tally))?;
+    step("a generated TypeScript client", || {
+        typescript::client(&mut tally)
     })?;
     browser_steps(&mut tally)?;
     step("fuzzing", || fuzz::run(&mut tally))?;

@@ -87,6 +87,11 @@ impl ApiServer {
         }
     }
 
+    /// The name of the server's database.
+    pub fn database(&self) -> &str {
+        &self.database
+    }
+
     pub fn url(&self) -> String {
         format!("http://{}", self.addr)
     }

@@ -303,20 +303,20 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/.well-known/openid-configuration")
                     .route(web::get().to(discovery))
-                    .default_service(method_not_allowed("GET"))
+                    .default_service(method_not_allowed("GET, HEAD"))
                     .wrap(any_origin("GET")),
             )
             .service(
                 web::resource("/jwks.json")
                     .route(web::get().to(jwks))
-                    .default_service(method_not_allowed("GET"))
+                    .default_service(method_not_allowed("GET, HEAD"))
                     .wrap(any_origin("GET")),
             )
             .service(
                 web::resource("/authorize")
                     .route(web::get().to(endpoints::authorize_page))
                     .route(web::post().to(endpoints::sign_in))
-                    .default_service(method_not_allowed("GET, POST")),
+                    .default_service(method_not_allowed("GET, HEAD, POST")),
             )
             .service(
                 web::resource("/token")
@@ -332,7 +332,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/logout")
                     .route(web::get().to(endpoints::logout))
-                    .default_service(method_not_allowed("GET")),
+                    .default_service(method_not_allowed("GET, HEAD")),
             ),
     );
 }

@@ -19,16 +19,21 @@ use crate::store::{self, Saved, StoredQuote};
 #[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"quote": "Simplicity is prerequisite for reliability."}))]
 pub struct SaveQuote {
-    /// The quote. Surrounding whitespace is trimmed; what remains must have
-    /// 1 to 1000 characters (Unicode scalar values) and no control
-    /// characters but newline and tab.
-    // As a pattern: no control characters but newline and tab, and at least
-    // one character that is not whitespace. With `maxLength` it is a little
-    // stricter than the API, which counts the length after trimming.
+    /// The quote. Surrounding whitespace is trimmed first; what remains
+    /// must have 1 to 1000 characters (Unicode scalar values, so an emoji
+    /// counts once), no control characters but newline and tab, and at
+    /// least one visible character (not only spaces and invisible
+    /// formatting such as U+200B or U+FEFF). The length is checked after
+    /// trimming, so it is not a `maxLength` here; the pattern states the
+    /// rest.
+    // The pattern, read left to right: leading whitespace (what the server
+    // trims: JavaScript's `\s` and U+0085), any allowed characters, one
+    // visible character, any allowed characters, trailing whitespace. Every
+    // quote the server accepts matches it. Control characters are written
+    // as `\xNN` escapes, which no generator turns into raw bytes.
     #[schema(
         min_length = 1,
-        max_length = 1000,
-        pattern = r"^[^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*[^\s\u0000-\u001F\u007F-\u009F][^\u0000-\u0008\u000B-\u001F\u007F-\u009F]*$"
+        pattern = r"^[\s\x85]*[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F\xAD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF][^\x00-\x08\x0B-\x1F\x7F-\x9F]*[\s\x85]*$"
     )]
     pub quote: String,
 }
@@ -135,9 +140,9 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpRe
 pub async fn put_quote(
     caller: Caller,
     db: web::Data<Database>,
-    body: web::Json<serde_json::Value>,
+    body: crate::json::Json<serde_json::Value>,
 ) -> Result<HttpResponse, ApiError> {
-    let quote = SaveQuote::from_json(&body)?;
+    let quote = SaveQuote::from_json(&body.0)?;
     let mut conn = db.conn().await?;
     let (stored, saved) = store::save_quote(&mut conn, caller.user_id(), &quote).await?;
     let status = match saved {

@@ -9,6 +9,8 @@ pub const MAX_CHARS: usize = 1000;
 pub enum QuoteError {
     #[error("The quote is empty.")]
     Empty,
+    #[error("The quote has no visible characters, only spaces and invisible formatting.")]
+    Invisible,
     #[error("The quote has {chars} characters; at most {MAX_CHARS} are allowed.")]
     TooLong { chars: usize },
     #[error(
@@ -19,8 +21,36 @@ pub enum QuoteError {
     Shape(String),
 }
 
-/// A quote that is trimmed, 1 to [`MAX_CHARS`] characters long and free of
-/// control characters other than newline and tab.
+/// Format characters that render as nothing: soft hyphen, Arabic letter
+/// mark, Mongolian vowel separator, zero-width spaces and joiners,
+/// direction marks and embeddings, word joiner and invisible operators,
+/// direction isolates, and the byte order mark. A quote of these and
+/// whitespace alone shows nothing, so it is refused like an empty one.
+/// The OpenAPI pattern lists the same set.
+pub const INVISIBLE: &[(char, char)] = &[
+    ('\u{00AD}', '\u{00AD}'),
+    ('\u{061C}', '\u{061C}'),
+    ('\u{180E}', '\u{180E}'),
+    ('\u{200B}', '\u{200F}'),
+    ('\u{202A}', '\u{202E}'),
+    ('\u{2060}', '\u{2064}'),
+    ('\u{2066}', '\u{206F}'),
+    ('\u{FEFF}', '\u{FEFF}'),
+];
+
+/// Whether `c` shows on screen: not whitespace, not a control character,
+/// not one of the [`INVISIBLE`] format characters.
+pub fn is_visible(c: char) -> bool {
+    !c.is_whitespace()
+        && !c.is_control()
+        && !INVISIBLE
+            .iter()
+            .any(|&(first, last)| (first..=last).contains(&c))
+}
+
+/// A quote that is trimmed, 1 to [`MAX_CHARS`] characters long, free of
+/// control characters other than newline and tab, and with at least one
+/// visible character.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct QuoteText(String);
 
@@ -44,6 +74,9 @@ impl QuoteText {
         if chars > MAX_CHARS {
             return Err(QuoteError::TooLong { chars });
         }
+        if !text.chars().any(is_visible) {
+            return Err(QuoteError::Invisible);
+        }
         Ok(Self(text.to_owned()))
     }
 
@@ -61,6 +94,24 @@ mod tests {
     fn surrounding_whitespace_is_trimmed_and_inner_whitespace_kept() {
         let quote = QuoteText::parse("  \n\tTo be,\n\tor not to be. \u{3000}").unwrap();
         assert_eq!(quote.as_str(), "To be,\n\tor not to be.");
+    }
+
+    #[test]
+    fn invisible_text_is_refused_and_visible_text_keeps_its_marks() {
+        for invisible in [
+            "\u{FEFF}",
+            "\u{200B}\u{200D}",
+            " \u{2060} \u{AD}",
+            "\u{202E}\u{2066}",
+        ] {
+            assert_eq!(
+                QuoteText::parse(invisible),
+                Err(QuoteError::Invisible),
+                "{invisible:?}"
+            );
+        }
+        let marked = "\u{FEFF}a\u{200D}b";
+        assert_eq!(QuoteText::parse(marked).unwrap().as_str(), marked);
     }
 
     #[test]

@@ -7,6 +7,7 @@
 )]
 
 mod clerk;
+mod clients;
 mod database;
 mod dev_idp;
 mod hardening;

@@ -75,12 +75,46 @@ fn every_operation_is_documented_with_its_problems() {
                 );
             }
         }
-        let secured = operation["security"].is_array();
+        // Public operations say so with `security: []`.
+        let requirements = operation["security"]
+            .as_array()
+            .expect("security is stated");
         assert_eq!(
-            secured,
+            !requirements.is_empty(),
             path.starts_with("/me/"),
             "{method} {path} security"
         );
+        for status in ["405", "default"] {
+            assert!(
+                operation["responses"][status]["$ref"].is_string(),
+                "{method} {path} lacks {status}"
+            );
+        }
+        for (status, response) in operation["responses"].as_object().unwrap() {
+            if response.get("$ref").is_some() {
+                continue;
+            }
+            let headers = &response["headers"];
+            assert!(
+                headers["X-Request-Id"].is_object(),
+                "{method} {path} {status}: X-Request-Id"
+            );
+            if status == "503" {
+                assert!(
+                    headers["Retry-After"].is_object(),
+                    "{method} {path} 503: Retry-After"
+                );
+            }
+            if let Some(problem) = response["content"].get("application/problem+json") {
+                let kind = problem["example"]["type"].as_str();
+                assert!(
+                    kind.is_some_and(|kind| quotes_api::openapi::PROBLEM_TYPES
+                        .iter()
+                        .any(|(t, _)| *t == kind)),
+                    "{method} {path} {status}: example problem type {kind:?}"
+                );
+            }
+        }
     }
     assert_eq!(
         document["components"]["securitySchemes"]["bearer"]["scheme"],
@@ -133,4 +167,55 @@ async fn swagger_ui_is_served_without_any_external_url() {
         initializer.contains("\"validatorUrl\": \"none\""),
         "{initializer}"
     );
+}
+
+/// The quote's pattern, as the description states it.
+fn quote_pattern() -> regress::Regex {
+    let document: Value = serde_json::to_value(quotes_api::openapi::document()).unwrap();
+    let pattern = document["components"]["schemas"]["SaveQuote"]["properties"]["quote"]["pattern"]
+        .as_str()
+        .expect("the quote has a pattern")
+        .to_owned();
+    // ECMAScript's dialect, as JSON Schema and every generated client use it.
+    regress::Regex::new(&pattern).expect("an ECMAScript pattern")
+}
+
+#[test]
+fn the_schema_accepts_every_quote_the_server_accepts() {
+    use quotes_api::quotes::QuoteText;
+    let pattern = quote_pattern();
+    let matches = |text: &str| pattern.find(text).is_some();
+    // Characters that meet at the edges of the rule: spaces the server
+    // trims and JavaScript does or does not count as `\s`, controls,
+    // invisible formatting, marks, and visible text.
+    let pieces = [
+        "a", "👍", " ", "\t", "\n", "\r", "\u{b}", "\u{85}", "\u{a0}", "\u{3000}", "\u{feff}",
+        "\u{200b}", "\u{ad}", "\u{0}", "\u{1b}", "\u{9f}", "\u{301}", "\u{202e}", "\u{1c}",
+    ];
+    let mut checked = 0;
+    for a in pieces {
+        for b in pieces {
+            for c in pieces {
+                let text = format!("{a}{b}{c}");
+                if QuoteText::parse(&text).is_ok() {
+                    assert!(
+                        matches(&text),
+                        "the server accepts {text:?}, the schema does not"
+                    );
+                    checked += 1;
+                }
+            }
+        }
+    }
+    assert!(checked > 1000, "{checked}");
+    for refused_by_both in ["", " \n ", "\u{feff}", "\u{200b}\u{200d}", "a\u{0}b"] {
+        assert!(
+            QuoteText::parse(refused_by_both).is_err(),
+            "{refused_by_both:?}"
+        );
+        assert!(!matches(refused_by_both), "{refused_by_both:?}");
+    }
+    let long = format!("  {}  \r\n", "👍".repeat(1000));
+    assert!(QuoteText::parse(&long).is_ok());
+    assert!(matches(&long), "1000 emoji between spaces");
 }

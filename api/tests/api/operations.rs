@@ -30,7 +30,7 @@ async fn operations_endpoints_are_405_for_other_methods() {
     let app = spawn_app().await;
     for path in ["/healthz", "/readyz"] {
         let response = app.client.post(app.url(path)).send().await.unwrap();
-        assert_eq!(response.headers()["allow"], "GET");
+        assert_eq!(response.headers()["allow"], "GET, HEAD");
         assert_problem(response, 405).await;
     }
 }
