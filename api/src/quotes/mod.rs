@@ -61,8 +61,10 @@ impl SaveQuote {
     "updated_at": "2026-11-26T08:00:00.000000Z"
 }))]
 pub struct Quote {
-    /// The quote as stored: trimmed, 1 to 1000 characters.
-    #[schema(min_length = 1, max_length = 1000)]
+    /// The quote as stored: trimmed, 1 to 1000 characters (Unicode scalar
+    /// values: an emoji counts once, where JavaScript's `length` says 2, so
+    /// the limit is stated here rather than as a `maxLength`).
+    #[schema(min_length = 1)]
     pub quote: String,
     /// When the caller first saved a quote (RFC 3339, UTC); kept on replacement.
     #[serde(serialize_with = "rfc3339")]
