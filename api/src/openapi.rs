@@ -94,14 +94,18 @@ pub fn document() -> Document {
 
 /// The problem types, with the statuses they come with: what a client can
 /// switch on. Kept in step with the README's table.
-pub const PROBLEM_TYPES: [(&str, &str); 8] = [
+pub const PROBLEM_TYPES: [(&str, &str); 9] = [
     (
         "urn:quotes:problem:missing-token",
         "401: no bearer token was sent",
     ),
     (
+        "urn:quotes:problem:expired-token",
+        "401: the token has expired; get a fresh one and try once more",
+    ),
+    (
         "urn:quotes:problem:invalid-token",
-        "401: the token was refused",
+        "401: any other refused token",
     ),
     (
         "urn:quotes:problem:quote-not-found",
@@ -254,7 +258,7 @@ fn complete_response(path: &str, status: &str, response: &mut Value) {
             example
         }
         (_, "401") => problem_example(
-            "urn:quotes:problem:invalid-token",
+            "urn:quotes:problem:expired-token",
             "Unauthorized",
             401,
             "The token has expired.",

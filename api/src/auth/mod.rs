@@ -98,6 +98,8 @@ impl AuthError {
     pub fn problem_type(&self) -> &'static str {
         match self {
             Self::Missing => "urn:quotes:problem:missing-token",
+            // Of its own, so that a client knows a fresh token will do.
+            Self::Expired => "urn:quotes:problem:expired-token",
             Self::KeysUnavailable => "urn:quotes:problem:unavailable",
             _ => "urn:quotes:problem:invalid-token",
         }

@@ -296,12 +296,15 @@ async fn expiry_is_required_and_checked_with_leeway() {
         problem["detail"].as_str().unwrap().contains("expired"),
         "{problem}"
     );
+    // A type of its own, so a client can renew the token and try once more.
+    assert_eq!(problem["type"], "urn:quotes:problem:expired-token");
 
     claims["exp"] = json!(now() - 2); // within the 5 s leeway
     assert_accepted(&app, &app.key.sign(&claims)).await;
 
     claims["exp"] = json!("tomorrow");
-    assert_rejected(&app, &app.key.sign(&claims)).await;
+    let problem = assert_rejected(&app, &app.key.sign(&claims)).await;
+    assert_eq!(problem["type"], "urn:quotes:problem:invalid-token");
 }
 
 #[tokio::test]
