@@ -137,7 +137,6 @@ fn is_plain_host(host: &str) -> bool {
 /// `'sha256-…'` sources for the inline scripts of `index.html` (the
 /// module that starts the app), so that no other inline script runs.
 pub fn inline_script_hashes(html: &str) -> Vec<String> {
-    use base64::Engine as _;
     let mut hashes = Vec::new();
     let mut rest = html;
     while let Some(start) = rest.find("<script") {
@@ -151,14 +150,7 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
             break;
         };
         if !opening.contains("src=") {
-            let digest = aws_lc_rs::digest::digest(
-                &aws_lc_rs::digest::SHA256,
-                &body_and_rest.as_bytes()[..close],
-            );
-            hashes.push(format!(
-                "'sha256-{}'",
-                base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-            ));
+            hashes.push(crate::security::hash_source(&body_and_rest[..close]));
         }
         rest = &body_and_rest[close..];
     }

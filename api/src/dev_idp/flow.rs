@@ -7,14 +7,15 @@
 //! to whoever owns that address.
 
 use std::collections::{HashMap, VecDeque};
-use std::net::IpAddr;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use aws_lc_rs::digest::{SHA256, digest};
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use url::{Host, Url};
+use url::Url;
+
+use crate::auth::keys::is_loopback_host;
 
 /// How long an authorization code can be exchanged.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);
@@ -71,13 +72,7 @@ pub fn loopback_redirect(raw: Option<&str>, own_port: u16) -> Result<Url, Redire
     if url.fragment().is_some() || !url.username().is_empty() || url.password().is_some() {
         return Err(RedirectError::Extra);
     }
-    let loopback = match url.host() {
-        Some(Host::Domain(domain)) => domain == "localhost",
-        Some(Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
-        Some(Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
-        None => false,
-    };
-    if !loopback {
+    if !is_loopback_host(&url) {
         return Err(RedirectError::NotLoopback);
     }
     // Compared as the router would see the path: decoded, in any case.

@@ -58,11 +58,9 @@ small{display:block;margin-top:1rem;color:var(--muted)}\
 pub fn content_security_policy() -> &'static str {
     static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     POLICY.get_or_init(|| {
-        use base64::Engine as _;
-        let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, STYLE.as_bytes());
-        let hash = base64::engine::general_purpose::STANDARD.encode(digest.as_ref());
+        let style = crate::security::hash_source(STYLE);
         format!(
-            "default-src 'none'; style-src 'sha256-{hash}'; base-uri 'none'; \
+            "default-src 'none'; style-src {style}; base-uri 'none'; \
              form-action 'self' http: https:; frame-ancestors 'none'"
         )
     })
