@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{Result, Tally, root, run_checked};
+use crate::{Result, Tally, cargo_tool, root, run_checked};
 
 /// The cargo-deny release `deny.toml` is written for.
 const VERSION: &str = "0.20.2";
@@ -46,36 +46,9 @@ pub fn check(tally: &mut Tally) -> Result {
 
 /// `cargo-deny` of [`VERSION`], installed with cargo when missing.
 fn cargo_deny() -> Result<PathBuf> {
-    let installed = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin/cargo-deny"));
-    let candidates = [Some(PathBuf::from("cargo-deny")), installed];
-    let wanted = format!("cargo-deny {VERSION}");
-    let matching = |path: &PathBuf| {
-        Command::new(path)
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == wanted)
-    };
-    if let Some(found) = candidates.iter().flatten().find(|path| matching(path)) {
-        return Ok(found.clone());
-    }
-    println!("installing cargo-deny {VERSION} (once; a few minutes)");
-    run_checked(
-        Command::new(env!("CARGO")).args([
-            "install",
-            "--locked",
-            "cargo-deny",
-            "--version",
-            VERSION,
-        ]),
-        "cargo install cargo-deny",
-    )?;
-    candidates
-        .iter()
-        .flatten()
-        .find(|path| matching(path))
-        .cloned()
-        .ok_or_else(|| format!("cargo-deny {VERSION} was installed but is not on PATH"))
+    cargo_tool(
+        "cargo-deny",
+        VERSION,
+        &["--locked", "cargo-deny", "--version", VERSION],
+    )
 }

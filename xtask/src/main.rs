@@ -215,6 +215,40 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
+/// `binary` of exactly `version` (as its `--version` prints it), from PATH
+/// or cargo's bin folder, else installed with `cargo install` and `args`
+/// (the package, its version and any flags).
+pub fn cargo_tool(binary: &str, version: &str, args: &[&str]) -> Result<PathBuf> {
+    let installed = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+        .map(|home| home.join("bin").join(binary));
+    let candidates = [Some(PathBuf::from(binary)), installed];
+    let wanted = format!("{binary} {version}");
+    let matching = |path: &PathBuf| {
+        Command::new(path)
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == wanted)
+    };
+    let found = || {
+        candidates
+            .iter()
+            .flatten()
+            .find(|path| matching(path))
+            .cloned()
+    };
+    if let Some(found) = found() {
+        return Ok(found);
+    }
+    println!("installing {} (once; a few minutes)", args.join(" "));
+    run_checked(
+        Command::new(env!("CARGO")).arg("install").args(args),
+        &format!("cargo install {}", args.join(" ")),
+    )?;
+    found().ok_or_else(|| format!("{wanted} was installed but is not on PATH"))
+}
+
 /// Runs `command`, failing with `what` when it fails.
 pub fn run_checked(command: &mut Command, what: &str) -> Result {
     let status = command

@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, root, run_checked, target_dir};
+use crate::{Result, Tally, cargo_tool, root, run_checked, target_dir};
 
 /// Debian's packages that make up a wasm-capable Rust.
 const DEBIAN_PACKAGES: &[&str] = &[
@@ -240,33 +240,8 @@ fn wasm_bindgen() -> Result<PathBuf> {
 /// `wasm-bindgen-test-runner`), installed with cargo when missing.
 fn wasm_bindgen_tool(tool: &str) -> Result<PathBuf> {
     let version = locked_wasm_bindgen_version()?;
-    let installed_dir = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin").join(tool));
-    let candidates = [Some(PathBuf::from(tool)), installed_dir];
-    let wanted = format!("{tool} {version}");
-    let matching = |path: &PathBuf| {
-        Command::new(path)
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| String::from_utf8_lossy(&output.stdout).trim() == wanted)
-    };
-    if let Some(found) = candidates.iter().flatten().find(|path| matching(path)) {
-        return Ok(found.clone());
-    }
-    println!("installing wasm-bindgen-cli {version} (once; a few minutes)");
     // Without --locked: its lock file pins a crate version crates.io lacks.
-    run_checked(
-        Command::new(env!("CARGO")).args(["install", "wasm-bindgen-cli", "--version", &version]),
-        "cargo install wasm-bindgen-cli",
-    )?;
-    candidates
-        .iter()
-        .flatten()
-        .find(|path| matching(path))
-        .cloned()
-        .ok_or_else(|| format!("{tool} {version} was installed but is not on PATH"))
+    cargo_tool(tool, &version, &["wasm-bindgen-cli", "--version", &version])
 }
 
 /// Prints each file's size and the gzip size of the whole bundle.
