@@ -4,28 +4,22 @@
 
 use std::hint::black_box;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::time::{SystemTime, UNIX_EPOCH};
 
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use quotes_api::auth::jwks::{self, VerifyingKey};
-use quotes_api::auth::{KeyStore, Verifier};
-use quotes_api::config::AuthConfig;
+use quotes_api::auth::{AuthSettings, KeyStore, Verifier};
 use quotes_api::quotes::QuoteText;
 use serde_json::json;
 
 const ISSUER: &str = "https://clerk.bench.example";
 
-fn config() -> AuthConfig {
-    AuthConfig {
-        issuer: ISSUER.to_owned(),
-        jwks_url: None,
-        audiences: Vec::new(),
+fn config() -> AuthSettings {
+    AuthSettings {
         authorized_parties: vec!["https://app.bench.example".to_owned()],
-        leeway: Duration::from_secs(5),
-        clerk: false,
-        static_key: None,
+        ..AuthSettings::new(ISSUER)
     }
 }
 

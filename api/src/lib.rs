@@ -1,353 +1,37 @@
 //! The quotes API: each signed-in user keeps one favourite quote, behind
 //! bearer tokens from a hosted identity provider.
 //!
-//! [`Application::build`] binds the listener first (so tests can ask for
-//! port 0), prepares the pool, the key store and the routes; `run` serves
-//! until SIGTERM/SIGINT and lets in-flight requests finish.
+//! The modules form layers, and every import points down:
+//!
+//! - **leaves**, which know nothing of HTTP or of each other's callers: the
+//!   quote's rules ([`quotes`]), authentication's settings, keys and
+//!   verifier ([`auth`]), Clerk's webhook signature and events
+//!   ([`webhooks`]), Postgres' settings, TLS, pool and migrations ([`db`]),
+//!   the data layer ([`store`], [`schema`]) and the [`metrics`] recorder;
+//! - **the HTTP edge** ([`http`]): the problem+json error mapping, the
+//!   extractors, middleware and handlers; beside it the development
+//!   identity provider ([`dev_idp`]) and the web app's files ([`web_app`]);
+//! - **composition** at the top: flags and environment parsed into each
+//!   part's settings ([`config`]), the route table ([`routes`]), the
+//!   description ([`openapi`]), logging ([`logging`]) and start-up ([`app`]).
+//!
+//! `cargo xtask test` checks the layers and that no import cycle exists.
 
+pub mod app;
 pub mod auth;
 pub mod config;
 pub mod db;
 pub mod dev_idp;
-pub mod docs;
-pub mod error;
-pub mod json;
+pub mod http;
+pub mod logging;
 pub mod metrics;
 pub mod openapi;
-pub mod ops;
 pub mod quotes;
+pub mod routes;
 pub mod schema;
-pub mod security;
 pub mod store;
-pub mod telemetry;
 pub mod web_app;
 pub mod webhooks;
 
-use std::net::TcpListener;
-
-use actix_cors::Cors;
-use actix_web::dev::Server;
-use actix_web::http::header;
-use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpServer, web};
-use utoipa_actix_web::AppExt;
-
-use crate::auth::{KeyStore, KeyStoreSettings, Verifier};
-use crate::config::Config;
-use crate::db::Database;
-use crate::dev_idp::DevIdp;
-
-/// Connections the kernel queues for accepting.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// Open connections one worker serves at once; more wait in the backlog.
-pub const MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
-
-/// Largest request body accepted, in bytes.
-pub const MAX_BODY_BYTES: usize = 16 * 1024;
-
-/// A configured server, bound to its port but not yet serving.
-pub struct Application {
-    port: u16,
-    server: Server,
-    /// The metrics listener, when `METRICS_BIND_ADDR` asks for one.
-    metrics: Option<(u16, Server)>,
-}
-
-impl std::fmt::Debug for Application {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Application")
-            .field("port", &self.port)
-            .finish_non_exhaustive()
-    }
-}
-
-impl Application {
-    /// Binds the listener, applies pending migrations when the database is
-    /// reachable (retrying in the background when it is not) and starts
-    /// loading the signing keys.
-    pub async fn build(config: Config) -> std::io::Result<Self> {
-        Self::build_with(config, KeyStoreSettings::default()).await
-    }
-
-    /// As [`Application::build`], with explicit key store timings.
-    pub async fn build_with(
-        mut config: Config,
-        key_settings: KeyStoreSettings,
-    ) -> std::io::Result<Self> {
-        let listener = listen(config.bind_addr)?;
-        let local_addr = listener.local_addr()?;
-        let port = local_addr.port();
-
-        let dev_idp = dev_identity_provider(&mut config, local_addr)?;
-        warn_if_any_audience_is_accepted(&config);
-        metrics::install();
-        // Each worker owns a share of the pool (see `Database`); there are
-        // never more shares, and so workers, than connections.
-        let workers = config
-            .http_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        let shares =
-            Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
-        let workers = shares.len();
-        shares[0].migrate_in_background().await;
-        let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
-        let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
-
-        let keys = match &config.auth.static_key {
-            Some(key) => KeyStore::fixed(key.clone()),
-            None => KeyStore::new(
-                &config.auth.issuer,
-                config.auth.jwks_url.clone(),
-                key_settings,
-            ),
-        };
-        keys.start();
-        let verifier = web::Data::new(Verifier::new(&config.auth, keys));
-        let origins = config.cors_allowed_origins.clone();
-        let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
-
-        let readiness = web::Data::new(ops::Readiness::default());
-        let metrics_on_api = web::Data::new(metrics::OnApiListener(config.metrics.on_api_listener));
-        let metrics = match config.metrics.bind_addr {
-            Some(addr) => Some(metrics_server(addr, shares[0].clone())?),
-            None => None,
-        };
-
-        let document = openapi::document();
-        let request_timeout = config.request_timeout;
-        let web_app = config
-            .web
-            .as_ref()
-            .map(|web| web::Data::new(web_app::WebApp::new(web, &config)));
-
-        let server = HttpServer::new(move || {
-            // Called once on each worker's thread (again if one restarts).
-            let share = next_share.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let db = shares[share % shares.len()].clone();
-            let mut app = App::new()
-                .app_data(db)
-                .app_data(verifier.clone())
-                .app_data(readiness.clone())
-                .app_data(metrics_on_api.clone())
-                .app_data(
-                    web::JsonConfig::default()
-                        .limit(MAX_BODY_BYTES)
-                        .error_handler(error::json_error),
-                )
-                // Raw bodies are read only by the webhook, whose deliveries
-                // may be larger than the JSON limit above.
-                .app_data(webhooks::payload_config())
-                .configure(docs::routes(document.clone()));
-            if let Some(secret) = &webhook_secret {
-                app = app.app_data(secret.clone());
-            }
-            if let Some(idp) = &dev_idp {
-                // Registered before the API's catch-all scope, so its paths
-                // never reach it.
-                app = app.app_data(idp.clone()).configure(dev_idp::routes);
-            }
-            if let Some(web_app) = &web_app {
-                // The bundle's files are the API's fallback (see below).
-                app = app.app_data(web_app.clone()).configure(web_app::routes);
-            }
-            app.into_utoipa_app()
-                // The API's CORS policy wraps the API only: the development
-                // provider and the docs have their own.
-                .service(
-                    utoipa_actix_web::scope("")
-                        .configure(routes)
-                        .default_service(web::to(web_app::fallback))
-                        .wrap(cors(&origins)),
-                )
-                .into_app()
-                .app_data(telemetry::RequestTimeout(request_timeout))
-                .wrap(from_fn(head_as_get))
-                .wrap(from_fn(telemetry::deadline))
-                .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
-                .wrap(from_fn(telemetry::observe))
-                .wrap(from_fn(security::headers))
-        })
-        .listen(listener)?
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        // Headers must arrive within this, or the connection is closed
-        // (slowloris); idle keep-alive connections are closed too.
-        .client_request_timeout(std::time::Duration::from_secs(5))
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .keep_alive(std::time::Duration::from_secs(30))
-        .max_connections(MAX_CONNECTIONS_PER_WORKER)
-        .workers(workers);
-        Ok(Self {
-            port,
-            server: server.run(),
-            metrics,
-        })
-    }
-
-    /// The port actually bound (useful when asked for port 0).
-    pub fn port(&self) -> u16 {
-        self.port
-    }
-
-    /// The metrics listener's port, when there is one.
-    pub fn metrics_port(&self) -> Option<u16> {
-        self.metrics.as_ref().map(|(port, _)| *port)
-    }
-
-    /// A handle to stop the server from elsewhere.
-    pub fn handle(&self) -> actix_web::dev::ServerHandle {
-        self.server.handle()
-    }
-
-    /// Serves until the process is told to stop; the metrics listener
-    /// stops with the API.
-    pub async fn run(self) -> std::io::Result<()> {
-        let Some((_, metrics)) = self.metrics else {
-            return self.server.await;
-        };
-        let metrics_handle = metrics.handle();
-        let metrics = tokio::spawn(metrics);
-        let served = self.server.await;
-        metrics_handle.stop(true).await;
-        let _ = metrics.await;
-        served
-    }
-}
-
-/// The metrics listener: one worker, `GET /metrics` only, stopped with the
-/// API (see [`Application::run`]).
-fn metrics_server(
-    addr: std::net::SocketAddr,
-    db: web::Data<Database>,
-) -> std::io::Result<(u16, Server)> {
-    let listener = listen(addr)?;
-    let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
-        App::new()
-            .app_data(db.clone())
-            .configure(metrics::listener_routes)
-            .wrap(from_fn(security::headers))
-    })
-    .listen(listener)?
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .run();
-    Ok((port, server))
-}
-
-/// The development provider, when asked for; the issuer then names the
-/// port actually bound (tests bind port 0).
-fn dev_identity_provider(
-    config: &mut Config,
-    local_addr: std::net::SocketAddr,
-) -> std::io::Result<Option<web::Data<DevIdp>>> {
-    Ok(match &config.dev_idp {
-        Some(settings) => {
-            // The issuer names the port actually bound (tests bind port 0).
-            config.auth.issuer = dev_idp::issuer_for(local_addr);
-            let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
-                .map_err(std::io::Error::other)?;
-            tracing::warn!(
-                issuer = idp.issuer(),
-                "DEVELOPMENT IDENTITY PROVIDER ENABLED: anyone who can reach this address \
-                 can sign in as anyone. Never use it in production."
-            );
-            Some(web::Data::new(idp))
-        }
-        None => None,
-    })
-}
-
-/// `HEAD` is answered wherever `GET` is (RFC 9110 §9.3.2): the request is
-/// routed as a `GET`, and the connection, which saw a `HEAD`, sends the
-/// headers without the body. The access log and metrics keep `HEAD`.
-async fn head_as_get(
-    mut req: actix_web::dev::ServiceRequest,
-    next: actix_web::middleware::Next<impl actix_web::body::MessageBody>,
-) -> Result<actix_web::dev::ServiceResponse<impl actix_web::body::MessageBody>, actix_web::Error> {
-    if req.method() == actix_web::http::Method::HEAD {
-        req.head_mut().method = actix_web::http::Method::GET;
-    }
-    next.call(req).await
-}
-
-/// With a generic OpenID issuer, a token is only known to be meant for us
-/// when its audience or authorized party says so.
-fn warn_if_any_audience_is_accepted(config: &Config) {
-    let auth = &config.auth;
-    if config.dev_idp.is_none()
-        && !auth.clerk
-        && auth.audiences.is_empty()
-        && auth.authorized_parties.is_empty()
-    {
-        tracing::warn!(
-            issuer = %auth.issuer,
-            "neither AUTH_AUDIENCE nor AUTH_AUTHORIZED_PARTIES is set: every token this \
-             issuer signs is accepted, including those it issues to other applications of \
-             the same tenant. Set AUTH_AUDIENCE to this API's audience (or \
-             AUTH_AUTHORIZED_PARTIES to the web app's origins)."
-        );
-    }
-}
-
-/// Binds the listening socket with room for bursts of new connections while
-/// the workers are busy (the standard library's default backlog is 128).
-fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
-    let socket = if addr.is_ipv4() {
-        tokio::net::TcpSocket::new_v4()?
-    } else {
-        tokio::net::TcpSocket::new_v6()?
-    };
-    socket.set_reuseaddr(true)?;
-    socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)?.into_std()
-}
-
-/// Every route of the API, and so every path of the OpenAPI document.
-/// After the documented operations, each path answers the methods it does
-/// not support with 405 and `Allow`.
-pub fn routes(cfg: &mut utoipa_actix_web::service_config::ServiceConfig) {
-    cfg.service(quotes::get_quote)
-        .service(quotes::put_quote)
-        .service(quotes::delete_quote)
-        .service(webhooks::clerk_webhook)
-        .service(ops::healthz)
-        .service(ops::readyz)
-        .service(metrics::prometheus)
-        .route(
-            "/me/quote",
-            error::method_not_allowed("GET, HEAD, PUT, DELETE"),
-        )
-        .route("/webhooks/clerk", web::to(webhooks::other_methods))
-        .route("/healthz", error::method_not_allowed("GET, HEAD"))
-        .route("/readyz", error::method_not_allowed("GET, HEAD"))
-        .route("/metrics", web::to(metrics::other_methods));
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods(["GET", "HEAD", "PUT", "DELETE"])
-        // Clients generated from the OpenAPI document (progenitor's) send
-        // `api-version` on every request; any client may send its own
-        // request id.
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::HeaderName::from_static("api-version"),
-            header::HeaderName::from_static(telemetry::REQUEST_ID),
-        ])
-        .expose_headers([
-            header::WWW_AUTHENTICATE,
-            header::RETRY_AFTER,
-            header::HeaderName::from_static(telemetry::REQUEST_ID),
-        ])
-        .max_age(3600)
-        // Requests from other origins go on without CORS headers, so the
-        // browser blocks them; non-browser clients are unaffected.
-        .block_on_origin_mismatch(false);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
-    }
-    cors
-}
+pub use crate::app::{Application, LISTEN_BACKLOG, MAX_CONNECTIONS_PER_WORKER, Seams};
+pub use crate::http::MAX_BODY_BYTES;

@@ -4,7 +4,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use quotes_api::Application;
-use quotes_api::config::{Cli, Command, Config, DatabaseConfig, LogFormat};
+use quotes_api::config::{Cli, Command, Config, LogFormat, database_settings};
 
 #[tokio::main]
 async fn main() -> ExitCode {
@@ -19,11 +19,11 @@ async fn main() -> ExitCode {
     };
     match cli.command {
         Some(Command::Migrate(args)) => {
-            let settings = match DatabaseConfig::from_args(&args.database) {
+            let settings = match database_settings(&args.database) {
                 Ok(settings) => settings,
                 Err(error) => return fail(&format!("configuration error: {error}")),
             };
-            quotes_api::telemetry::init(LogFormat::Text);
+            quotes_api::logging::init(LogFormat::Text);
             if args.create_database {
                 match quotes_api::db::create_database_if_missing(&settings).await {
                     Ok(true) => tracing::info!("database created"),
@@ -61,7 +61,7 @@ async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(error) => return fail(&format!("configuration error: {error}")),
     };
-    quotes_api::telemetry::init(config.log_format);
+    quotes_api::logging::init(config.log_format);
     let bind_addr = config.bind_addr;
     let app = match Application::build(config).await {
         Ok(app) => app,
@@ -82,7 +82,7 @@ fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
     let Ok(bind_addr) = args.bind_addr.parse() else {
         return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
     };
-    let settings = quotes_api::dev_idp::DevIdpConfig {
+    let settings = quotes_api::dev_idp::DevIdpSettings {
         key_file: args.dev_idp_key_file.clone(),
     };
     let issuer = quotes_api::dev_idp::issuer_for(bind_addr);

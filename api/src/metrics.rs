@@ -7,20 +7,14 @@
 //! and `unmatched`, status codes), and the latency histograms are folded
 //! into their buckets by a periodic upkeep, whether anything scrapes or not.
 //!
-//! They are served on a listener of their own (`METRICS_BIND_ADDR`), so that
-//! only the scraper reaches them; the API's own `/metrics` answers `404`
-//! unless the operator turns it on (`METRICS_ON_API_LISTENER`).
+//! A leaf: `http::metrics` serves them.
 
 use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use actix_web::http::Method;
-use actix_web::{HttpResponse, get, web};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-
-use crate::db::Database;
-use crate::error::ApiError;
 
 /// Latency buckets in seconds: fine below 10 ms, where this API lives.
 const LATENCY_BUCKETS: [f64; 14] = [
@@ -77,6 +71,21 @@ pub fn upkeeps() -> u64 {
     UPKEEPS.load(Ordering::Acquire)
 }
 
+/// The exposition in Prometheus' text format; empty while metrics are off.
+pub fn render() -> String {
+    handle().map(PrometheusHandle::render).unwrap_or_default()
+}
+
+/// Sets the connection pool's gauges, read just before a scrape.
+#[expect(clippy::cast_precision_loss, reason = "pool sizes are small")]
+pub fn record_pool(max_size: usize, size: usize, available: usize, waiting: usize) {
+    metrics::gauge!("quotes_db_pool_max_connections").set(max_size as f64);
+    metrics::gauge!("quotes_db_pool_connections", "state" => "idle").set(available as f64);
+    metrics::gauge!("quotes_db_pool_connections", "state" => "in_use")
+        .set(size.saturating_sub(available) as f64);
+    metrics::gauge!("quotes_db_pool_waiting_requests").set(waiting as f64);
+}
+
 fn handle() -> Option<&'static PrometheusHandle> {
     HANDLE.get().and_then(Option::as_ref)
 }
@@ -119,71 +128,6 @@ pub fn record_jwks_refresh(trigger: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };
     metrics::counter!("quotes_jwks_refreshes_total", "trigger" => trigger, "outcome" => outcome)
         .increment(1);
-}
-
-/// Whether the API's own listener serves `/metrics` too, as app data.
-#[derive(Debug, Clone, Copy)]
-pub struct OnApiListener(pub bool);
-
-/// Metrics
-///
-/// Prometheus text format. Served on `METRICS_BIND_ADDR`; on the API's
-/// listener only when `METRICS_ON_API_LISTENER` is on, and `404` otherwise.
-#[utoipa::path(
-    tag = "operations",
-    operation_id = "metrics",
-    responses(
-        (status = OK, description = "Prometheus text exposition format (version 0.0.4).", body = String,
-            content_type = "text/plain"),
-        (status = NOT_FOUND, description = "Metrics are not served on this listener.",
-            body = crate::error::Problem, content_type = "application/problem+json"),
-    )
-)]
-#[get("/metrics")]
-pub async fn prometheus(
-    db: web::Data<Database>,
-    on_api: Option<web::Data<OnApiListener>>,
-) -> Result<HttpResponse, ApiError> {
-    if on_api.is_some_and(|on| !on.0) {
-        return Err(ApiError::RouteNotFound);
-    }
-    Ok(render(&db))
-}
-
-/// Methods other than GET: 405, or 404 where metrics are not served.
-pub async fn other_methods(
-    on_api: Option<web::Data<OnApiListener>>,
-) -> Result<HttpResponse, ApiError> {
-    Err(match on_api {
-        Some(on) if !on.0 => ApiError::RouteNotFound,
-        _ => ApiError::MethodNotAllowed { allow: "GET, HEAD" },
-    })
-}
-
-/// The exposition, with the pool's gauges read now.
-pub fn render(db: &Database) -> HttpResponse {
-    let pool = db.status();
-    #[expect(clippy::cast_precision_loss, reason = "pool sizes are small")]
-    {
-        metrics::gauge!("quotes_db_pool_max_connections").set(pool.max_size as f64);
-        metrics::gauge!("quotes_db_pool_connections", "state" => "idle").set(pool.available as f64);
-        metrics::gauge!("quotes_db_pool_connections", "state" => "in_use")
-            .set(pool.size.saturating_sub(pool.available) as f64);
-        metrics::gauge!("quotes_db_pool_waiting_requests").set(pool.waiting as f64);
-    }
-    let body = handle().map(PrometheusHandle::render).unwrap_or_default();
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4")
-        .body(body)
-}
-
-/// The metrics listener's app: `GET /metrics` and nothing else.
-pub fn listener_routes(cfg: &mut web::ServiceConfig) {
-    cfg.service(prometheus)
-        .route("/metrics", web::to(other_methods))
-        .default_service(web::to(|| async {
-            Err::<HttpResponse, _>(ApiError::RouteNotFound)
-        }));
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use utoipa_actix_web::AppExt;
 
 use serde_json::{Value, json};
 
-use crate::error::Problem;
+use crate::http::error::{Problem, ProblemType};
 
 /// How to call the API, shown at the top of Swagger UI.
 const DESCRIPTION: &str = "\
@@ -81,7 +81,7 @@ impl Modify for Finish {
 pub fn document() -> Document {
     let (_, mut paths) = App::new()
         .into_utoipa_app()
-        .configure(crate::routes)
+        .configure(crate::routes::configure)
         .split_for_parts();
     let mut document = ApiDoc::openapi();
     document.merge(std::mem::take(&mut paths));
@@ -91,44 +91,6 @@ pub fn document() -> Document {
     complete(&mut value);
     serde_json::from_value(value).unwrap_or(document)
 }
-
-/// The problem types, with the statuses they come with: what a client can
-/// switch on. Kept in step with the README's table.
-pub const PROBLEM_TYPES: [(&str, &str); 9] = [
-    (
-        "urn:quotes:problem:missing-token",
-        "401: no bearer token was sent",
-    ),
-    (
-        "urn:quotes:problem:expired-token",
-        "401: the token has expired; get a fresh one and try once more",
-    ),
-    (
-        "urn:quotes:problem:invalid-token",
-        "401: any other refused token",
-    ),
-    (
-        "urn:quotes:problem:quote-not-found",
-        "404: the caller has no quote",
-    ),
-    (
-        "urn:quotes:problem:invalid-quote",
-        "422: the quote breaks the rules",
-    ),
-    (
-        "urn:quotes:problem:malformed-json",
-        "400: the body is not JSON",
-    ),
-    (
-        "urn:quotes:problem:invalid-webhook",
-        "400: a delivery was refused",
-    ),
-    (
-        "urn:quotes:problem:unavailable",
-        "503: the database or the signing keys are out of reach; retry after `Retry-After`",
-    ),
-    ("about:blank", "any other status: its title says it all"),
-];
 
 /// What every operation has in common and the routes cannot say: the
 /// request id on every request and response, `Retry-After` on `503`, a
@@ -181,9 +143,9 @@ fn complete(document: &mut Value) {
             }}
         }
     });
-    let listed: Vec<String> = PROBLEM_TYPES
+    let listed: Vec<String> = ProblemType::ALL
         .iter()
-        .map(|(kind, meaning)| format!("- `{kind}`: {meaning}"))
+        .map(|kind| format!("- `{}`: {}", kind.uri(), kind.meaning()))
         .collect();
     document["components"]["schemas"]["Problem"]["properties"]["type"]["description"] =
         json!(format!(
@@ -191,9 +153,9 @@ fn complete(document: &mut Value) {
             listed.join("\n")
         ));
     document["components"]["schemas"]["Problem"]["properties"]["type"]["examples"] = json!(
-        PROBLEM_TYPES
+        ProblemType::ALL
             .iter()
-            .map(|(kind, _)| *kind)
+            .map(|kind| kind.uri())
             .collect::<Vec<_>>()
     );
     let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {

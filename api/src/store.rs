@@ -8,6 +8,7 @@
 //! cache), so a request costs the database one round trip.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
+use diesel::dsl;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
@@ -32,18 +33,22 @@ pub enum Saved {
     Replaced,
 }
 
-type Row = (String, NaiveDateTime, NaiveDateTime);
+/// A quote's row as read: the columns [`StoredQuote`] is made of.
+#[derive(Debug, Queryable, Selectable)]
+#[diesel(table_name = user_messages, check_for_backend(Pg))]
+struct QuoteRow {
+    message: String,
+    create_ts: NaiveDateTime,
+    update_ts: NaiveDateTime,
+}
 
-fn columns() -> (
-    user_messages::message,
-    user_messages::create_ts,
-    user_messages::update_ts,
-) {
-    (
-        user_messages::message,
-        user_messages::create_ts,
-        user_messages::update_ts,
-    )
+/// What the upsert returns: the row, and whether it was inserted.
+#[derive(Debug, Queryable)]
+struct UpsertedRow {
+    message: String,
+    create_ts: NaiveDateTime,
+    update_ts: NaiveDateTime,
+    inserted: bool,
 }
 
 /// Creates or replaces a user's quote in one statement, returning the
@@ -87,14 +92,25 @@ impl QueryFragment<Pg> for Upsert<'_> {
     }
 }
 
-impl From<Row> for StoredQuote {
-    fn from((text, created, updated): Row) -> Self {
+impl From<QuoteRow> for StoredQuote {
+    fn from(row: QuoteRow) -> Self {
         Self {
-            text,
-            created_at: created.and_utc(),
-            updated_at: updated.and_utc(),
+            text: row.message,
+            created_at: row.create_ts.and_utc(),
+            updated_at: row.update_ts.and_utc(),
         }
     }
+}
+
+/// The statement of [`find_quote`].
+type FindQuote<'a> =
+    dsl::Limit<dsl::Select<dsl::Find<user_messages::table, &'a str>, dsl::AsSelect<QuoteRow, Pg>>>;
+
+fn find_statement(user_id: &str) -> FindQuote<'_> {
+    user_messages::table
+        .find(user_id)
+        .select(QuoteRow::as_select())
+        .limit(1)
 }
 
 /// The caller's quote, if they have one.
@@ -102,10 +118,8 @@ pub async fn find_quote(
     conn: &mut AsyncPgConnection,
     user_id: &str,
 ) -> QueryResult<Option<StoredQuote>> {
-    user_messages::table
-        .find(user_id)
-        .select(columns())
-        .first::<Row>(conn)
+    find_statement(user_id)
+        .get_result(conn)
         .await
         .optional()
         .map(|row| row.map(StoredQuote::from))
@@ -121,15 +135,18 @@ pub async fn save_quote(
         user_id,
         message: quote.as_str(),
     };
-    let (text, created, updated, inserted) = upsert
-        .get_result::<(String, NaiveDateTime, NaiveDateTime, bool)>(conn)
-        .await?;
-    let saved = if inserted {
+    let row: UpsertedRow = upsert.get_result(conn).await?;
+    let saved = if row.inserted {
         Saved::Created
     } else {
         Saved::Replaced
     };
-    Ok((StoredQuote::from((text, created, updated)), saved))
+    let stored = StoredQuote::from(QuoteRow {
+        message: row.message,
+        create_ts: row.create_ts,
+        update_ts: row.update_ts,
+    });
+    Ok((stored, saved))
 }
 
 /// Deletes the caller's quote; `false` when there was none.
@@ -171,10 +188,7 @@ mod tests {
 
     #[test]
     fn every_statement_is_prepared_once_per_connection() {
-        assert_prepared_once(
-            &user_messages::table.find("u").select(columns()).limit(1),
-            "find_quote",
-        );
+        assert_prepared_once(&find_statement("u"), "find_quote");
         assert_prepared_once(
             &Upsert {
                 user_id: "u",
@@ -186,5 +200,58 @@ mod tests {
             &diesel::delete(user_messages::table.find("u")),
             "delete_quote",
         );
+    }
+
+    /// The SQL of `query`, without diesel's list of bind values.
+    fn sql_of<Q: QueryFragment<Pg>>(query: &Q) -> String {
+        let text = diesel::debug_query::<Pg, _>(query).to_string();
+        text.split(" -- binds:")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    }
+
+    /// A benchmark file's statement: its lines that are neither comments
+    /// nor pgbench meta-commands, whitespace collapsed, no final `;`.
+    fn statement_of(script: &str) -> String {
+        let sql: Vec<&str> = script
+            .lines()
+            .map(str::trim)
+            .filter(|line| !line.is_empty() && !line.starts_with("--") && !line.starts_with('\\'))
+            .collect();
+        collapse(sql.join(" ").trim_end_matches(';'))
+    }
+
+    fn collapse(sql: &str) -> String {
+        sql.split_whitespace().collect::<Vec<_>>().join(" ")
+    }
+
+    /// `bench/pgbench/*.sql` measure the database's own speed for the API's
+    /// read and write: they must be the very statements the API sends,
+    /// with pgbench's values in place of the bind parameters.
+    #[test]
+    fn the_benchmark_runs_the_statements_the_api_sends() {
+        const USER: &str = "'user_2bench' || lpad(:n::text, 20, '0')";
+        const QUOTE: &str = "'The benchmark''s seed quote.'";
+        let upsert = Upsert {
+            user_id: "u",
+            message: "m",
+        };
+        for (file, sql, values) in [
+            ("select.sql", sql_of(&find_statement("u")), [USER, "1"]),
+            ("upsert.sql", sql_of(&upsert), [USER, QUOTE]),
+        ] {
+            let mut expected = sql;
+            for (index, value) in values.iter().enumerate().rev() {
+                expected = expected.replace(&format!("${}", index + 1), value);
+            }
+            let path = format!("{}/../bench/pgbench/{file}", env!("CARGO_MANIFEST_DIR"));
+            let script = std::fs::read_to_string(&path).unwrap();
+            assert_eq!(
+                statement_of(&script),
+                collapse(&expected),
+                "{path} no longer runs what the API sends; its statement should be:\n{expected};"
+            );
+        }
     }
 }

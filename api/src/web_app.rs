@@ -20,9 +20,8 @@ use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::auth::clerk;
-use crate::config::Config;
-use crate::error::ApiError;
+use crate::auth::{AuthSettings, clerk};
+use crate::http::error::ApiError;
 
 /// OAuth client id the app uses with an OpenID provider.
 pub const CLIENT_ID: &str = "quotes-web";
@@ -32,7 +31,7 @@ pub const SCOPES: &str = "openid profile";
 
 /// Settings of `--web-dir`.
 #[derive(Debug, Clone)]
-pub struct WebConfig {
+pub struct WebAppSettings {
     /// The bundle: `index.html` and its files.
     pub dir: PathBuf,
     /// Clerk's publishable key, when Clerk is the provider.
@@ -52,23 +51,20 @@ pub struct WebApp {
 }
 
 impl WebApp {
-    /// The app for `config`, whose issuer is final (the development
-    /// provider's names the port actually bound).
-    pub fn new(web: &WebConfig, config: &Config) -> Self {
-        let provider = if config.dev_idp.is_none()
-            && let Some(key) = &web.clerk_publishable_key
-        {
+    /// The app signing in with the provider `auth` trusts, whose issuer is
+    /// final (the development provider's names the port actually bound).
+    /// Forwarded headers are believed from `trusted_proxies` only.
+    pub fn new(web: &WebAppSettings, auth: &AuthSettings, trusted_proxies: &[IpNet]) -> Self {
+        let provider = if let Some(key) = &web.clerk_publishable_key {
             json!({ "kind": "clerk", "publishable_key": key })
         } else {
             let mut provider = json!({
                 "kind": "oidc",
-                "issuer": config.auth.issuer,
+                "issuer": auth.issuer,
                 "client_id": CLIENT_ID,
                 "scopes": SCOPES,
             });
-            if config.dev_idp.is_none()
-                && let Some(audience) = config.auth.audiences.first()
-            {
+            if let Some(audience) = auth.audiences.first() {
                 provider["audience"] = json!(audience);
             }
             provider
@@ -79,18 +75,15 @@ impl WebApp {
         let boot_scripts = std::fs::read_to_string(web.dir.join("index.html"))
             .map(|html| inline_script_hashes(&html))
             .unwrap_or_default();
-        let policy = content_security_policy(
-            &boot_scripts,
-            clerk_frontend_api.as_deref(),
-            &config.auth.issuer,
-        );
+        let policy =
+            content_security_policy(&boot_scripts, clerk_frontend_api.as_deref(), &auth.issuer);
         Self {
             dir: web.dir.clone(),
             provider,
             policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| {
                 HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
             }),
-            trusted_proxies: config.trusted_proxies.clone(),
+            trusted_proxies: trusted_proxies.to_vec(),
         }
     }
 
@@ -150,7 +143,7 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
             break;
         };
         if !opening.contains("src=") {
-            hashes.push(crate::security::hash_source(&body_and_rest[..close]));
+            hashes.push(crate::http::security::hash_source(&body_and_rest[..close]));
         }
         rest = &body_and_rest[close..];
     }

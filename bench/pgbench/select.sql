@@ -1,5 +1,7 @@
 -- The statement `GET /me/quote` runs, for one of the benchmark's users at
--- random: the database's own speed for the API's read.
+-- random: the database's own speed for the API's read. A test in
+-- api/src/store.rs keeps it the very statement the API sends.
 \set n random(0, :users - 1)
-SELECT message, create_ts, update_ts FROM user_messages
-WHERE user_id = 'user_2bench' || lpad(:n::text, 20, '0') LIMIT 1;
+SELECT "user_messages"."message", "user_messages"."create_ts", "user_messages"."update_ts"
+FROM "user_messages"
+WHERE ("user_messages"."user_id" = 'user_2bench' || lpad(:n::text, 20, '0')) LIMIT 1;

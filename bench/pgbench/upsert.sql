@@ -1,5 +1,6 @@
 -- The statement `PUT /me/quote` runs, for one of the benchmark's users at
--- random: the database's own speed for the API's write.
+-- random: the database's own speed for the API's write. A test in
+-- api/src/store.rs keeps it the very statement the API sends.
 \set n random(0, :users - 1)
 INSERT INTO user_messages (user_id, message, create_ts, update_ts)
 VALUES ('user_2bench' || lpad(:n::text, 20, '0'), 'The benchmark''s seed quote.',

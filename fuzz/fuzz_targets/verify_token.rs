@@ -3,11 +3,9 @@
 #![no_main]
 
 use std::sync::{Arc, LazyLock};
-use std::time::Duration;
 
 use libfuzzer_sys::fuzz_target;
-use quotes_api::auth::{KeyStore, Verifier, clerk};
-use quotes_api::config::AuthConfig;
+use quotes_api::auth::{AuthSettings, KeyStore, Verifier, clerk};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()
@@ -20,14 +18,11 @@ static VERIFIER: LazyLock<Verifier> = LazyLock::new(|| {
     let key =
         clerk::verifying_key_from_pem(include_str!("../../api/tests/api/keys/rsa-2048.pub.pem"))
             .expect("the test key");
-    let config = AuthConfig {
-        issuer: "https://clerk.example.com".to_owned(),
-        jwks_url: None,
+    let config = AuthSettings {
         audiences: vec!["quotes-api".to_owned()],
         authorized_parties: vec!["https://app.example.com".to_owned()],
-        leeway: Duration::from_secs(5),
         clerk: true,
-        static_key: None,
+        ..AuthSettings::new("https://clerk.example.com")
     };
     Verifier::new(&config, KeyStore::fixed(Arc::new(key)))
 });

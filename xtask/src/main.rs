@@ -19,6 +19,7 @@ mod browser;
 mod containers;
 mod deny;
 mod fuzz;
+mod layers;
 mod openapi;
 mod postgres;
 mod python;
@@ -167,6 +168,9 @@ fn test() -> Result {
             "warnings",
         ])?;
         web::lint()
+    })?;
+    step("layers of the API (no upward imports, no cycles)", || {
+        layers::check(&mut tally)
     })?;
     step("supply chain (cargo deny)", || deny::check(&mut tally))?;
     step("Rust tests", || cargo_test(&mut tally))?;

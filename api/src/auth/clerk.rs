@@ -7,7 +7,7 @@ use base64::engine::general_purpose::{GeneralPurpose, GeneralPurposeConfig};
 use base64::engine::{DecodePaddingMode, general_purpose};
 use jsonwebtoken::{DecodingKey, Header};
 
-use super::AuthError;
+use super::error::AuthError;
 use super::jwks::{KeyKind, VerifyingKey};
 
 /// `cat` of a session token.

@@ -9,10 +9,11 @@ use jsonwebtoken::Algorithm;
 use jsonwebtoken::errors::ErrorKind;
 use serde::Deserialize;
 
+use super::clerk;
+use super::error::AuthError;
 use super::jwks::{KeyKind, VerifyingKey};
 use super::keys::{KeyError, KeyStore};
-use super::{AuthError, clerk};
-use crate::config::AuthConfig;
+use super::settings::AuthSettings;
 
 /// Tokens longer than this are refused before any parsing.
 pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
@@ -37,6 +38,25 @@ const ALGORITHMS: [Algorithm; 8] = [
     Algorithm::ES384,
 ];
 
+/// Where the verifier reads the time: the system clock in the server, a
+/// clock a test sets, so that expiry is tested without waiting for it.
+pub trait Clock: Send + Sync + std::fmt::Debug {
+    /// Seconds since 1970.
+    fn now_secs(&self) -> u64;
+}
+
+/// The system's clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now_secs(&self) -> u64 {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map_or(0, |elapsed| elapsed.as_secs())
+    }
+}
+
 /// Who a verified token speaks for.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Identity {
@@ -52,6 +72,7 @@ pub struct Verifier {
     authorized_parties: Vec<String>,
     leeway_secs: u64,
     clerk: bool,
+    clock: Arc<dyn Clock>,
     /// Tokens that passed every rule, by their SHA-256; see [`Verified`].
     verified: Option<quick_cache::sync::Cache<[u8; 32], Arc<Verified>>>,
     /// jsonwebtoken wants the algorithms of one validation to share a
@@ -76,6 +97,7 @@ struct Verified {
 #[derive(Deserialize)]
 struct Claims {
     exp: Option<f64>,
+    nbf: Option<f64>,
     iss: Option<String>,
     sub: Option<String>,
     #[serde(default)]
@@ -106,15 +128,16 @@ impl Audience {
 }
 
 impl Verifier {
-    /// A verifier for the configured issuer, reading keys from `keys`.
-    pub fn new(config: &AuthConfig, keys: KeyStore) -> Self {
+    /// A verifier for the configured issuer, reading keys from `keys` and
+    /// the time from the system's clock.
+    pub fn new(settings: &AuthSettings, keys: KeyStore) -> Self {
         let validation = |algorithms: &[Algorithm]| {
             let mut validation = jsonwebtoken::Validation::new(algorithms[0]);
             validation.algorithms = algorithms.to_vec();
-            validation.leeway = config.leeway.as_secs();
-            validation.validate_exp = true;
-            validation.validate_nbf = true;
-            // `iss`, `aud` and `sub` are checked below, with our own messages.
+            // `exp` and `nbf` are checked below against our clock; `iss`,
+            // `aud` and `sub` too, with our own messages.
+            validation.validate_exp = false;
+            validation.validate_nbf = false;
             validation.validate_aud = false;
             validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
             validation
@@ -124,13 +147,21 @@ impl Verifier {
             ec: validation(&ALGORITHMS[6..]),
             ed: validation(&[Algorithm::EdDSA]),
             keys,
-            issuer: config.issuer.clone(),
-            audiences: config.audiences.clone(),
-            authorized_parties: config.authorized_parties.clone(),
-            leeway_secs: config.leeway.as_secs(),
-            clerk: config.clerk,
+            issuer: settings.issuer.clone(),
+            audiences: settings.audiences.clone(),
+            authorized_parties: settings.authorized_parties.clone(),
+            leeway_secs: settings.leeway.as_secs(),
+            clerk: settings.clerk,
+            clock: Arc::new(SystemClock),
             verified: Some(quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES)),
         }
+    }
+
+    /// The same verifier reading the time from `clock`.
+    #[must_use]
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The same verifier without the cache of verified tokens, so that
@@ -153,7 +184,7 @@ impl Verifier {
         }
         let digest = fingerprint(token);
         if let Some(verified) = self.verified.as_ref().and_then(|cache| cache.get(&digest))
-            && verified.exp.saturating_add(self.leeway_secs) >= now_secs()
+            && verified.exp.saturating_add(self.leeway_secs) >= self.clock.now_secs()
             && self.keys.still_publishes(&verified.kid, &verified.key)
         {
             return Ok(verified.identity.clone());
@@ -188,8 +219,6 @@ impl Verifier {
                 | ErrorKind::InvalidRsaKey(_)
                 | ErrorKind::InvalidEcdsaKey
                 | ErrorKind::InvalidEddsaKey => AuthError::Signature,
-                ErrorKind::ExpiredSignature => AuthError::Expired,
-                ErrorKind::ImmatureSignature => AuthError::NotYetValid,
                 ErrorKind::MissingRequiredClaim(_) | ErrorKind::InvalidClaimFormat(_) => {
                     AuthError::Claims("the token has no valid expiry time")
                 }
@@ -202,7 +231,7 @@ impl Verifier {
         #[expect(
             clippy::cast_possible_truncation,
             clippy::cast_sign_loss,
-            reason = "jsonwebtoken checked exp is a positive number"
+            reason = "jsonwebtoken checked exp is a number; a negative one saturates to 0"
         )]
         let exp = claims.exp.unwrap_or_default() as u64;
         let identity = self.check_claims(claims)?;
@@ -221,18 +250,30 @@ impl Verifier {
     }
 
     fn check_claims(&self, claims: Claims) -> Result<Identity, AuthError> {
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "seconds since 1970 fit an f64 exactly"
+        )]
+        let (earliest, latest) = {
+            let now = self.clock.now_secs();
+            (
+                now.saturating_sub(self.leeway_secs) as f64,
+                now.saturating_add(self.leeway_secs) as f64,
+            )
+        };
+        // As jsonwebtoken would: expired once `exp` is behind the clock by
+        // more than the leeway, not valid while `nbf` is ahead by more.
+        if claims.exp.is_none_or(|exp| exp < earliest) {
+            return Err(AuthError::Expired);
+        }
+        if claims.nbf.is_some_and(|nbf| nbf > latest) {
+            return Err(AuthError::NotYetValid);
+        }
         if claims.iss.as_deref() != Some(self.issuer.as_str()) {
             return Err(AuthError::Issuer);
         }
-        if let Some(iat) = claims.iat {
-            #[expect(
-                clippy::cast_precision_loss,
-                reason = "seconds since 1970 fit an f64 exactly"
-            )]
-            let latest = now_secs().saturating_add(self.leeway_secs) as f64;
-            if iat > latest {
-                return Err(AuthError::IssuedInFuture);
-            }
+        if claims.iat.is_some_and(|iat| iat > latest) {
+            return Err(AuthError::IssuedInFuture);
         }
         if !self.audiences.is_empty() && !claims.aud.contains_any(&self.audiences) {
             return Err(AuthError::Audience);
@@ -271,10 +312,4 @@ fn fingerprint(token: &str) -> [u8; 32] {
     let mut bytes = [0u8; 32];
     bytes.copy_from_slice(digest.as_ref());
     bytes
-}
-
-fn now_secs() -> u64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs())
 }

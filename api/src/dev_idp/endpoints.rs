@@ -11,10 +11,10 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::DevIdp;
 use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, TokenParams};
 use super::page;
-use crate::error::OwnErrorFormat;
+use super::provider::DevIdp;
+use crate::http::error::OwnErrorFormat;
 
 /// `GET /authorize`: the "sign in as" page.
 pub async fn authorize_page(
@@ -198,4 +198,31 @@ fn no_store(mut builder: HttpResponseBuilder) -> HttpResponseBuilder {
         .insert_header(CacheControl(vec![CacheDirective::NoStore]))
         .insert_header((header::PRAGMA, "no-cache"));
     builder
+}
+
+/// The discovery document.
+pub async fn discovery(idp: web::Data<DevIdp>) -> HttpResponse {
+    let issuer = idp.issuer();
+    HttpResponse::Ok().json(json!({
+        "issuer": issuer,
+        "authorization_endpoint": format!("{issuer}/authorize"),
+        "token_endpoint": format!("{issuer}/token"),
+        "end_session_endpoint": format!("{issuer}/logout"),
+        "jwks_uri": format!("{issuer}/jwks.json"),
+        "response_types_supported": ["code"],
+        "grant_types_supported": ["authorization_code"],
+        "code_challenge_methods_supported": ["S256"],
+        "scopes_supported": ["openid", "profile"],
+        "token_endpoint_auth_methods_supported": ["none"],
+        "subject_types_supported": ["public"],
+        "id_token_signing_alg_values_supported": ["ES256"],
+        "claims_supported": ["iss", "sub", "name", "aud", "iat", "nbf", "exp", "nonce"],
+    }))
+}
+
+/// The signing key, as a JWKS.
+pub async fn jwks(idp: web::Data<DevIdp>) -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("cache-control", "public, max-age=300"))
+        .json(json!({ "keys": [idp.jwk] }))
 }

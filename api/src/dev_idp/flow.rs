@@ -79,7 +79,8 @@ pub fn loopback_redirect(raw: Option<&str>, own_port: u16) -> Result<Url, Redire
     let path = percent_encoding::percent_decode_str(url.path())
         .decode_utf8_lossy()
         .to_ascii_lowercase();
-    let own_path = path == super::PATH || path.starts_with(&format!("{}/", super::PATH));
+    let own_path =
+        path == super::settings::PATH || path.starts_with(&format!("{}/", super::settings::PATH));
     if url.port_or_known_default() == Some(own_port) && own_path {
         return Err(RedirectError::OwnPath);
     }

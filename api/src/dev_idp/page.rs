@@ -58,7 +58,7 @@ small{display:block;margin-top:1rem;color:var(--muted)}\
 pub fn content_security_policy() -> &'static str {
     static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     POLICY.get_or_init(|| {
-        let style = crate::security::hash_source(STYLE);
+        let style = crate::http::security::hash_source(STYLE);
         format!(
             "default-src 'none'; style-src {style}; base-uri 'none'; \
              form-action 'self' http: https:; frame-ancestors 'none'"

@@ -5,7 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
 use jsonwebtoken::{Algorithm, Header};
-use quotes_api::config::{AuthConfig, Cli};
+use quotes_api::auth::AuthSettings;
+use quotes_api::config::{Cli, auth_settings};
 use serde_json::{Value, json};
 
 use crate::helpers::{JwksMode, Setup, TestApp, TestKey, assert_problem, spawn_app_with};
@@ -14,7 +15,7 @@ fn publishable_key(host: &str) -> String {
     format!("pk_test_{}", STANDARD.encode(format!("{host}$")))
 }
 
-fn auth_config(flags: &[&str]) -> Result<AuthConfig, quotes_api::config::ConfigError> {
+fn auth_config(flags: &[&str]) -> Result<AuthSettings, quotes_api::config::ConfigError> {
     let mut args = vec![
         "quotes-api",
         "--database-url",
@@ -22,7 +23,7 @@ fn auth_config(flags: &[&str]) -> Result<AuthConfig, quotes_api::config::ConfigE
     ];
     args.extend_from_slice(flags);
     let cli = Cli::try_parse_from(args).unwrap();
-    AuthConfig::from_args(&cli.serve.auth)
+    auth_settings(&cli.serve.auth)
 }
 
 #[test]

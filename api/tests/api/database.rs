@@ -7,7 +7,8 @@ use diesel_async::RunQueryDsl;
 use serde_json::Value;
 
 use crate::helpers::{
-    FlakyProxy, Setup, TestDatabase, admin_query_one, assert_problem, spawn_app_with, test_config,
+    FlakyProxy, Setup, TestDatabase, admin_port, admin_query_one, assert_problem, spawn_app_with,
+    test_config,
 };
 
 #[derive(diesel::QueryableByName)]
@@ -24,7 +25,7 @@ async fn show(conn: &mut diesel_async::AsyncPgConnection, setting: &str) -> Stri
         .value
 }
 
-fn settings_for(url: &str) -> quotes_api::config::DatabaseConfig {
+fn settings_for(url: &str) -> quotes_api::db::DatabaseSettings {
     test_config(url, "http://127.0.0.1:1").database
 }
 
@@ -56,13 +57,13 @@ async fn ssl_in_use(conn: &mut diesel_async::AsyncPgConnection) -> bool {
 async fn sslmode_require_encrypts_and_disable_does_not() {
     let db = TestDatabase::create().await;
     let mut tls = quotes_api::db::connect(&settings_for(
-        &db.url_at("127.0.0.1:5432", "sslmode=require"),
+        &db.url_at(&format!("127.0.0.1:{}", admin_port()), "sslmode=require"),
     ))
     .await
     .unwrap();
     assert!(ssl_in_use(&mut tls).await);
     let mut plain = quotes_api::db::connect(&settings_for(
-        &db.url_at("127.0.0.1:5432", "sslmode=disable"),
+        &db.url_at(&format!("127.0.0.1:{}", admin_port()), "sslmode=disable"),
     ))
     .await
     .unwrap();
@@ -77,25 +78,37 @@ async fn verify_full_checks_the_chain_and_the_host_name() {
     let cert = admin_query_one("SELECT current_setting('ssl_cert_file')").await;
     let root = format!("sslrootcert={cert}");
 
-    let full = db.url_at("localhost:5432", &format!("sslmode=verify-full&{root}"));
+    let full = db.url_at(
+        &format!("localhost:{}", admin_port()),
+        &format!("sslmode=verify-full&{root}"),
+    );
     let mut conn = quotes_api::db::connect(&settings_for(&full)).await.unwrap();
     assert!(ssl_in_use(&mut conn).await);
 
-    let wrong_name = db.url_at("127.0.0.1:5432", &format!("sslmode=verify-full&{root}"));
+    let wrong_name = db.url_at(
+        &format!("127.0.0.1:{}", admin_port()),
+        &format!("sslmode=verify-full&{root}"),
+    );
     assert!(
         quotes_api::db::connect(&settings_for(&wrong_name))
             .await
             .is_err()
     );
 
-    let chain_only = db.url_at("127.0.0.1:5432", &format!("sslmode=verify-ca&{root}"));
+    let chain_only = db.url_at(
+        &format!("127.0.0.1:{}", admin_port()),
+        &format!("sslmode=verify-ca&{root}"),
+    );
     assert!(
         quotes_api::db::connect(&settings_for(&chain_only))
             .await
             .is_ok()
     );
 
-    let public_roots = db.url_at("localhost:5432", "sslmode=verify-full");
+    let public_roots = db.url_at(
+        &format!("localhost:{}", admin_port()),
+        "sslmode=verify-full",
+    );
     assert!(
         quotes_api::db::connect(&settings_for(&public_roots))
             .await
@@ -108,7 +121,7 @@ async fn verify_full_checks_the_chain_and_the_host_name() {
 async fn the_api_serves_over_tls_to_postgres() {
     let app = spawn_app_with(Setup {
         database_url: Some(Box::new(|db| {
-            db.url_at("127.0.0.1:5432", "sslmode=require")
+            db.url_at(&format!("127.0.0.1:{}", admin_port()), "sslmode=require")
         })),
         ..Setup::default()
     })
@@ -168,7 +181,7 @@ async fn a_database_made_by_the_original_app_keeps_its_rows() {
 
 #[tokio::test]
 async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     let app = spawn_app_with(Setup {
         database_url: Some(proxy.database_url()),
         ..Setup::default()
@@ -207,7 +220,7 @@ async fn a_database_that_goes_away_gives_503_and_recovery_needs_no_restart() {
 
 #[tokio::test]
 async fn a_database_down_at_start_is_migrated_once_it_comes_up() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     proxy.cut();
     let app = spawn_app_with(Setup {
         database_url: Some(proxy.database_url()),

@@ -7,7 +7,7 @@ use std::process::{Command, Stdio};
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use quotes_api::dev_idp::{DevIdp, DevIdpConfig, issuer_for};
+use quotes_api::dev_idp::{DevIdp, DevIdpSettings, issuer_for};
 use serde_json::Value;
 
 use crate::helpers::{Setup, TempPath, TestApp, assert_problem, spawn_app_with};
@@ -16,7 +16,7 @@ async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
     let path = key_file.0.clone();
     spawn_app_with(Setup {
         configure: Box::new(move |config, _| {
-            config.dev_idp = Some(DevIdpConfig { key_file: path });
+            config.dev_idp = Some(DevIdpSettings { key_file: path });
         }),
         ..Setup::default()
     })
@@ -25,7 +25,7 @@ async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
 
 fn dev_token(app: &TestApp, key_file: &TempPath, user: &str) -> String {
     let addr = app.address.trim_start_matches("http://").parse().unwrap();
-    let settings = DevIdpConfig {
+    let settings = DevIdpSettings {
         key_file: key_file.0.clone(),
     };
     DevIdp::load(&settings, issuer_for(addr))
@@ -118,7 +118,7 @@ fn dev_token_prints_a_token_for_the_configured_address() {
     assert!(stderr.contains("DEV_IDP_KEY_FILE"), "{stderr}");
 
     DevIdp::load_or_create(
-        &DevIdpConfig {
+        &DevIdpSettings {
             key_file: key_file.0.clone(),
         },
         String::new(),
@@ -146,7 +146,7 @@ fn dev_token_prints_a_token_for_the_configured_address() {
 #[test]
 fn the_provider_refuses_non_loopback_addresses_and_real_provider_settings() {
     let base = [
-        ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quotes"),
+        ("DATABASE_URL", "postgres://quotes@db.example/quotes"),
         ("DEV_IDP", "1"),
     ];
     for extra in [

@@ -120,7 +120,7 @@ async fn discovery_must_name_the_configured_issuer() {
 
 #[tokio::test]
 async fn a_flood_of_readiness_probes_takes_no_connections_from_requests() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     let app = spawn_app_with(Setup {
         database_url: Some(proxy.database_url()),
         configure: Box::new(|config, _| {

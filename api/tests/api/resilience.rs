@@ -19,7 +19,7 @@ const WORST_CASE: Duration = Duration::from_secs(5);
 
 #[tokio::test]
 async fn no_acknowledged_write_is_lost_when_the_database_goes_away_under_load() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     let app = spawn_app_with(Setup {
         database_url: Some(proxy.database_url()),
         ..Setup::default()
@@ -116,7 +116,7 @@ async fn no_acknowledged_write_is_lost_when_the_database_goes_away_under_load() 
 
 #[tokio::test]
 async fn more_requests_than_connections_wait_briefly_then_get_503_and_recover() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     let app = spawn_app_with(Setup {
         database_url: Some(proxy.database_url()),
         configure: Box::new(|config, _| {
@@ -178,7 +178,10 @@ fn port_of(app: &crate::helpers::TestApp) -> u16 {
 #[tokio::test]
 async fn slow_clients_are_cut_off_and_do_not_stop_others() {
     let app = spawn_app_with(Setup {
-        configure: Box::new(|config, _| config.request_timeout = Duration::from_secs(2)),
+        configure: Box::new(|config, _| {
+            config.request_timeout = Duration::from_secs(2);
+            config.header_timeout = Duration::from_secs(1);
+        }),
         ..Setup::default()
     })
     .await;
@@ -247,14 +250,16 @@ async fn slow_clients_are_cut_off_and_do_not_stop_others() {
     assert!(answer.starts_with("HTTP/1.1 408"), "{answer}");
     assert!(answer.contains("application/problem+json"), "{answer}");
 
-    // The slowloris connections are closed by the server (client request timeout).
-    tokio::time::sleep(Duration::from_secs(6)).await;
+    // The slowloris connections are closed by the server once the header
+    // timeout (1 s here) is up: each read returns as soon as that happens.
+    let deadline = Instant::now() + Duration::from_secs(5);
     let closed = tokio::task::spawn_blocking(move || {
         slow_headers
             .iter()
             .filter(|stream| {
+                let left = deadline.saturating_duration_since(Instant::now());
                 stream
-                    .set_read_timeout(Some(Duration::from_millis(200)))
+                    .set_read_timeout(Some(left.max(Duration::from_millis(10))))
                     .unwrap();
                 let mut buf = [0u8; 256];
                 (&**stream).read(&mut buf).is_ok()

@@ -37,7 +37,7 @@ fn a_missing_database_url_stops_the_process_with_one_line() {
 #[test]
 fn bad_values_are_reported_by_variable_name() {
     let base = [
-        ("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quotes"),
+        ("DATABASE_URL", "postgres://quotes@db.example/quotes"),
         ("AUTH_ISSUER", "https://issuer.example"),
     ];
     for (variable, value) in [
@@ -88,7 +88,7 @@ fn a_bad_webhook_secret_is_named_but_never_shown() {
         "",
     ] {
         let output = run(binary()
-            .env("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/quotes")
+            .env("DATABASE_URL", "postgres://quotes@db.example/quotes")
             .env("AUTH_ISSUER", "https://issuer.example")
             .env("CLERK_WEBHOOK_SIGNING_SECRET", secret));
         let stderr = assert_config_error(&output, "CLERK_WEBHOOK_SIGNING_SECRET");

@@ -3,8 +3,8 @@
 
 use std::path::PathBuf;
 
-use quotes_api::dev_idp::DevIdpConfig;
-use quotes_api::web_app::WebConfig;
+use quotes_api::dev_idp::DevIdpSettings;
+use quotes_api::web_app::WebAppSettings;
 use serde_json::Value;
 
 use crate::helpers::{Setup, TempPath, TestApp, spawn_app_with};
@@ -37,11 +37,11 @@ async fn spawn_web_app(bundle: &Bundle, key_file: Option<&TempPath>) -> TestApp 
     let key_file = key_file.map(|path| path.0.clone());
     spawn_app_with(Setup {
         configure: Box::new(move |config, _| {
-            config.web = Some(WebConfig {
+            config.web = Some(WebAppSettings {
                 dir,
                 clerk_publishable_key: None,
             });
-            config.dev_idp = key_file.map(|key_file| DevIdpConfig { key_file });
+            config.dev_idp = key_file.map(|key_file| DevIdpSettings { key_file });
         }),
         ..Setup::default()
     })
@@ -257,7 +257,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
     let dir = bundle.0.clone();
     let behind_proxy = spawn_app_with(Setup {
         configure: Box::new(move |config, _| {
-            config.web = Some(WebConfig {
+            config.web = Some(WebAppSettings {
                 dir,
                 clerk_publishable_key: None,
             });

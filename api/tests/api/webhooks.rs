@@ -351,7 +351,7 @@ async fn a_body_over_256_kib_is_413_problem() {
 
 #[tokio::test]
 async fn a_database_outage_is_503_so_the_sender_retries() {
-    let proxy = FlakyProxy::start("127.0.0.1:5432").await;
+    let proxy = FlakyProxy::to_database().await;
     let app = spawn_app_with(Setup {
         configure: Box::new(|config, _| {
             config.clerk_webhook_secret = Some(SigningSecret::parse(SECRET).unwrap());

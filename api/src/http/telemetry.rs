@@ -1,4 +1,5 @@
-//! Logging: set up once at start; one line per request.
+//! Per request: its id, a span every log line inside it carries, one
+//! access-log line, the request metrics, and the deadline.
 
 use std::fmt::Write as _;
 use std::time::Instant;
@@ -8,40 +9,17 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage};
-use tracing_subscriber::EnvFilter;
+use tracing::Instrument as _;
 
-use crate::auth::CallerId;
-use crate::config::LogFormat;
-
-/// Installs the global subscriber. `RUST_LOG` overrides the default level.
-pub fn init(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()));
-    // A second init (as in tests that build several apps) keeps the first.
-    let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Text => builder.try_init(),
-    };
-}
-
-/// For tests: logs go through the test harness, which shows them only for
-/// failing tests.
-pub fn init_for_tests() {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_test_writer()
-        .try_init();
-}
+use super::caller::CallerId;
+use super::error::ApiError;
 
 /// Header carrying the request id, accepted from the caller or made here.
 pub const REQUEST_ID: &str = "x-request-id";
 
 /// Per request: the request id (kept from `X-Request-Id` when it is sane,
-/// else made here, and echoed), one log line with method, path (never the
+/// else made here, and echoed), a `request` span carrying it around
+/// everything the request logs, one log line with method, path (never the
 /// query, which may hold secrets), status, latency, request id and caller id
 /// (never the token), and the request metrics by route and status.
 pub async fn observe(
@@ -57,7 +35,8 @@ pub async fn observe(
         .and_then(|value| value.to_str().ok())
         .filter(|id| is_sane_request_id(id))
         .map_or_else(new_request_id, str::to_owned);
-    let response = next.call(req).await;
+    let span = tracing::info_span!("request", request_id = %request_id);
+    let response = next.call(req).instrument(span).await;
     let elapsed = started.elapsed();
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     match response {
@@ -126,7 +105,7 @@ pub async fn deadline<B: MessageBody + 'static>(
         .map_or(std::time::Duration::from_secs(15), |timeout| timeout.0);
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(response) => response,
-        Err(_) => Err(crate::error::ApiError::RequestTimeout { limit }.into()),
+        Err(_) => Err(ApiError::RequestTimeout { limit }.into()),
     }
 }
 

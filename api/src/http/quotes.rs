@@ -1,22 +1,25 @@
-//! `/me/quote`: the caller's favourite quote. Handlers parse, make one call
-//! to the data layer and shape the response.
+//! `/me/quote`: the caller's favourite quote. Handlers parse (typed
+//! extractors), make one call to the data layer and shape the response; the
+//! rules of a quote live in `crate::quotes`.
 
-mod text;
+use std::fmt;
 
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, SecondsFormat, Utc};
+use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
 
-pub use self::text::{MAX_CHARS, QuoteError, QuoteText};
-use crate::auth::Caller;
+use super::caller::Caller;
+use super::error::{ApiError, Problem};
+use super::json::Json;
 use crate::db::Database;
-use crate::error::{ApiError, Problem};
+use crate::quotes::QuoteText;
 use crate::store::{self, Saved, StoredQuote};
 
 /// Body of `PUT /me/quote`.
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Debug, ToSchema)]
 #[schema(example = json!({"quote": "Simplicity is prerequisite for reliability."}))]
 pub struct SaveQuote {
     /// The quote. Surrounding whitespace is trimmed first; what remains
@@ -38,18 +41,36 @@ pub struct SaveQuote {
     pub quote: String,
 }
 
-impl SaveQuote {
-    /// Reads the body strictly as a JSON object with a string `quote`
-    /// (serde would also take `["text"]` for a one-field struct). Other
-    /// fields are ignored, so a client may send back a `Quote` it received.
-    fn from_json(body: &serde_json::Value) -> Result<QuoteText, QuoteError> {
-        let quote = body
-            .as_object()
-            .and_then(|object| object.get("quote"))
-            .ok_or_else(|| QuoteError::Shape("no \"quote\" field".to_owned()))?
-            .as_str()
-            .ok_or_else(|| QuoteError::Shape("\"quote\" is not a string".to_owned()))?;
-        QuoteText::parse(quote)
+/// The body is read strictly as a JSON object with a string `quote`:
+/// serde's derive would also take `["text"]` for a one-field struct. Other
+/// fields are ignored, so a client may send back a `Quote` it received.
+impl<'de> Deserialize<'de> for SaveQuote {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct ObjectOnly;
+
+        impl<'de> Visitor<'de> for ObjectOnly {
+            type Value = SaveQuote;
+
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a JSON object with a string field \"quote\"")
+            }
+
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SaveQuote, A::Error> {
+                let mut quote = None;
+                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
+                    // As a JSON object read whole: the last of repeated keys wins.
+                    if key == "quote" {
+                        quote = Some(map.next_value::<String>()?);
+                    } else {
+                        map.next_value::<de::IgnoredAny>()?;
+                    }
+                }
+                let quote = quote.ok_or_else(|| de::Error::custom("no \"quote\" field"))?;
+                Ok(SaveQuote { quote })
+            }
+        }
+
+        deserializer.deserialize_map(ObjectOnly)
     }
 }
 
@@ -142,9 +163,9 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpRe
 pub async fn put_quote(
     caller: Caller,
     db: web::Data<Database>,
-    body: crate::json::Json<serde_json::Value>,
+    Json(body): Json<SaveQuote>,
 ) -> Result<HttpResponse, ApiError> {
-    let quote = SaveQuote::from_json(&body.0)?;
+    let quote = QuoteText::parse(&body.quote)?;
     let mut conn = db.conn().await?;
     let (stored, saved) = store::save_quote(&mut conn, caller.user_id(), &quote).await?;
     let status = match saved {

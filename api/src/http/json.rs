@@ -10,7 +10,7 @@ use actix_web::dev::Payload;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 use serde::de::DeserializeOwned;
 
-use crate::error::ApiError;
+use super::error::ApiError;
 
 /// A request body of media type `application/json` (any parameters, such
 /// as `charset`), read as `T` with the app's [`web::JsonConfig`].

@@ -1,26 +1,15 @@
-//! `POST /webhooks/clerk`: Clerk's provider events, delivered by Svix.
-//!
-//! This module owns the signing secret (parsed once at start, never
-//! printed), the Standard Webhooks signature check, the events we act on,
-//! and the thin handler that ties them to the data layer. A delivery is
-//! trusted only after its signature and timestamp check out; until then
-//! nothing is read from its body.
+//! The Standard Webhooks signature Svix puts on Clerk's deliveries: the
+//! endpoint's signing secret (parsed once at start, never printed) and the
+//! check of a delivery's headers and body. A delivery is trusted only after
+//! its signature and timestamp check out; until then nothing is read from
+//! its body.
 
 use std::fmt;
-use std::time::{SystemTime, UNIX_EPOCH};
 
-use actix_web::error::PayloadError;
 use actix_web::http::header::HeaderMap;
-use actix_web::{HttpRequest, HttpResponse, post, web};
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-
-use crate::auth::token::is_valid_subject;
-use crate::db::Database;
-use crate::error::{ApiError, Problem};
-use crate::store;
 
 /// Largest webhook body accepted, in bytes. Clerk's events are a few KiB;
 /// a user with many fields still fits comfortably.
@@ -209,172 +198,6 @@ pub fn verify(
     }
 }
 
-/// What a verified delivery asks of us.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Event {
-    /// The user is gone from Clerk: erase what we keep for them.
-    UserDeleted { user_id: String },
-    /// Anything else (`user.created`, `session.ended`, ...): acknowledged, ignored.
-    Other { kind: String },
-}
-
-#[derive(Deserialize)]
-struct RawEvent {
-    #[serde(rename = "type")]
-    kind: String,
-    // Its shape depends on the type; only `user.deleted` looks inside.
-    #[serde(default)]
-    data: serde_json::Value,
-}
-
-impl Event {
-    /// Reads a verified body: a JSON object with a string `type`, and for
-    /// `user.deleted` a non-empty string `data.id`.
-    pub fn parse(body: &[u8]) -> Result<Self, WebhookError> {
-        let raw: RawEvent = serde_json::from_slice(body).map_err(|_| {
-            WebhookError::NotAnEvent("expected a JSON object with a string \"type\"")
-        })?;
-        match raw.kind.as_str() {
-            "user.deleted" => {
-                let user_id = raw
-                    .data
-                    .get("id")
-                    .and_then(serde_json::Value::as_str)
-                    .filter(|id| is_valid_subject(id))
-                    .map(str::to_owned)
-                    .ok_or(WebhookError::NotAnEvent(
-                        "user.deleted needs a string \"data.id\" of 1 to 255 characters without control characters",
-                    ))?;
-                Ok(Self::UserDeleted { user_id })
-            }
-            _ => Ok(Self::Other { kind: raw.kind }),
-        }
-    }
-
-    /// The event's `type`, for the log.
-    pub fn kind(&self) -> &str {
-        match self {
-            Self::UserDeleted { .. } => "user.deleted",
-            Self::Other { kind } => kind,
-        }
-    }
-}
-
-/// A Clerk event as Svix delivers it, for the description: only `type`
-/// and, for `user.deleted`, `data.id` are read.
-#[derive(Debug, utoipa::ToSchema)]
-#[schema(example = json!({
-    "data": {"deleted": true, "id": "user_29w83sxmDNGwOuEthce5gg56FcC", "object": "user"},
-    "object": "event",
-    "timestamp": 1_716_883_200_000_i64,
-    "type": "user.deleted"
-}))]
-pub struct ClerkEvent {
-    /// The event type: `user.deleted` is acted on, every other type
-    /// (`user.created`, `session.ended`, ...) is acknowledged and ignored.
-    #[schema(rename = "type", example = "user.deleted")]
-    pub kind: String,
-    /// The object the event is about; for user events the user, whose `id`
-    /// is the user id tokens carry as `sub`.
-    #[schema(value_type = Object)]
-    pub data: serde_json::Value,
-    /// Always `event`.
-    #[schema(example = "event")]
-    pub object: Option<String>,
-    /// When the event happened, in milliseconds since 1970.
-    pub timestamp: Option<i64>,
-}
-
-/// The route's own body limit; the rest of the API keeps its 16 KiB.
-pub fn payload_config() -> web::PayloadConfig {
-    web::PayloadConfig::new(MAX_WEBHOOK_BODY_BYTES)
-}
-
-/// `POST /webhooks/clerk`
-///
-/// The body is taken as raw bytes because the signature covers exactly
-/// what was sent. Success and ignored events both answer `204`, so Svix
-/// stops retrying; a database outage answers `503`, so it retries.
-#[utoipa::path(
-    tag = "webhooks",
-    operation_id = "clerk_webhook",
-    params(
-        ("svix-id" = String, Header, description = "Unique id of the delivery."),
-        ("svix-timestamp" = String, Header, description = "Unix time the delivery was signed, in seconds."),
-        ("svix-signature" = String, Header, description = "Space-separated `v1,<base64 HMAC-SHA256>` signatures of `{svix-id}.{svix-timestamp}.{body}`."),
-    ),
-    request_body(content = ClerkEvent, content_type = "application/json",
-        description = "A Clerk event, signed by Svix."),
-    responses(
-        (status = NO_CONTENT, description = "Accepted (acted on, or ignored when the event type does not concern us)."),
-        (status = BAD_REQUEST, description = "Missing or bad signature, stale timestamp, or not an event; nothing changed.",
-            body = Problem, content_type = "application/problem+json"),
-        (status = NOT_FOUND, description = "Webhooks are not configured (no CLERK_WEBHOOK_SIGNING_SECRET).",
-            body = Problem, content_type = "application/problem+json"),
-        (status = PAYLOAD_TOO_LARGE, description = "The body is over 256 KiB.",
-            body = Problem, content_type = "application/problem+json"),
-        (status = SERVICE_UNAVAILABLE, description = "The database is out of reach; the sender retries.",
-            body = Problem, content_type = "application/problem+json"),
-    )
-)]
-#[post("/webhooks/clerk")]
-pub async fn clerk_webhook(
-    req: HttpRequest,
-    body: Result<web::Bytes, actix_web::Error>,
-    secret: Option<web::Data<SigningSecret>>,
-    db: web::Data<Database>,
-) -> Result<HttpResponse, ApiError> {
-    // Without a secret the endpoint does not exist, rather than refusing
-    // every delivery.
-    let secret = secret.ok_or(ApiError::RouteNotFound)?;
-    let body = body.map_err(body_error)?;
-    let headers = SvixHeaders::from_headers(req.headers())?;
-    verify(&secret, &headers, &body, unix_now())?;
-    let event = Event::parse(&body)?;
-
-    let erased = match &event {
-        Event::UserDeleted { user_id } => {
-            let mut conn = db.conn().await?;
-            store::delete_user(&mut conn, user_id).await?
-        }
-        Event::Other { .. } => 0,
-    };
-    tracing::info!(
-        event = event.kind(),
-        svix_id = headers.id,
-        erased,
-        "webhook accepted"
-    );
-    Ok(HttpResponse::NoContent().finish())
-}
-
-/// Methods other than POST: 405, or 404 while webhooks are not configured.
-pub async fn other_methods(
-    secret: Option<web::Data<SigningSecret>>,
-) -> Result<HttpResponse, ApiError> {
-    Err(match secret {
-        Some(_) => ApiError::MethodNotAllowed { allow: "POST" },
-        None => ApiError::RouteNotFound,
-    })
-}
-
-#[expect(clippy::needless_pass_by_value, reason = "used with map_err")]
-fn body_error(error: actix_web::Error) -> ApiError {
-    match error.as_error::<PayloadError>() {
-        Some(PayloadError::Overflow) => ApiError::PayloadTooLarge {
-            limit: MAX_WEBHOOK_BODY_BYTES,
-        },
-        _ => WebhookError::UnreadableBody.into(),
-    }
-}
-
-fn unix_now() -> i64 {
-    let secs = SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |elapsed| elapsed.as_secs());
-    i64::try_from(secs).unwrap_or(i64::MAX)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -549,36 +372,5 @@ mod tests {
             SvixHeaders::from_headers(&map).unwrap_err(),
             WebhookError::GarbledHeader("svix-timestamp")
         );
-    }
-
-    #[test]
-    fn events_are_read_from_the_body() {
-        assert_eq!(
-            Event::parse(br#"{"type":"user.deleted","data":{"id":"user_2x","deleted":true}}"#),
-            Ok(Event::UserDeleted {
-                user_id: "user_2x".to_owned()
-            })
-        );
-        assert_eq!(
-            Event::parse(br#"{"type":"user.created","data":{"id":"user_2x"}}"#),
-            Ok(Event::Other {
-                kind: "user.created".to_owned()
-            })
-        );
-        for bad in [
-            &b"not json"[..],
-            br#"["user.deleted"]"#,
-            br#"{"data":{"id":"user_2x"}}"#,
-            br#"{"type":"user.deleted","data":{}}"#,
-            br#"{"type":"user.deleted","data":{"id":""}}"#,
-            br#"{"type":"user.deleted","data":{"id":"user_\u0000x"}}"#,
-            br#"{"type":"user.deleted","data":{"id":"user_\nx"}}"#,
-        ] {
-            assert!(
-                Event::parse(bad).is_err(),
-                "{}",
-                String::from_utf8_lossy(bad)
-            );
-        }
     }
 }

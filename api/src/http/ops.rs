@@ -7,9 +7,9 @@ use actix_web::{HttpResponse, get, web};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use super::error::{PROBLEM_JSON, Problem, ProblemType};
 use crate::auth::Verifier;
 use crate::db::Database;
-use crate::error::{PROBLEM_JSON, Problem};
 
 /// The process is up.
 #[derive(Debug, Serialize, ToSchema)]
@@ -136,7 +136,7 @@ pub async fn readyz(
         .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
         .json(NotReady {
             problem: Problem {
-                kind: "urn:quotes:problem:unavailable",
+                kind: ProblemType::Unavailable.uri(),
                 title: "Service Unavailable",
                 status: 503,
                 detail: "Not ready to serve requests; see checks.".to_owned(),

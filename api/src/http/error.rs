@@ -11,6 +11,8 @@ use actix_web::middleware::ErrorHandlerResponse;
 use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadError};
 use serde::Serialize;
 
+use std::borrow::Cow;
+
 use crate::auth::AuthError;
 use crate::db::DatabaseUnavailable;
 use crate::quotes::QuoteError;
@@ -18,6 +20,93 @@ use crate::webhooks::WebhookError;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
+
+/// Realm named in `WWW-Authenticate` challenges.
+const REALM: &str = "quotes";
+
+/// The problem types: what a client can switch on. The one table of them;
+/// the description lists them and the README's table follows it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProblemType {
+    MissingToken,
+    ExpiredToken,
+    InvalidToken,
+    QuoteNotFound,
+    InvalidQuote,
+    MalformedJson,
+    InvalidWebhook,
+    Unavailable,
+    /// Plain HTTP errors, whose title says it all.
+    Blank,
+}
+
+impl ProblemType {
+    /// Every problem type.
+    pub const ALL: [Self; 9] = [
+        Self::MissingToken,
+        Self::ExpiredToken,
+        Self::InvalidToken,
+        Self::QuoteNotFound,
+        Self::InvalidQuote,
+        Self::MalformedJson,
+        Self::InvalidWebhook,
+        Self::Unavailable,
+        Self::Blank,
+    ];
+
+    /// The `type` URI.
+    pub fn uri(self) -> &'static str {
+        match self {
+            Self::MissingToken => "urn:quotes:problem:missing-token",
+            Self::ExpiredToken => "urn:quotes:problem:expired-token",
+            Self::InvalidToken => "urn:quotes:problem:invalid-token",
+            Self::QuoteNotFound => "urn:quotes:problem:quote-not-found",
+            Self::InvalidQuote => "urn:quotes:problem:invalid-quote",
+            Self::MalformedJson => "urn:quotes:problem:malformed-json",
+            Self::InvalidWebhook => "urn:quotes:problem:invalid-webhook",
+            Self::Unavailable => "urn:quotes:problem:unavailable",
+            Self::Blank => "about:blank",
+        }
+    }
+
+    /// When it comes, with its status, for the description.
+    pub fn meaning(self) -> &'static str {
+        match self {
+            Self::MissingToken => "401: no bearer token was sent",
+            Self::ExpiredToken => "401: the token has expired; get a fresh one and try once more",
+            Self::InvalidToken => "401: any other refused token",
+            Self::QuoteNotFound => "404: the caller has no quote",
+            Self::InvalidQuote => "422: the quote breaks the rules",
+            Self::MalformedJson => "400: the body is not JSON",
+            Self::InvalidWebhook => "400: a delivery was refused",
+            Self::Unavailable => {
+                "503: the database or the signing keys are out of reach; retry after `Retry-After`"
+            }
+            Self::Blank => "any other status: its title says it all",
+        }
+    }
+}
+
+/// The problem type of a refused token.
+fn auth_problem_type(error: &AuthError) -> ProblemType {
+    match error {
+        AuthError::Missing => ProblemType::MissingToken,
+        // Of its own, so that a client knows a fresh token will do.
+        AuthError::Expired => ProblemType::ExpiredToken,
+        AuthError::KeysUnavailable => ProblemType::Unavailable,
+        _ => ProblemType::InvalidToken,
+    }
+}
+
+/// The RFC 6750 `WWW-Authenticate` challenge for a refused token.
+fn challenge(error: &AuthError) -> String {
+    match error {
+        AuthError::Missing => format!("Bearer realm=\"{REALM}\""),
+        other => format!(
+            "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{other}\""
+        ),
+    }
+}
 
 /// An RFC 9457 problem details object: what every error body is.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -65,7 +154,7 @@ pub enum ApiError {
     #[error("the request took too long")]
     RequestTimeout { limit: std::time::Duration },
     #[error("method not allowed")]
-    MethodNotAllowed { allow: &'static str },
+    MethodNotAllowed { allow: Cow<'static, str> },
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(#[from] DatabaseUnavailable),
     #[error("database error: {0}")]
@@ -83,40 +172,38 @@ impl ApiError {
     pub fn problem(&self) -> Problem {
         let (kind, title, detail) = match self {
             Self::QuoteNotFound => (
-                "urn:quotes:problem:quote-not-found",
+                ProblemType::QuoteNotFound,
                 "No quote",
                 "You have not saved a quote yet.".to_owned(),
             ),
             Self::InvalidQuote(error) => (
-                "urn:quotes:problem:invalid-quote",
+                ProblemType::InvalidQuote,
                 "Invalid quote",
                 error.to_string(),
             ),
-            Self::MalformedJson(detail) => (
-                "urn:quotes:problem:malformed-json",
-                "Malformed JSON",
-                detail.clone(),
-            ),
+            Self::MalformedJson(detail) => {
+                (ProblemType::MalformedJson, "Malformed JSON", detail.clone())
+            }
             Self::UnsupportedMediaType => (
-                "about:blank",
+                ProblemType::Blank,
                 "Unsupported Media Type",
                 "The request body must be application/json.".to_owned(),
             ),
             Self::PayloadTooLarge { limit } => (
-                "about:blank",
+                ProblemType::Blank,
                 "Payload Too Large",
                 format!("The request body is larger than {limit} bytes."),
             ),
             Self::Unauthenticated(error) => {
-                (error.problem_type(), "Unauthorized", error.to_string())
+                (auth_problem_type(error), "Unauthorized", error.to_string())
             }
             Self::InvalidWebhook(error) => (
-                "urn:quotes:problem:invalid-webhook",
+                ProblemType::InvalidWebhook,
                 "Invalid webhook",
                 format!("The delivery was not accepted: {error}."),
             ),
             Self::RequestTimeout { limit } => (
-                "about:blank",
+                ProblemType::Blank,
                 "Request Timeout",
                 format!(
                     "The request was not complete within {} seconds.",
@@ -124,38 +211,38 @@ impl ApiError {
                 ),
             ),
             Self::RouteNotFound => (
-                "about:blank",
+                ProblemType::Blank,
                 "Not Found",
                 "There is nothing at this path.".to_owned(),
             ),
             Self::MethodNotAllowed { allow } => (
-                "about:blank",
+                ProblemType::Blank,
                 "Method Not Allowed",
                 format!("This resource supports {allow}."),
             ),
             Self::MisdirectedRequest { answers_to } => (
-                "about:blank",
+                ProblemType::Blank,
                 "Misdirected Request",
                 format!("This resource answers only to {answers_to}."),
             ),
             Self::DatabaseUnavailable(_) => (
-                "urn:quotes:problem:unavailable",
+                ProblemType::Unavailable,
                 "Service Unavailable",
                 "The database is not reachable right now; try again shortly.".to_owned(),
             ),
             Self::Database(error) if is_transient(error) => (
-                "urn:quotes:problem:unavailable",
+                ProblemType::Unavailable,
                 "Service Unavailable",
                 "The database is not reachable right now; try again shortly.".to_owned(),
             ),
             Self::Database(_) => (
-                "about:blank",
+                ProblemType::Blank,
                 "Internal Server Error",
                 "Something went wrong on our side; it has been logged.".to_owned(),
             ),
         };
         Problem {
-            kind,
+            kind: kind.uri(),
             title,
             status: self.status_code().as_u16(),
             detail,
@@ -211,16 +298,16 @@ impl ResponseError for ApiError {
         let mut response = problem_response(&self.problem());
         match self {
             Self::Unauthenticated(error) if !error.is_unavailable() => {
-                if let Ok(value) = HeaderValue::from_str(&error.challenge()) {
+                if let Ok(value) = HeaderValue::from_str(&challenge(error)) {
                     response
                         .headers_mut()
                         .insert(header::WWW_AUTHENTICATE, value);
                 }
             }
             Self::MethodNotAllowed { allow } => {
-                response
-                    .headers_mut()
-                    .insert(header::ALLOW, HeaderValue::from_static(allow));
+                if let Ok(value) = HeaderValue::from_str(allow) {
+                    response.headers_mut().insert(header::ALLOW, value);
+                }
             }
             _ => {}
         }
@@ -265,9 +352,11 @@ pub fn json_error(error: JsonPayloadError, _req: &HttpRequest) -> actix_web::Err
 }
 
 /// The 405 answer for a resource, naming the methods it does support.
-pub fn method_not_allowed(allow: &'static str) -> actix_web::Route {
-    actix_web::web::to(move || async move {
-        Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow })
+pub fn method_not_allowed(allow: impl Into<Cow<'static, str>>) -> actix_web::Route {
+    let allow = allow.into();
+    actix_web::web::to(move || {
+        let allow = allow.clone();
+        async move { Err::<HttpResponse, _>(ApiError::MethodNotAllowed { allow }) }
     })
 }
 
@@ -292,7 +381,7 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
     }
     let status = res.status();
     let problem = Problem {
-        kind: "about:blank",
+        kind: ProblemType::Blank.uri(),
         title: status.canonical_reason().unwrap_or("Error"),
         status: status.as_u16(),
         detail: match status {

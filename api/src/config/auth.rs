@@ -1,0 +1,250 @@
+//! The identity provider's flags and variables, parsed into the
+//! verifier's [`AuthSettings`].
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use url::Url;
+
+use super::cli::AuthArgs;
+use super::values::{ConfigError, http_url, list, non_empty, number, origins};
+use crate::auth::keys::is_secure_source;
+use crate::auth::{AuthSettings, MAX_LEEWAY_SECS, clerk};
+use crate::dev_idp;
+
+/// Parses the identity provider arguments. The issuer comes from
+/// `AUTH_ISSUER` or, for Clerk, from the publishable key; when both are
+/// given they must agree.
+pub fn auth_settings(args: &AuthArgs) -> Result<AuthSettings, ConfigError> {
+    let clerk_frontend_api = non_empty(args.clerk_publishable_key.as_deref())
+        .map(|key| {
+            clerk::frontend_api_from_publishable_key(key)
+                .map_err(|message| ConfigError::new("CLERK_PUBLISHABLE_KEY", message))
+        })
+        .transpose()?;
+    let clerk_frontend_api = clerk_frontend_api
+        .map(|derived| normal_issuer("CLERK_PUBLISHABLE_KEY", &derived))
+        .transpose()?;
+    let configured = non_empty(args.auth_issuer.as_deref())
+        .map(|raw| normal_issuer("AUTH_ISSUER", raw))
+        .transpose()?;
+    // Both in one normal form, so `https://Clerk.example.com/` and the
+    // key's `https://clerk.example.com` are one issuer, stored as Clerk
+    // writes it in its tokens.
+    let issuer = match (configured, &clerk_frontend_api) {
+        (Some(issuer), Some(derived)) if issuer.trim_end_matches('/') != derived => {
+            return Err(ConfigError::new(
+                "CLERK_PUBLISHABLE_KEY",
+                format!("belongs to {derived}, but AUTH_ISSUER is {issuer}"),
+            ));
+        }
+        (_, Some(derived)) => derived.clone(),
+        (Some(issuer), None) => issuer,
+        (None, None) => {
+            return Err(ConfigError::new(
+                "AUTH_ISSUER",
+                "required (or CLERK_PUBLISHABLE_KEY), e.g. https://clerk.example.com",
+            ));
+        }
+    };
+    let static_key = non_empty(args.clerk_jwt_key.as_deref())
+        .map(|pem| {
+            clerk::verifying_key_from_pem(pem)
+                .map(Arc::new)
+                .map_err(|message| ConfigError::new("CLERK_JWT_KEY", message))
+        })
+        .transpose()?;
+    let configured_jwks = non_empty(args.auth_jwks_url.as_deref())
+        .map(|raw| http_url("AUTH_JWKS_URL", raw))
+        .transpose()?;
+    if static_key.is_some() && configured_jwks.is_some() {
+        return Err(ConfigError::new(
+            "AUTH_JWKS_URL",
+            "cannot be combined with CLERK_JWT_KEY, which replaces the JWKS",
+        ));
+    }
+    // Clerk serves its keys at the Frontend API's well-known path.
+    let jwks_url = match (configured_jwks, &clerk_frontend_api) {
+        (Some(url), _) => Some(url),
+        (None, Some(frontend_api)) => Some(http_url(
+            "CLERK_PUBLISHABLE_KEY",
+            &format!("{frontend_api}/.well-known/jwks.json"),
+        )?),
+        (None, None) => None,
+    };
+    // Whoever can change the keys in transit can sign in as anyone.
+    if static_key.is_none() {
+        let (variable, first_fetch) = match &jwks_url {
+            Some(url) => ("AUTH_JWKS_URL", url.clone()),
+            None => (
+                "AUTH_ISSUER",
+                Url::parse(&issuer)
+                    .map_err(|e| ConfigError::new("AUTH_ISSUER", format!("not a URL ({e})")))?,
+            ),
+        };
+        if !is_secure_source(&first_fetch) {
+            return Err(ConfigError::new(
+                variable,
+                format!(
+                    "signing keys are fetched over https only, except from this machine \
+                     (localhost, 127.0.0.1, [::1]); {first_fetch} is neither"
+                ),
+            ));
+        }
+    }
+    Ok(AuthSettings {
+        issuer,
+        jwks_url,
+        audiences: list(args.auth_audience.as_deref().unwrap_or_default()),
+        authorized_parties: origins(
+            "AUTH_AUTHORIZED_PARTIES",
+            args.auth_authorized_parties.as_deref().unwrap_or_default(),
+        )?,
+        leeway: leeway(&args.auth_leeway_secs)?,
+        clerk: clerk_frontend_api.is_some() || static_key.is_some(),
+        static_key,
+    })
+}
+
+fn leeway(raw: &str) -> Result<Duration, ConfigError> {
+    match number("AUTH_LEEWAY_SECS", raw)? {
+        secs if secs > MAX_LEEWAY_SECS => Err(ConfigError::new(
+            "AUTH_LEEWAY_SECS",
+            format!("must be at most {MAX_LEEWAY_SECS} seconds, got {secs}"),
+        )),
+        secs => Ok(Duration::from_secs(secs)),
+    }
+}
+
+/// An issuer in the one form it is compared and stored in: scheme and host
+/// in lower case, no default port, no query, fragment or credentials, and
+/// the path as written. A trailing slash after the host is kept only when
+/// written, since it is part of some providers' issuers (Auth0's) and not
+/// of others' (Clerk's), and `iss` is compared exactly.
+fn normal_issuer(variable: &'static str, raw: &str) -> Result<String, ConfigError> {
+    let raw = raw.trim();
+    let url =
+        Url::parse(raw).map_err(|e| ConfigError::new(variable, format!("not a URL ({e})")))?;
+    if !matches!(url.scheme(), "http" | "https") {
+        return Err(ConfigError::new(variable, "must be an http(s) URL"));
+    }
+    if url.query().is_some()
+        || url.fragment().is_some()
+        || !url.username().is_empty()
+        || url.password().is_some()
+    {
+        return Err(ConfigError::new(
+            variable,
+            "must be a plain URL, without query, fragment or credentials",
+        ));
+    }
+    let mut normal = url.to_string();
+    if url.path() == "/" && !raw.ends_with('/') {
+        normal.pop();
+    }
+    Ok(normal)
+}
+
+/// Trust the development provider hosted by this very process. It is
+/// refused on any address other people could reach, and next to a real
+/// provider's settings, so that it cannot be switched on by accident.
+pub fn development_auth_settings(
+    bind_addr: SocketAddr,
+    args: &AuthArgs,
+) -> Result<AuthSettings, ConfigError> {
+    if !bind_addr.ip().is_loopback() {
+        return Err(ConfigError::new(
+            "DEV_IDP",
+            format!(
+                "the development identity provider only runs on a loopback BIND_ADDR \
+                 (127.0.0.1 or [::1]), not {bind_addr}"
+            ),
+        ));
+    }
+    let real_provider = [
+        ("AUTH_ISSUER", &args.auth_issuer),
+        ("AUTH_JWKS_URL", &args.auth_jwks_url),
+        ("AUTH_AUDIENCE", &args.auth_audience),
+        ("AUTH_AUTHORIZED_PARTIES", &args.auth_authorized_parties),
+        ("CLERK_PUBLISHABLE_KEY", &args.clerk_publishable_key),
+        ("CLERK_JWT_KEY", &args.clerk_jwt_key),
+    ];
+    if let Some((variable, _)) = real_provider
+        .iter()
+        .find(|(_, value)| value.as_deref().is_some_and(|v| !v.trim().is_empty()))
+    {
+        return Err(ConfigError::new(
+            "DEV_IDP",
+            format!("cannot be combined with {variable}; use one identity provider"),
+        ));
+    }
+    Ok(AuthSettings {
+        issuer: dev_idp::issuer_for(bind_addr),
+        jwks_url: None,
+        audiences: Vec::new(),
+        authorized_parties: Vec::new(),
+        leeway: leeway(&args.auth_leeway_secs)?,
+        clerk: false,
+        static_key: None,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn issuers_have_one_normal_form() {
+        let normal = |raw| normal_issuer("AUTH_ISSUER", raw).unwrap();
+        assert_eq!(
+            normal(" HTTPS://Clerk.Example.com "),
+            "https://clerk.example.com"
+        );
+        assert_eq!(
+            normal("https://tenant.auth0.com/"),
+            "https://tenant.auth0.com/"
+        );
+        assert_eq!(
+            normal("https://idp.example.com:443/realms/Quotes"),
+            "https://idp.example.com/realms/Quotes"
+        );
+        for refused in [
+            "https://idp.example.com/?x=1",
+            "https://u:p@idp.example.com",
+            "mailto:a@b",
+        ] {
+            assert!(normal_issuer("AUTH_ISSUER", refused).is_err(), "{refused}");
+        }
+    }
+
+    #[test]
+    fn a_clerk_key_and_its_issuer_written_otherwise_are_one_issuer() {
+        let args = AuthArgs {
+            auth_issuer: Some("HTTPS://Clerk.Example.com/".to_owned()),
+            auth_jwks_url: None,
+            auth_audience: None,
+            auth_authorized_parties: None,
+            auth_leeway_secs: "5".to_owned(),
+            // pk_test_ + base64("clerk.example.com$")
+            clerk_publishable_key: Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned()),
+            clerk_jwt_key: None,
+        };
+        let config = auth_settings(&args).unwrap();
+        assert_eq!(config.issuer, "https://clerk.example.com");
+        let other = AuthArgs {
+            auth_issuer: Some("https://clerk.other.example".to_owned()),
+            ..args
+        };
+        let err = auth_settings(&other).unwrap_err();
+        assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    #[test]
+    fn the_leeway_is_at_most_five_minutes() {
+        assert_eq!(leeway("300").unwrap(), Duration::from_secs(300));
+        let err = leeway("99999999999").unwrap_err();
+        assert_eq!(err.variable, "AUTH_LEEWAY_SECS");
+        assert!(err.to_string().contains("at most 300"), "{err}");
+    }
+}

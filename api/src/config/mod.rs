@@ -1,0 +1,267 @@
+//! Configuration, parsed once at start from flags and environment
+//! variables (the variable names are part of the HTTP contract) into each
+//! part's own settings: [`AuthSettings`], [`DatabaseSettings`],
+//! [`DevIdpSettings`], [`WebAppSettings`], and the server's own below.
+//!
+//! clap reads the raw values ([`cli`]); the functions here turn them into
+//! typed settings and report the first bad value as one line naming its
+//! variable. Nothing below this module imports it.
+
+mod auth;
+pub use self::auth::auth_settings;
+pub mod cli;
+mod values;
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use ipnet::IpNet;
+
+pub use self::cli::{
+    AuthArgs, Cli, Command, DEFAULT_DEV_IDP_KEY_FILE, DatabaseArgs, DevTokenArgs, HealthcheckArgs,
+    MigrateArgs, ServeArgs,
+};
+pub use self::values::ConfigError;
+use self::values::{millis, non_empty, number, origins, positive, trusted_proxies};
+use crate::auth::AuthSettings;
+use crate::db::{DatabaseSettings, DatabaseUrl};
+use crate::dev_idp::DevIdpSettings;
+pub use crate::logging::LogFormat;
+use crate::web_app::WebAppSettings;
+use crate::webhooks::SigningSecret;
+
+/// The whole configuration of `serve`.
+#[derive(Debug, Clone)]
+pub struct Config {
+    pub bind_addr: SocketAddr,
+    pub http_workers: Option<usize>,
+    pub shutdown_timeout: Duration,
+    pub request_timeout: Duration,
+    /// How long a client may take to send a request's headers.
+    pub header_timeout: Duration,
+    /// How long an idle keep-alive connection stays open.
+    pub keep_alive: Duration,
+    pub cors_allowed_origins: Vec<String>,
+    pub log_format: LogFormat,
+    pub metrics: MetricsConfig,
+    /// Peers whose forwarded headers are believed.
+    pub trusted_proxies: Vec<IpNet>,
+    pub database: DatabaseSettings,
+    pub auth: AuthSettings,
+    /// Set when the development identity provider is on; `auth` then trusts it.
+    pub dev_idp: Option<DevIdpSettings>,
+    /// Set when Clerk's webhooks are enabled (`POST /webhooks/clerk`).
+    pub clerk_webhook_secret: Option<SigningSecret>,
+    /// Set when the server also serves the web app (`--web-dir`).
+    pub web: Option<WebAppSettings>,
+}
+
+/// Where metrics are served.
+#[derive(Debug, Clone, Default)]
+pub struct MetricsConfig {
+    /// A listener of their own.
+    pub bind_addr: Option<SocketAddr>,
+    /// On the API's listener too.
+    pub on_api_listener: bool,
+}
+
+impl Config {
+    /// Parses the raw `serve` arguments into a typed configuration.
+    pub fn from_args(args: &ServeArgs) -> Result<Self, ConfigError> {
+        let bind_addr = args.bind_addr.parse().map_err(|_| {
+            ConfigError::new("BIND_ADDR", "expected an address such as 127.0.0.1:8080")
+        })?;
+        let http_workers = args
+            .http_workers
+            .as_deref()
+            .map(|raw| positive("HTTP_WORKERS", raw))
+            .transpose()?;
+        let log_format = match args.log_format.trim() {
+            "text" => LogFormat::Text,
+            "json" => LogFormat::Json,
+            _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
+        };
+        let (auth, dev_idp) = if args.dev_idp {
+            (
+                auth::development_auth_settings(bind_addr, &args.auth)?,
+                Some(DevIdpSettings {
+                    key_file: args.dev_idp_key_file.clone(),
+                }),
+            )
+        } else {
+            (auth_settings(&args.auth)?, None)
+        };
+        Ok(Self {
+            bind_addr,
+            http_workers,
+            shutdown_timeout: Duration::from_secs(number(
+                "SHUTDOWN_TIMEOUT_SECS",
+                &args.shutdown_timeout_secs,
+            )?),
+            request_timeout: Duration::from_secs(
+                u64::try_from(positive(
+                    "REQUEST_TIMEOUT_SECS",
+                    &args.request_timeout_secs,
+                )?)
+                .unwrap_or(u64::MAX),
+            ),
+            header_timeout: seconds("HTTP_HEADER_TIMEOUT_SECS", &args.http_header_timeout_secs)?,
+            keep_alive: seconds("HTTP_KEEP_ALIVE_SECS", &args.http_keep_alive_secs)?,
+            cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
+            log_format,
+            metrics: MetricsConfig {
+                bind_addr: non_empty(args.metrics_bind_addr.as_deref())
+                    .map(|raw| {
+                        raw.parse().map_err(|_| {
+                            ConfigError::new(
+                                "METRICS_BIND_ADDR",
+                                "expected an address such as 127.0.0.1:9464",
+                            )
+                        })
+                    })
+                    .transpose()?,
+                on_api_listener: args.metrics_on_api_listener,
+            },
+            trusted_proxies: trusted_proxies(&args.trusted_proxies)?,
+            database: database_settings(&args.database)?,
+            auth,
+            dev_idp,
+            clerk_webhook_secret: args
+                .clerk_webhook_signing_secret
+                .as_deref()
+                .map(webhook_secret)
+                .transpose()?,
+            web: web_config(args)?,
+        })
+    }
+}
+
+/// `--web-dir` must name a folder holding `index.html`.
+fn web_config(args: &ServeArgs) -> Result<Option<WebAppSettings>, ConfigError> {
+    let Some(dir) = args
+        .web_dir
+        .as_ref()
+        .filter(|dir| !dir.as_os_str().is_empty())
+    else {
+        return Ok(None);
+    };
+    if !dir.join("index.html").is_file() {
+        return Err(ConfigError::new(
+            "WEB_DIR",
+            format!(
+                "{} has no index.html (build the bundle with `cargo xtask web`)",
+                dir.display()
+            ),
+        ));
+    }
+    Ok(Some(WebAppSettings {
+        dir: dir.clone(),
+        clerk_publishable_key: non_empty(args.auth.clerk_publishable_key.as_deref())
+            .map(str::to_owned),
+    }))
+}
+
+/// The message names the variable and the problem, never the value.
+fn webhook_secret(raw: &str) -> Result<SigningSecret, ConfigError> {
+    SigningSecret::parse(raw)
+        .map_err(|error| ConfigError::new("CLERK_WEBHOOK_SIGNING_SECRET", error.to_string()))
+}
+
+/// Parses the database arguments (shared by `serve` and `migrate`).
+pub fn database_settings(args: &DatabaseArgs) -> Result<DatabaseSettings, ConfigError> {
+    let raw = args
+        .database_url
+        .as_deref()
+        .filter(|url| !url.trim().is_empty())
+        .ok_or_else(|| {
+            ConfigError::new(
+                "DATABASE_URL",
+                "required, e.g. postgres://postgres@127.0.0.1:5432/quotes",
+            )
+        })?;
+    let url =
+        DatabaseUrl::parse(raw).map_err(|message| ConfigError::new("DATABASE_URL", message))?;
+    Ok(DatabaseSettings {
+        url,
+        pool_size: positive("DATABASE_POOL_SIZE", &args.database_pool_size)?,
+        acquire_timeout: millis(
+            "DATABASE_ACQUIRE_TIMEOUT_MS",
+            &args.database_acquire_timeout_ms,
+        )?,
+        connect_timeout: millis(
+            "DATABASE_CONNECT_TIMEOUT_MS",
+            &args.database_connect_timeout_ms,
+        )?,
+        statement_timeout: millis(
+            "DATABASE_STATEMENT_TIMEOUT_MS",
+            &args.database_statement_timeout_ms,
+        )?,
+    })
+}
+
+impl Config {
+    /// The defaults of every flag, around the given database and identity
+    /// provider: what tests and embedders start from before changing a few
+    /// fields, as `quotes-api serve` would with only those two set.
+    pub fn new(database: DatabaseSettings, auth: AuthSettings) -> Self {
+        Self {
+            bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            http_workers: None,
+            shutdown_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(15),
+            header_timeout: Duration::from_secs(5),
+            keep_alive: Duration::from_secs(30),
+            cors_allowed_origins: Vec::new(),
+            log_format: LogFormat::Text,
+            metrics: MetricsConfig::default(),
+            trusted_proxies: Vec::new(),
+            database,
+            auth,
+            dev_idp: None,
+            clerk_webhook_secret: None,
+            web: None,
+        }
+    }
+}
+
+fn seconds(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {
+    match number(variable, raw)? {
+        0 => Err(ConfigError::new(variable, "must be at least 1 second")),
+        n => Ok(Duration::from_secs(n)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use clap::Parser;
+
+    use super::*;
+
+    #[test]
+    fn a_bad_webhook_secret_is_named_but_not_shown() {
+        let err = webhook_secret("sk_live_topsecretvalue").unwrap_err();
+        assert_eq!(err.variable, "CLERK_WEBHOOK_SIGNING_SECRET");
+        assert!(!err.to_string().contains("topsecretvalue"), "{err}");
+        assert!(webhook_secret("whsec_c2VjcmV0").is_ok());
+    }
+
+    #[test]
+    fn the_defaults_of_the_command_line_are_those_of_config_new() {
+        let cli = Cli::try_parse_from([
+            "quotes-api",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/quotes",
+            "--auth-issuer",
+            "https://idp.example.com",
+        ])
+        .unwrap();
+        let parsed = Config::from_args(&cli.serve).unwrap();
+        let built = Config::new(
+            DatabaseSettings::new(
+                DatabaseUrl::parse("postgres://postgres@127.0.0.1:5432/quotes").unwrap(),
+            ),
+            AuthSettings::new("https://idp.example.com"),
+        );
+        assert_eq!(format!("{parsed:?}"), format!("{built:?}"));
+    }
+}

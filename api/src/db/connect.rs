@@ -1,0 +1,193 @@
+//! Opening one connection: TLS the way hosted Postgres (Neon and friends)
+//! expects, made with tokio-postgres directly and then wrapped by
+//! diesel-async, and the session settings every connection gets.
+
+use std::sync::Arc;
+
+use diesel::ConnectionError;
+use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use tokio_postgres::config::SslMode;
+
+use super::settings::{DatabaseSettings, DatabaseUrl, TlsMode};
+
+/// Shown to Postgres operators in `pg_stat_activity`.
+const APPLICATION_NAME: &str = "quotes-api";
+
+/// Opens one connection with the configured TLS mode and session settings.
+pub async fn connect(settings: &DatabaseSettings) -> Result<AsyncPgConnection, ConnectionError> {
+    let url = &settings.url;
+    let mut config = url.config.clone();
+    config
+        .application_name(APPLICATION_NAME)
+        .connect_timeout(settings.connect_timeout);
+    let mut conn = match url.tls {
+        TlsMode::Disable => {
+            config.ssl_mode(SslMode::Disable);
+            let (client, connection) = config
+                .connect(tokio_postgres::NoTls)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+        }
+        mode => {
+            config.ssl_mode(if mode == TlsMode::Prefer {
+                SslMode::Prefer
+            } else {
+                SslMode::Require
+            });
+            let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(url)?);
+            let (client, connection) = config
+                .connect(tls)
+                .await
+                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+        }
+    };
+    // A session setting rather than a startup option, because connection
+    // poolers such as PgBouncer refuse unknown startup options.
+    let timeout_ms = settings.statement_timeout.as_millis();
+    diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
+        .execute(&mut conn)
+        .await
+        .map_err(ConnectionError::CouldntSetupConfiguration)?;
+    Ok(conn)
+}
+
+fn tls_config(url: &DatabaseUrl) -> Result<rustls::ClientConfig, ConnectionError> {
+    let provider = Arc::new(rustls::crypto::aws_lc_rs::default_provider());
+    let builder = rustls::ClientConfig::builder_with_provider(provider.clone())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+    let config = match url.tls {
+        TlsMode::Disable | TlsMode::Prefer | TlsMode::Require => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(AnyCertificate(provider)))
+            .with_no_client_auth(),
+        TlsMode::VerifyCa | TlsMode::VerifyFull => {
+            let mut roots = rustls::RootCertStore::empty();
+            if url.roots.is_empty() {
+                roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
+            } else {
+                let (_, ignored) = roots.add_parsable_certificates(url.roots.iter().cloned());
+                if roots.is_empty() {
+                    return Err(ConnectionError::BadConnection(format!(
+                        "sslrootcert holds no usable certificate ({ignored} ignored)"
+                    )));
+                }
+            }
+            let webpki = rustls::client::WebPkiServerVerifier::builder_with_provider(
+                Arc::new(roots),
+                provider,
+            )
+            .build()
+            .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            if url.tls == TlsMode::VerifyFull {
+                builder.with_webpki_verifier(webpki).with_no_client_auth()
+            } else {
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_no_client_auth()
+            }
+        }
+    };
+    Ok(config)
+}
+
+/// `sslmode=require`: encrypted, but (as in libpq) the certificate is not checked.
+#[derive(Debug)]
+struct AnyCertificate(Arc<rustls::crypto::CryptoProvider>);
+
+impl rustls::client::danger::ServerCertVerifier for AnyCertificate {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp_response: &[u8],
+        _now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        Ok(rustls::client::danger::ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// `sslmode=verify-ca`: the chain must reach a trusted root; the name may differ.
+#[derive(Debug)]
+struct ChainOnly(Arc<rustls::client::WebPkiServerVerifier>);
+
+impl rustls::client::danger::ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp_response: &[u8],
+        now: UnixTime,
+    ) -> Result<rustls::client::danger::ServerCertVerified, rustls::Error> {
+        use rustls::CertificateError::{NotValidForName, NotValidForNameContext};
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp_response, now)
+        {
+            Err(rustls::Error::InvalidCertificate(
+                NotValidForName | NotValidForNameContext { .. },
+            )) => Ok(rustls::client::danger::ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &rustls::DigitallySignedStruct,
+    ) -> Result<rustls::client::danger::HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<rustls::SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}

@@ -1,0 +1,15 @@
+//! Postgres: the settings, one connection, the pool and the migrations.
+//! A leaf: it knows nothing of HTTP or of the rest of the API.
+//!
+//! Every new connection gets `application_name` and `statement_timeout`,
+//! so a stuck query cannot hold a request for ever.
+
+mod connect;
+mod migrate;
+mod pool;
+mod settings;
+
+pub use self::connect::connect;
+pub use self::migrate::{MigrationError, create_database_if_missing, migrate};
+pub use self::pool::{Connection, Database, DatabaseUnavailable};
+pub use self::settings::{DatabaseSettings, DatabaseUrl, TlsMode};

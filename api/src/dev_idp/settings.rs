@@ -1,0 +1,32 @@
+//! The development provider's settings and its place on the API's origin.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Where the provider lives on the API's origin.
+pub const PATH: &str = "/dev-idp";
+
+/// How long a development token lives.
+pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// Settings of the development provider.
+#[derive(Debug, Clone)]
+pub struct DevIdpSettings {
+    /// PEM file holding the signing key, so tokens survive restarts.
+    pub key_file: PathBuf,
+}
+
+/// Why the development provider cannot start.
+#[derive(Debug, thiserror::Error)]
+pub enum DevIdpError {
+    #[error("DEV_IDP_KEY_FILE {path}: {message}")]
+    KeyFile { path: String, message: String },
+    #[error("cannot generate a signing key")]
+    KeyGeneration,
+}
+
+/// The provider's issuer URL for an API listening on `addr`.
+pub fn issuer_for(addr: SocketAddr) -> String {
+    format!("http://{addr}{PATH}")
+}

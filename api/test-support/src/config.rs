@@ -1,0 +1,62 @@
+//! The test server's configuration: the production defaults
+//! ([`Config::new`]) with the few fields tests change.
+
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use quotes_api::auth::{AuthSettings, KeyStoreSettings};
+use quotes_api::config::{Config, MetricsConfig};
+use quotes_api::db::{DatabaseSettings, DatabaseUrl};
+
+/// A test server: loopback on a free port, one worker, a small pool, short
+/// timeouts, a metrics listener, the web app's usual origin allowed.
+pub fn test_config(database_url: &str, issuer: &str) -> Config {
+    let database = DatabaseSettings {
+        pool_size: 4,
+        acquire_timeout: Duration::from_millis(1500),
+        connect_timeout: Duration::from_millis(1500),
+        ..DatabaseSettings::new(DatabaseUrl::parse(database_url).expect("a database URL"))
+    };
+    Config {
+        bind_addr: "127.0.0.1:0".parse().expect("a socket address"),
+        http_workers: Some(1),
+        shutdown_timeout: Duration::from_secs(1),
+        cors_allowed_origins: vec!["http://localhost:3000".to_owned()],
+        metrics: MetricsConfig {
+            bind_addr: Some("127.0.0.1:0".parse().expect("a socket address")),
+            on_api_listener: false,
+        },
+        ..Config::new(database, AuthSettings::new(issuer))
+    }
+}
+
+/// Key store timings short enough for tests.
+pub fn test_key_settings() -> KeyStoreSettings {
+    KeyStoreSettings {
+        fetch_timeout: Duration::from_secs(2),
+        cooldown: Duration::from_secs(30),
+        max_retry_delay: Duration::from_millis(500),
+        ..KeyStoreSettings::default()
+    }
+}
+
+/// A path in the temporary directory that no other test uses, removed on drop.
+#[expect(missing_debug_implementations, reason = "a test fixture")]
+pub struct TempPath(pub std::path::PathBuf);
+
+impl TempPath {
+    pub fn new(name: &str) -> Self {
+        static COUNTER: AtomicUsize = AtomicUsize::new(0);
+        Self(std::env::temp_dir().join(format!(
+            "quotes-test-{}-{}-{name}",
+            std::process::id(),
+            COUNTER.fetch_add(1, Ordering::Relaxed)
+        )))
+    }
+}
+
+impl Drop for TempPath {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}

@@ -1,0 +1,23 @@
+//! What the tests of the API and of its client share: the test database,
+//! a test identity provider, a proxy that cuts the database away, and the
+//! test configuration built from the production defaults.
+//!
+//! Like the tests it serves, it panics when the test environment is broken
+//! (no Postgres, a port that cannot be bound): there is nothing to recover.
+#![expect(
+    clippy::missing_panics_doc,
+    clippy::unwrap_used,
+    reason = "test fixtures fail the test they serve, as tests do"
+)]
+
+mod config;
+mod database;
+mod idp;
+mod proxy;
+
+pub use crate::config::{TempPath, test_config, test_key_settings};
+pub use crate::database::{
+    TestDatabase, admin_address, admin_execute, admin_port, admin_query_one, admin_url, unique,
+};
+pub use crate::idp::{JwksMode, TestIdp, TestKey, now};
+pub use crate::proxy::{DatabaseUrlFor, FlakyProxy};
