@@ -58,6 +58,8 @@ fn bad_values_are_reported_by_variable_name() {
         ("DATABASE_POOL_SIZE", "0"),
         ("LOG_FORMAT", "xml"),
         ("DATABASE_URL", "mysql://localhost/quotes"),
+        ("HTTP_HEADER_TIMEOUT_SECS", "0"),
+        ("HTTP_KEEP_ALIVE_SECS", "soon"),
     ] {
         let output = run(binary().envs(base).env(variable, value));
         assert_config_error(&output, variable);
@@ -141,8 +143,13 @@ fn free_port() -> u16 {
 }
 
 async fn start_server(db: &TestDatabase, idp: &TestIdp) -> Server {
+    start_server_with(db, idp, binary().stderr(Stdio::null())).await
+}
+
+/// The server from `command` (which may add settings or take stderr).
+async fn start_server_with(db: &TestDatabase, idp: &TestIdp, command: &mut Command) -> Server {
     let port = free_port();
-    let child = binary()
+    let child = command
         .arg("serve")
         .env("DATABASE_URL", db.url())
         .env("AUTH_ISSUER", &idp.issuer)
@@ -151,7 +158,6 @@ async fn start_server(db: &TestDatabase, idp: &TestIdp) -> Server {
         .env("SHUTDOWN_TIMEOUT_SECS", "10")
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
         .spawn()
         .unwrap();
     let server = Server { child, port };
@@ -281,4 +287,56 @@ fn a_generic_issuer_without_audience_is_warned_about_at_start() {
     let warning = warning.expect("a warning naming AUTH_AUDIENCE");
     assert!(warning.contains("AUTH_AUTHORIZED_PARTIES"), "{warning}");
     assert!(warning.contains("other applications"), "{warning}");
+}
+
+#[tokio::test]
+async fn every_line_logged_inside_a_request_carries_its_request_id() {
+    let key = TestKey::rsa();
+    let idp = TestIdp::start(&[&key]);
+    let db = TestDatabase::create().await;
+    let mut server = start_server_with(
+        &db,
+        &idp,
+        binary()
+            .env("RUST_LOG", "info")
+            .env("LOG_FORMAT", "json")
+            .stderr(Stdio::piped()),
+    )
+    .await;
+    let stderr = server.child.stderr.take().unwrap();
+    let (lines, received) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
+            let Ok(line) = line else { break };
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+
+    // A token for another issuer: refused inside the request, and logged.
+    let mut claims = idp.claims("user_traced");
+    claims["iss"] = serde_json::json!("https://elsewhere.example");
+    let response = reqwest::Client::new()
+        .get(format!("http://127.0.0.1:{}/me/quote", server.port))
+        .header("x-request-id", "trace-7f3a")
+        .bearer_auth(key.sign(&claims))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 401);
+
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let rejected = loop {
+        let left = deadline.saturating_duration_since(Instant::now());
+        let line = received
+            .recv_timeout(left)
+            .expect("the token rejection is logged");
+        let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if entry["message"] == "token rejected" {
+            break entry;
+        }
+    };
+    assert_eq!(rejected["reason"], "issuer", "{rejected}");
+    assert_eq!(rejected["span"]["request_id"], "trace-7f3a", "{rejected}");
 }
