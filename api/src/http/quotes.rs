@@ -2,12 +2,9 @@
 //! extractors), make one call to the data layer and shape the response; the
 //! rules of a quote live in `crate::quotes`.
 
-use std::fmt;
-
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, delete, get, put, web};
 use chrono::{DateTime, SecondsFormat, Utc};
-use serde::de::{self, Deserializer, MapAccess, Visitor};
 use serde::{Deserialize, Serialize, Serializer};
 use utoipa::ToSchema;
 
@@ -19,7 +16,7 @@ use crate::quotes::QuoteText;
 use crate::store::{self, Saved, StoredQuote};
 
 /// Body of `PUT /me/quote`.
-#[derive(Debug, ToSchema)]
+#[derive(Debug, Deserialize, ToSchema)]
 #[schema(example = json!({"quote": "Simplicity is prerequisite for reliability."}))]
 pub struct SaveQuote {
     /// The quote. Surrounding whitespace is trimmed first; what remains
@@ -39,39 +36,6 @@ pub struct SaveQuote {
         pattern = r"^[\s\x85]*[^\x00-\x08\x0B-\x1F\x7F-\x9F]*[^\s\x00-\x1F\x7F-\x9F\xAD\u061C\u180E\u200B-\u200F\u202A-\u202E\u2060-\u2064\u2066-\u206F\uFEFF][^\x00-\x08\x0B-\x1F\x7F-\x9F]*[\s\x85]*$"
     )]
     pub quote: String,
-}
-
-/// The body is read strictly as a JSON object with a string `quote`:
-/// serde's derive would also take `["text"]` for a one-field struct. Other
-/// fields are ignored, so a client may send back a `Quote` it received.
-impl<'de> Deserialize<'de> for SaveQuote {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        struct ObjectOnly;
-
-        impl<'de> Visitor<'de> for ObjectOnly {
-            type Value = SaveQuote;
-
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a JSON object with a string field \"quote\"")
-            }
-
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<SaveQuote, A::Error> {
-                let mut quote = None;
-                while let Some(key) = map.next_key::<std::borrow::Cow<'de, str>>()? {
-                    // As a JSON object read whole: the last of repeated keys wins.
-                    if key == "quote" {
-                        quote = Some(map.next_value::<String>()?);
-                    } else {
-                        map.next_value::<de::IgnoredAny>()?;
-                    }
-                }
-                let quote = quote.ok_or_else(|| de::Error::custom("no \"quote\" field"))?;
-                Ok(SaveQuote { quote })
-            }
-        }
-
-        deserializer.deserialize_map(ObjectOnly)
-    }
 }
 
 /// A stored quote.
