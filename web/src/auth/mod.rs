@@ -11,7 +11,6 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use self::clerk::ClerkJs;
-use self::oidc::OidcSettings;
 use crate::config::{AppConfig, Provider};
 
 /// A signed-in person.
@@ -102,23 +101,6 @@ pub struct AuthProviderProps {
     pub children: Html,
 }
 
-fn oidc_settings(config: &AppConfig) -> Option<OidcSettings> {
-    match &config.provider {
-        Provider::Oidc {
-            issuer,
-            client_id,
-            scopes,
-            audience,
-        } => Some(OidcSettings {
-            issuer: issuer.clone(),
-            client_id: client_id.clone(),
-            scopes: scopes.clone(),
-            audience: audience.clone(),
-        }),
-        Provider::Clerk { .. } => None,
-    }
-}
-
 /// The signed-in status Clerk reports now.
 fn clerk_status(clerk: &ClerkJs) -> AuthAction {
     match clerk.signed_in_name() {
@@ -137,20 +119,21 @@ fn clerk_status(clerk: &ClerkJs) -> AuthAction {
 pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     let status = use_reducer(|| AuthStatus::Working);
     let clerk = use_state(|| None::<ClerkJs>);
-    let settings = oidc_settings(&props.config);
+    let provider = props.config.provider.clone();
 
     {
         let status = status.dispatcher();
-        let settings = settings.clone();
         let clerk_slot = clerk.setter();
-        let provider = props.config.provider.clone();
+        let provider = provider.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
-                let Some(settings) = settings else {
-                    let Provider::Clerk { publishable_key } = provider else {
-                        return;
-                    };
-                    match clerk::start(&publishable_key).await {
+                match provider {
+                    Provider::Oidc(settings) => match oidc::complete_sign_in(&settings).await {
+                        Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
+                        Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
+                        Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    },
+                    Provider::Clerk(settings) => match clerk::start(&settings).await {
                         Ok(loaded) => {
                             let listening = loaded.clone();
                             let dispatcher = status.clone();
@@ -161,13 +144,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
                             clerk_slot.set(Some(loaded));
                         }
                         Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
-                    }
-                    return;
-                };
-                match oidc::complete_sign_in(&settings).await {
-                    Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
-                    Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
-                    Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    },
                 }
             });
         });
@@ -175,13 +152,13 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
 
     let sign_in = {
         let status = status.dispatcher();
-        let settings = settings.clone();
+        let provider = provider.clone();
         Callback::from(move |()| {
-            let status = status.clone();
             // With Clerk, its own sign-in component is on the page.
-            let Some(settings) = settings.clone() else {
+            let Provider::Oidc(settings) = provider.clone() else {
                 return;
             };
+            let status = status.clone();
             status.dispatch(AuthAction::Working);
             spawn_local(async move {
                 if let Err(message) = oidc::begin_sign_in(&settings).await {
@@ -202,20 +179,20 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
             };
             // Tokens are forgotten first, whatever the provider does.
             dispatcher.dispatch(AuthAction::SignedOut(None));
-            if let Some(clerk) = clerk.clone() {
-                spawn_local(async move { clerk.end_session().await });
-                return;
-            }
-            let Some(settings) = settings.clone() else {
-                return;
-            };
-            spawn_local(async move {
-                if let Some(url) = oidc::sign_out_url(&settings, id_token.as_deref()).await
-                    && let Some(window) = web_sys::window()
-                {
-                    let _ = window.location().assign(&url);
+            match provider.clone() {
+                Provider::Clerk(_) => {
+                    if let Some(clerk) = clerk.clone() {
+                        spawn_local(async move { clerk.end_session().await });
+                    }
                 }
-            });
+                Provider::Oidc(settings) => spawn_local(async move {
+                    if let Some(url) = oidc::sign_out_url(&settings, id_token.as_deref()).await
+                        && let Some(window) = web_sys::window()
+                    {
+                        let _ = window.location().assign(&url);
+                    }
+                }),
+            }
         })
     };
 
