@@ -6,6 +6,8 @@ use quotes_client::problem::problem;
 use quotes_client::types::{Problem, Quote, SaveQuote};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
+use crate::auth::TokenSource;
+
 /// Most characters a quote may have (the API's rule; shown in the counter).
 pub const MAX_QUOTE_CHARS: usize = 1000;
 
@@ -74,10 +76,10 @@ impl Api {
     }
 }
 
-/// A client for `base` as the person of `session`, with a fresh token.
-/// A token that cannot be had counts as refused (sign in again).
-pub async fn connect(base: &str, session: &crate::auth::Session) -> Result<Api, Problem> {
-    let token = session.token().await.map_err(|detail| Problem {
+/// A client for `base` with a fresh token from `token_source`. A token
+/// that cannot be had counts as refused (sign in again).
+pub async fn connect(base: &str, token_source: &TokenSource) -> Result<Api, Problem> {
+    let token = token_source.token().await.map_err(|detail| Problem {
         type_: "about:blank".to_owned(),
         title: "Unauthorized".to_owned(),
         status: 401,

@@ -18,8 +18,8 @@ use crate::config::{AppConfig, Provider};
 pub struct Session {
     /// What to call them.
     pub name: String,
-    /// Where the API's bearer token comes from.
-    pub tokens: TokenSource,
+    /// Where the API's bearer tokens come from.
+    pub token_source: TokenSource,
     /// Kept for the provider's sign-out.
     pub id_token: Option<String>,
 }
@@ -33,10 +33,10 @@ pub enum TokenSource {
     Clerk(ClerkJs),
 }
 
-impl Session {
+impl TokenSource {
     /// A token for the next API call.
     pub async fn token(&self) -> Result<String, String> {
-        match &self.tokens {
+        match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
             TokenSource::Clerk(clerk) => clerk.token().await,
         }
@@ -86,7 +86,7 @@ pub struct Auth {
     pub sign_out: Callback<()>,
     /// The API refused the token: back to signed out, with a notice. The
     /// app never signs in again by itself, so a refused token cannot loop.
-    pub expired: Callback<()>,
+    pub on_token_refused: Callback<()>,
 }
 
 /// The auth context; only inside [`AuthProvider`].
@@ -106,7 +106,7 @@ fn clerk_status(clerk: &ClerkJs) -> AuthAction {
     match clerk.signed_in_name() {
         Some(name) => AuthAction::SignedIn(Session {
             name,
-            tokens: TokenSource::Clerk(clerk.clone()),
+            token_source: TokenSource::Clerk(clerk.clone()),
             id_token: None,
         }),
         None => AuthAction::SignedOut(None),
@@ -196,7 +196,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         })
     };
 
-    let expired = {
+    let on_token_refused = {
         let dispatcher = status.dispatcher();
         Callback::from(move |()| {
             dispatcher.dispatch(AuthAction::SignedOut(Some(
@@ -211,7 +211,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         clerk: (*clerk).clone(),
         sign_in,
         sign_out,
-        expired,
+        on_token_refused,
     };
     html! {
         <ContextProvider<Auth> context={auth}>

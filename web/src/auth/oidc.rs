@@ -177,7 +177,7 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
     check_id_claims(&claims, settings, &pending.nonce)?;
     Ok(Some(Session {
         name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
-        tokens: TokenSource::Fixed(tokens.access_token),
+        token_source: TokenSource::Fixed(tokens.access_token),
         id_token: Some(id_token),
     }))
 }

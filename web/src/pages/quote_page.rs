@@ -99,12 +99,12 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         ..QuoteState::default()
     });
     let base = auth.config.api_base.clone();
-    let session = props.session.clone();
+    let token_source = props.session.token_source.clone();
     // A client per call: Clerk's tokens are short-lived and fetched fresh.
     let api = Rc::new(move || {
         let base = base.clone();
-        let session = session.clone();
-        async move { api::connect(&base, &session).await }
+        let token_source = token_source.clone();
+        async move { api::connect(&base, &token_source).await }
     });
     let user_button = use_node_ref();
     {
@@ -121,10 +121,10 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
     // else is shown.
     let fail = {
         let dispatcher = state.dispatcher();
-        let expired = auth.expired.clone();
+        let on_token_refused = auth.on_token_refused.clone();
         Callback::from(move |problem: Problem| {
             if api::is_unauthorized(&problem) {
-                expired.emit(());
+                on_token_refused.emit(());
             } else {
                 dispatcher.dispatch(QuoteAction::Failed(api::message(&problem)));
             }

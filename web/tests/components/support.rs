@@ -153,7 +153,7 @@ pub fn auth(status: AuthStatus) -> Auth {
         clerk: None,
         sign_in: Callback::noop(),
         sign_out: Callback::noop(),
-        expired: Callback::noop(),
+        on_token_refused: Callback::noop(),
     }
 }
 
