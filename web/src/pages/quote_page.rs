@@ -41,7 +41,7 @@ pub enum QuoteAction {
     Failed(String),
     Edit(String),
     AskDelete,
-    KeepQuote,
+    CancelDelete,
 }
 
 impl Reducible for QuoteState {
@@ -80,7 +80,7 @@ impl Reducible for QuoteState {
             }
             QuoteAction::Edit(text) => next.draft = text,
             QuoteAction::AskDelete => next.confirming_delete = true,
-            QuoteAction::KeepQuote => next.confirming_delete = false,
+            QuoteAction::CancelDelete => next.confirming_delete = false,
         }
         Rc::new(next)
     }
@@ -244,7 +244,7 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
                                 <button class="danger" onclick={on_delete} disabled={busy.is_some()}>
                                     { if busy == Some(Busy::Deleting) { "Deleting…" } else { "Yes, delete it" } }
                                 </button>
-                                <button class="quiet" onclick={dispatch(|| QuoteAction::KeepQuote)}>{ "Keep it" }</button>
+                                <button class="quiet" onclick={dispatch(|| QuoteAction::CancelDelete)}>{ "Keep it" }</button>
                             </div>
                         }
                     } else {
