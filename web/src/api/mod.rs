@@ -1,6 +1,8 @@
 //! The quotes API through the generated `quotes-client`, with the caller's
-//! token on every request, and [`message`]: the one place where a failed
-//! call becomes what the person reads.
+//! token on every request; [`message`]: the one place where a failed call
+//! becomes what the person reads; and the API's length rule for a quote
+//! ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor shows before
+//! the API enforces it.
 
 use quotes_client::problem::problem;
 use quotes_client::types::{Problem, Quote, SaveQuote};
@@ -8,8 +10,15 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use crate::auth::TokenSource;
 
-/// Most characters a quote may have (the API's rule; shown in the counter).
+/// Most characters a quote may have, as [`counted_chars`] counts them. The
+/// API's rule; the only place the app states the number.
 pub const MAX_QUOTE_CHARS: usize = 1000;
+
+/// Characters as the API counts them: Unicode scalar values, after
+/// trimming (so an emoji counts once, where JavaScript's `length` says 2).
+pub fn counted_chars(text: &str) -> usize {
+    text.trim().chars().count()
+}
 
 /// The API, as one signed-in person.
 #[derive(Debug, Clone)]
