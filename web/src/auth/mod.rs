@@ -1,6 +1,10 @@
 //! Who is signed in: the [`AuthProvider`] context and its [`use_auth`]
-//! hook. The session (tokens) lives in this component's memory only; a
-//! reload signs in again.
+//! hook, the [`Session`] of a signed-in person and the [`TokenSource`] the
+//! API's tokens come from. How each provider signs people in is in its own
+//! module ([`oidc`], [`clerk`]), with its settings.
+//!
+//! The session lives in this component's memory only, never in browser
+//! storage, so a reload signs in again.
 
 pub mod clerk;
 pub mod oidc;
