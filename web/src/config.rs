@@ -1,7 +1,12 @@
 //! `config.json`: where the API is and which provider signs people in. It
-//! sits next to `index.html`, so one bundle serves any deployment.
+//! sits next to `index.html`, so one bundle serves any deployment. Each
+//! provider's settings belong to its module in [`crate::auth`]; this file
+//! only puts them together and checks the whole.
 
 use serde::Deserialize;
+
+use crate::auth::clerk::ClerkSettings;
+use crate::auth::oidc::OidcSettings;
 
 /// The app's settings.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -11,20 +16,15 @@ pub struct AppConfig {
     pub provider: Provider,
 }
 
-/// Who signs people in.
+/// Who signs people in: one variant per provider, with what that provider
+/// needs. `kind` in `config.json` names the variant.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Provider {
     /// Any OpenID Connect provider: authorization code with PKCE.
-    Oidc {
-        issuer: String,
-        client_id: String,
-        scopes: String,
-        #[serde(default)]
-        audience: Option<String>,
-    },
+    Oidc(OidcSettings),
     /// Clerk, through its own browser library.
-    Clerk { publishable_key: String },
+    Clerk(ClerkSettings),
 }
 
 /// Why the app cannot start.
@@ -77,6 +77,7 @@ pub fn parse(text: &str) -> Result<AppConfig, String> {
 #[cfg(test)]
 mod tests {
     use super::{Provider, parse};
+    use crate::auth::oidc::OidcSettings;
 
     #[test]
     fn an_oidc_config_is_read() {
@@ -89,7 +90,7 @@ mod tests {
         assert_eq!(config.api_base, "http://127.0.0.1:8080");
         assert!(matches!(
             config.provider,
-            Provider::Oidc { audience: None, .. }
+            Provider::Oidc(OidcSettings { audience: None, .. })
         ));
     }
 

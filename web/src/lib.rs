@@ -5,6 +5,7 @@
 //! - [`auth`]: the provider's sign-in, and the `use_auth()` context.
 //! - [`api`]: the generated `quotes-client`, with the caller's token, and
 //!   the one place where a failure becomes a message.
+//! - [`hooks`]: a screen's requests and state ([`hooks::use_quote`]).
 //! - [`pages`], [`components`]: what is on screen.
 
 pub mod api;
@@ -12,6 +13,7 @@ pub mod app;
 pub mod auth;
 pub mod components;
 pub mod config;
+pub mod hooks;
 pub mod pages;
 
 use wasm_bindgen::prelude::wasm_bindgen;

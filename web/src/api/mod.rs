@@ -1,13 +1,24 @@
 //! The quotes API through the generated `quotes-client`, with the caller's
-//! token on every request, and [`message`]: the one place where a failed
-//! call becomes what the person reads.
+//! token on every request; [`message`]: the one place where a failed call
+//! becomes what the person reads; and the API's length rule for a quote
+//! ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor shows before
+//! the API enforces it.
 
 use quotes_client::problem::problem;
 use quotes_client::types::{Problem, Quote, SaveQuote};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
-/// Most characters a quote may have (the API's rule; shown in the counter).
+use crate::auth::TokenSource;
+
+/// Most characters a quote may have, as [`counted_chars`] counts them. The
+/// API's rule; the only place the app states the number.
 pub const MAX_QUOTE_CHARS: usize = 1000;
+
+/// Characters as the API counts them: Unicode scalar values, after
+/// trimming (so an emoji counts once, where JavaScript's `length` says 2).
+pub fn counted_chars(text: &str) -> usize {
+    text.trim().chars().count()
+}
 
 /// The API, as one signed-in person.
 #[derive(Debug, Clone)]
@@ -74,10 +85,10 @@ impl Api {
     }
 }
 
-/// A client for `base` as the person of `session`, with a fresh token.
-/// A token that cannot be had counts as refused (sign in again).
-pub async fn connect(base: &str, session: &crate::auth::Session) -> Result<Api, Problem> {
-    let token = session.token().await.map_err(|detail| Problem {
+/// A client for `base` with a fresh token from `token_source`. A token
+/// that cannot be had counts as refused (sign in again).
+pub async fn connect(base: &str, token_source: &TokenSource) -> Result<Api, Problem> {
+    let token = token_source.token().await.map_err(|detail| Problem {
         type_: "about:blank".to_owned(),
         title: "Unauthorized".to_owned(),
         status: 401,

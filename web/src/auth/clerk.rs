@@ -7,9 +7,18 @@
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use js_sys::{Function, Promise, Reflect};
+use serde::Deserialize;
 use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
+
+/// What the app needs from Clerk: `config.json`'s provider when its `kind`
+/// is `clerk`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
+pub struct ClerkSettings {
+    /// The instance's publishable key; it names the Frontend API.
+    pub publishable_key: String,
+}
 
 /// The clerk-js major version the app is written against.
 const CLERK_JS_VERSION: &str = "5";
@@ -62,7 +71,8 @@ pub fn frontend_api(publishable_key: &str) -> Result<String, String> {
 }
 
 /// Loads clerk-js from the Frontend API and waits for `Clerk.load()`.
-pub async fn start(publishable_key: &str) -> Result<ClerkJs, String> {
+pub async fn start(settings: &ClerkSettings) -> Result<ClerkJs, String> {
+    let publishable_key = settings.publishable_key.as_str();
     let host = frontend_api(publishable_key)?;
     let document = web_sys::window()
         .and_then(|w| w.document())

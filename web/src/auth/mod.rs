@@ -1,6 +1,10 @@
 //! Who is signed in: the [`AuthProvider`] context and its [`use_auth`]
-//! hook. The session (tokens) lives in this component's memory only; a
-//! reload signs in again.
+//! hook, the [`Session`] of a signed-in person and the [`TokenSource`] the
+//! API's tokens come from. How each provider signs people in is in its own
+//! module ([`oidc`], [`clerk`]), with its settings.
+//!
+//! The session lives in this component's memory only, never in browser
+//! storage, so a reload signs in again.
 
 pub mod clerk;
 pub mod oidc;
@@ -11,7 +15,6 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use self::clerk::ClerkJs;
-use self::oidc::OidcSettings;
 use crate::config::{AppConfig, Provider};
 
 /// A signed-in person.
@@ -19,8 +22,8 @@ use crate::config::{AppConfig, Provider};
 pub struct Session {
     /// What to call them.
     pub name: String,
-    /// Where the API's bearer token comes from.
-    pub tokens: TokenSource,
+    /// Where the API's bearer tokens come from.
+    pub token_source: TokenSource,
     /// Kept for the provider's sign-out.
     pub id_token: Option<String>,
 }
@@ -34,10 +37,10 @@ pub enum TokenSource {
     Clerk(ClerkJs),
 }
 
-impl Session {
+impl TokenSource {
     /// A token for the next API call.
     pub async fn token(&self) -> Result<String, String> {
-        match &self.tokens {
+        match self {
             TokenSource::Fixed(token) => Ok(token.clone()),
             TokenSource::Clerk(clerk) => clerk.token().await,
         }
@@ -87,7 +90,7 @@ pub struct Auth {
     pub sign_out: Callback<()>,
     /// The API refused the token: back to signed out, with a notice. The
     /// app never signs in again by itself, so a refused token cannot loop.
-    pub expired: Callback<()>,
+    pub on_token_refused: Callback<()>,
 }
 
 /// The auth context; only inside [`AuthProvider`].
@@ -102,29 +105,12 @@ pub struct AuthProviderProps {
     pub children: Html,
 }
 
-fn oidc_settings(config: &AppConfig) -> Option<OidcSettings> {
-    match &config.provider {
-        Provider::Oidc {
-            issuer,
-            client_id,
-            scopes,
-            audience,
-        } => Some(OidcSettings {
-            issuer: issuer.clone(),
-            client_id: client_id.clone(),
-            scopes: scopes.clone(),
-            audience: audience.clone(),
-        }),
-        Provider::Clerk { .. } => None,
-    }
-}
-
 /// The signed-in status Clerk reports now.
 fn clerk_status(clerk: &ClerkJs) -> AuthAction {
     match clerk.signed_in_name() {
         Some(name) => AuthAction::SignedIn(Session {
             name,
-            tokens: TokenSource::Clerk(clerk.clone()),
+            token_source: TokenSource::Clerk(clerk.clone()),
             id_token: None,
         }),
         None => AuthAction::SignedOut(None),
@@ -137,20 +123,21 @@ fn clerk_status(clerk: &ClerkJs) -> AuthAction {
 pub fn AuthProvider(props: &AuthProviderProps) -> Html {
     let status = use_reducer(|| AuthStatus::Working);
     let clerk = use_state(|| None::<ClerkJs>);
-    let settings = oidc_settings(&props.config);
+    let provider = props.config.provider.clone();
 
     {
         let status = status.dispatcher();
-        let settings = settings.clone();
         let clerk_slot = clerk.setter();
-        let provider = props.config.provider.clone();
+        let provider = provider.clone();
         use_effect_with((), move |()| {
             spawn_local(async move {
-                let Some(settings) = settings else {
-                    let Provider::Clerk { publishable_key } = provider else {
-                        return;
-                    };
-                    match clerk::start(&publishable_key).await {
+                match provider {
+                    Provider::Oidc(settings) => match oidc::complete_sign_in(&settings).await {
+                        Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
+                        Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
+                        Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    },
+                    Provider::Clerk(settings) => match clerk::start(&settings).await {
                         Ok(loaded) => {
                             let listening = loaded.clone();
                             let dispatcher = status.clone();
@@ -161,13 +148,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
                             clerk_slot.set(Some(loaded));
                         }
                         Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
-                    }
-                    return;
-                };
-                match oidc::complete_sign_in(&settings).await {
-                    Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
-                    Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
-                    Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    },
                 }
             });
         });
@@ -175,13 +156,13 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
 
     let sign_in = {
         let status = status.dispatcher();
-        let settings = settings.clone();
+        let provider = provider.clone();
         Callback::from(move |()| {
-            let status = status.clone();
             // With Clerk, its own sign-in component is on the page.
-            let Some(settings) = settings.clone() else {
+            let Provider::Oidc(settings) = provider.clone() else {
                 return;
             };
+            let status = status.clone();
             status.dispatch(AuthAction::Working);
             spawn_local(async move {
                 if let Err(message) = oidc::begin_sign_in(&settings).await {
@@ -202,24 +183,24 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
             };
             // Tokens are forgotten first, whatever the provider does.
             dispatcher.dispatch(AuthAction::SignedOut(None));
-            if let Some(clerk) = clerk.clone() {
-                spawn_local(async move { clerk.end_session().await });
-                return;
-            }
-            let Some(settings) = settings.clone() else {
-                return;
-            };
-            spawn_local(async move {
-                if let Some(url) = oidc::sign_out_url(&settings, id_token.as_deref()).await
-                    && let Some(window) = web_sys::window()
-                {
-                    let _ = window.location().assign(&url);
+            match provider.clone() {
+                Provider::Clerk(_) => {
+                    if let Some(clerk) = clerk.clone() {
+                        spawn_local(async move { clerk.end_session().await });
+                    }
                 }
-            });
+                Provider::Oidc(settings) => spawn_local(async move {
+                    if let Some(url) = oidc::sign_out_url(&settings, id_token.as_deref()).await
+                        && let Some(window) = web_sys::window()
+                    {
+                        let _ = window.location().assign(&url);
+                    }
+                }),
+            }
         })
     };
 
-    let expired = {
+    let on_token_refused = {
         let dispatcher = status.dispatcher();
         Callback::from(move |()| {
             dispatcher.dispatch(AuthAction::SignedOut(Some(
@@ -234,7 +215,7 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         clerk: (*clerk).clone(),
         sign_in,
         sign_out,
-        expired,
+        on_token_refused,
     };
     html! {
         <ContextProvider<Auth> context={auth}>

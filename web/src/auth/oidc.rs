@@ -14,12 +14,19 @@ use crate::config::app_base;
 /// `sessionStorage` key of a sign-in in progress.
 const PENDING: &str = "quotes.oidc.pending";
 
-/// What the app needs from an OpenID provider.
-#[derive(Debug, Clone, PartialEq)]
+/// What the app needs from an OpenID provider: `config.json`'s provider
+/// when its `kind` is `oidc`.
+#[derive(Debug, Clone, PartialEq, Deserialize)]
 pub struct OidcSettings {
+    /// The provider's issuer URL; discovery starts there.
     pub issuer: String,
+    /// This app's client id at the provider.
     pub client_id: String,
+    /// Space-separated scopes to ask for.
     pub scopes: String,
+    /// Sent as `audience` when the provider wants one to issue an access
+    /// token for the API (Auth0 does).
+    #[serde(default)]
     pub audience: Option<String>,
 }
 
@@ -170,7 +177,7 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
     check_id_claims(&claims, settings, &pending.nonce)?;
     Ok(Some(Session {
         name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
-        tokens: TokenSource::Fixed(tokens.access_token),
+        token_source: TokenSource::Fixed(tokens.access_token),
         id_token: Some(id_token),
     }))
 }

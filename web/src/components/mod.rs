@@ -1,4 +1,5 @@
-//! Small building blocks of the pages.
+//! Small building blocks of the pages; they get what they show and what
+//! to call through props, and make no requests.
 
 mod alert;
 mod quote_editor;

@@ -1,10 +1,11 @@
-//! The quote's text area with its live character counter. Enter saves,
-//! Shift+Enter starts a new line.
+//! The quote's text area with its live character counter, counted by the
+//! API's rule ([`crate::api::counted_chars`]) so the counter and the API
+//! agree. Enter saves, Shift+Enter starts a new line.
 
 use web_sys::HtmlTextAreaElement;
 use yew::prelude::*;
 
-use crate::api::MAX_QUOTE_CHARS;
+use crate::api::{MAX_QUOTE_CHARS, counted_chars};
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct QuoteEditorProps {
@@ -15,11 +16,6 @@ pub struct QuoteEditorProps {
     pub saving: bool,
     pub on_input: Callback<String>,
     pub on_save: Callback<()>,
-}
-
-/// Characters as the API counts them: Unicode scalar values, trimmed.
-pub fn counted_chars(text: &str) -> usize {
-    text.trim().chars().count()
 }
 
 #[function_component]

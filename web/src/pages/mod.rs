@@ -1,4 +1,6 @@
-//! The app's screens.
+//! The app's screens, one per state of the app: the config error, signed
+//! out, and signed in with the quote. Pages render and wire events; the
+//! requests behind them are in [`crate::hooks`] and [`crate::auth`].
 
 mod config_error;
 mod quote_page;

@@ -1,90 +1,14 @@
-//! Signed in: who you are, your quote (or an empty state), and the editor.
-//! The screen's state is one reducer; every request goes through
-//! [`crate::api`], and every failure through its `message`.
+//! Signed in: who you are, your quote (or an empty state), the editor and
+//! the delete confirmation. The requests and the state behind them are
+//! [`use_quote`]'s; this page only shows them and wires the buttons.
 
 use std::rc::Rc;
 
-use quotes_client::types::{Problem, Quote};
-use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::api;
 use crate::auth::{Session, use_auth};
 use crate::components::{Alert, QuoteEditor};
-
-/// What the page is doing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Busy {
-    Loading,
-    Saving,
-    Deleting,
-}
-
-/// The screen's state.
-#[derive(Debug, Clone, Default)]
-pub struct QuoteState {
-    /// The stored quote, once known.
-    pub quote: Option<Quote>,
-    pub draft: String,
-    pub busy: Option<Busy>,
-    pub error: Option<String>,
-    pub confirming_delete: bool,
-}
-
-/// What happens on the screen.
-#[derive(Debug)]
-pub enum QuoteAction {
-    Start(Busy),
-    Loaded(Option<Quote>),
-    Saved(Quote),
-    Deleted,
-    Failed(String),
-    Edit(String),
-    AskDelete,
-    KeepQuote,
-}
-
-impl Reducible for QuoteState {
-    type Action = QuoteAction;
-
-    fn reduce(self: Rc<Self>, action: QuoteAction) -> Rc<Self> {
-        let mut next = (*self).clone();
-        match action {
-            QuoteAction::Start(busy) => {
-                next.busy = Some(busy);
-                next.error = None;
-            }
-            QuoteAction::Loaded(quote) => {
-                next.draft = quote
-                    .as_ref()
-                    .map(|q| q.quote.to_string())
-                    .unwrap_or_default();
-                next.quote = quote;
-                next.busy = None;
-            }
-            QuoteAction::Saved(quote) => {
-                next.draft = quote.quote.to_string();
-                next.quote = Some(quote);
-                next.busy = None;
-            }
-            QuoteAction::Deleted => {
-                next.quote = None;
-                next.draft.clear();
-                next.busy = None;
-                next.confirming_delete = false;
-            }
-            QuoteAction::Failed(message) => {
-                next.error = Some(message);
-                next.busy = None;
-                next.confirming_delete = false;
-            }
-            QuoteAction::Edit(text) => next.draft = text,
-            QuoteAction::AskDelete => next.confirming_delete = true,
-            QuoteAction::KeepQuote => next.confirming_delete = false,
-        }
-        Rc::new(next)
-    }
-}
+use crate::hooks::{Busy, use_quote};
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct QuotePageProps {
@@ -94,18 +18,7 @@ pub struct QuotePageProps {
 #[function_component]
 pub fn QuotePage(props: &QuotePageProps) -> Html {
     let auth = use_auth();
-    let state = use_reducer(|| QuoteState {
-        busy: Some(Busy::Loading),
-        ..QuoteState::default()
-    });
-    let base = auth.config.api_base.clone();
-    let session = props.session.clone();
-    // A client per call: Clerk's tokens are short-lived and fetched fresh.
-    let api = Rc::new(move || {
-        let base = base.clone();
-        let session = session.clone();
-        async move { api::connect(&base, &session).await }
-    });
+    let quote = use_quote(props.session.token_source.clone());
     let user_button = use_node_ref();
     {
         let clerk = auth.clerk.clone();
@@ -117,94 +30,9 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
         });
     }
 
-    // Failures: a refused token signs out (once, with a notice); anything
-    // else is shown.
-    let fail = {
-        let dispatcher = state.dispatcher();
-        let expired = auth.expired.clone();
-        Callback::from(move |problem: Problem| {
-            if api::is_unauthorized(&problem) {
-                expired.emit(());
-            } else {
-                dispatcher.dispatch(QuoteAction::Failed(api::message(&problem)));
-            }
-        })
-    };
-
-    {
-        let dispatcher = state.dispatcher();
-        let api = api.clone();
-        let fail = fail.clone();
-        use_effect_with((), move |()| {
-            spawn_local(async move {
-                match api().await {
-                    Ok(api) => match api.quote().await {
-                        Ok(quote) => dispatcher.dispatch(QuoteAction::Loaded(quote)),
-                        Err(problem) => fail.emit(problem),
-                    },
-                    Err(problem) => fail.emit(problem),
-                }
-            });
-        });
-    }
-
-    let on_save = {
-        let state = state.clone();
-        let api = api.clone();
-        let fail = fail.clone();
-        Callback::from(move |()| {
-            if state.busy.is_some() {
-                return;
-            }
-            let api = api.clone();
-            let dispatcher = state.dispatcher();
-            let text = state.draft.clone();
-            let fail = fail.clone();
-            dispatcher.dispatch(QuoteAction::Start(Busy::Saving));
-            spawn_local(async move {
-                let saved = match api().await {
-                    Ok(api) => api.save(&text).await,
-                    Err(problem) => Err(problem),
-                };
-                match saved {
-                    Ok(quote) => dispatcher.dispatch(QuoteAction::Saved(quote)),
-                    Err(problem) => fail.emit(problem),
-                }
-            });
-        })
-    };
-
-    let on_delete = {
-        let state = state.clone();
-        let api = api.clone();
-        Callback::from(move |_: MouseEvent| {
-            let api = api.clone();
-            let dispatcher = state.dispatcher();
-            let fail = fail.clone();
-            dispatcher.dispatch(QuoteAction::Start(Busy::Deleting));
-            spawn_local(async move {
-                let deleted = match api().await {
-                    Ok(api) => api.delete().await,
-                    Err(problem) => Err(problem),
-                };
-                match deleted {
-                    Ok(()) => dispatcher.dispatch(QuoteAction::Deleted),
-                    Err(problem) => fail.emit(problem),
-                }
-            });
-        })
-    };
-
-    let dispatch = |action: fn() -> QuoteAction| {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |_: MouseEvent| dispatcher.dispatch(action()))
-    };
-    let on_input = {
-        let dispatcher = state.dispatcher();
-        Callback::from(move |text| dispatcher.dispatch(QuoteAction::Edit(text)))
-    };
-    let sign_out = auth.sign_out.reform(|_: MouseEvent| ());
-    let busy = state.busy;
+    let click = |callback: &Callback<()>| callback.reform(|_: MouseEvent| ());
+    let sign_out = click(&auth.sign_out);
+    let busy = quote.busy;
 
     html! {
         <>
@@ -216,13 +44,13 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
             <section class="card" aria-busy={(busy == Some(Busy::Loading)).to_string()}>
                 <h1>{ "Your quote" }</h1>
                 {
-                    match (&state.quote, busy) {
+                    match (&quote.stored, busy) {
                         (_, Some(Busy::Loading)) => html! { <p class="muted">{ "Loading your quote…" }</p> },
-                        (Some(quote), _) => html! {
+                        (Some(stored), _) => html! {
                             <figure class="quote">
-                                <blockquote id="current-quote">{ quote.quote.to_string() }</blockquote>
+                                <blockquote id="current-quote">{ stored.quote.to_string() }</blockquote>
                                 <figcaption class="muted">
-                                    { format!("Saved {}", local_time(&quote.updated_at)) }
+                                    { format!("Saved {}", local_time(&stored.updated_at)) }
                                 </figcaption>
                             </figure>
                         },
@@ -231,26 +59,27 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
                         },
                     }
                 }
-                <Alert message={state.error.clone()} />
-                <QuoteEditor value={state.draft.clone()} busy={busy.is_some()}
-                    saving={busy == Some(Busy::Saving)} {on_input} {on_save} />
+                <Alert message={quote.error.clone()} />
+                <QuoteEditor value={quote.draft.clone()} busy={busy.is_some()}
+                    saving={busy == Some(Busy::Saving)} on_input={quote.edit.clone()}
+                    on_save={quote.save.clone()} />
                 {
-                    if state.quote.is_none() {
+                    if quote.stored.is_none() {
                         html! {}
-                    } else if state.confirming_delete {
+                    } else if quote.confirming_delete {
                         html! {
                             <div class="confirm" role="group" aria-label="Confirm deletion">
                                 <p>{ "Delete your quote? This cannot be undone." }</p>
-                                <button class="danger" onclick={on_delete} disabled={busy.is_some()}>
+                                <button class="danger" onclick={click(&quote.delete)} disabled={busy.is_some()}>
                                     { if busy == Some(Busy::Deleting) { "Deleting…" } else { "Yes, delete it" } }
                                 </button>
-                                <button class="quiet" onclick={dispatch(|| QuoteAction::KeepQuote)}>{ "Keep it" }</button>
+                                <button class="quiet" onclick={click(&quote.cancel_delete)}>{ "Keep it" }</button>
                             </div>
                         }
                     } else {
                         html! {
                             <button class="quiet danger-text" disabled={busy.is_some()}
-                                onclick={dispatch(|| QuoteAction::AskDelete)}>{ "Delete quote" }</button>
+                                onclick={click(&quote.ask_delete)}>{ "Delete quote" }</button>
                         }
                     }
                 }

@@ -34,13 +34,13 @@ fn Harness(props: &HarnessProps) -> Html {
 fn signed_in(expired: &Calls) -> HarnessProps {
     let session = Rc::new(Session {
         name: "Ada".to_owned(),
-        tokens: TokenSource::Fixed("token-of-ada".to_owned()),
+        token_source: TokenSource::Fixed("token-of-ada".to_owned()),
         id_token: None,
     });
     HarnessProps {
         auth: Auth {
             config: oidc_config(API),
-            expired: expired.callback(),
+            on_token_refused: expired.callback(),
             ..auth(AuthStatus::SignedIn(session.clone()))
         },
         session,

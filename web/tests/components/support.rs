@@ -4,6 +4,7 @@
 use std::rc::Rc;
 use std::time::Duration;
 
+use quotes_web::auth::oidc::OidcSettings;
 use quotes_web::auth::{Auth, AuthStatus};
 use quotes_web::config::{AppConfig, Provider};
 use wasm_bindgen::{JsCast, JsValue};
@@ -135,12 +136,12 @@ pub async fn click(element: &HtmlElement) {
 pub fn oidc_config(api_base: &str) -> Rc<AppConfig> {
     Rc::new(AppConfig {
         api_base: api_base.to_owned(),
-        provider: Provider::Oidc {
+        provider: Provider::Oidc(OidcSettings {
             issuer: "https://id.example.test".to_owned(),
             client_id: "quotes-web".to_owned(),
             scopes: "openid profile".to_owned(),
             audience: None,
-        },
+        }),
     })
 }
 
@@ -152,7 +153,7 @@ pub fn auth(status: AuthStatus) -> Auth {
         clerk: None,
         sign_in: Callback::noop(),
         sign_out: Callback::noop(),
-        expired: Callback::noop(),
+        on_token_refused: Callback::noop(),
     }
 }
 

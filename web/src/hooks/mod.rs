@@ -1,0 +1,6 @@
+//! Hooks that hold a screen's request flows, so its page holds only the
+//! view.
+
+mod quote;
+
+pub use quote::{Busy, QuoteAction, QuoteState, UseQuote, use_quote};

@@ -1,0 +1,308 @@
+//! [`use_quote`]: the signed-in person's quote and the three requests that
+//! change it (load on mount, save, delete), as one reducer. The page that
+//! uses it only renders [`QuoteState`] and calls [`UseQuote`]'s callbacks.
+//!
+//! Every request goes through [`crate::api`], and every failure through
+//! its `message`, except a refused token: that signs out instead (the
+//! auth context's `on_token_refused`), since no retry here can fix it.
+
+use std::future::Future;
+use std::ops::Deref;
+use std::rc::Rc;
+
+use quotes_client::types::{Problem, Quote};
+use yew::platform::spawn_local;
+use yew::prelude::*;
+
+use crate::api::{self, Api};
+use crate::auth::{TokenSource, use_auth};
+
+/// The request under way; one at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Busy {
+    Loading,
+    Saving,
+    Deleting,
+}
+
+/// The quote as the page shows it.
+#[derive(Debug, Clone, Default)]
+pub struct QuoteState {
+    /// The stored quote, once known; `None` also while there is none.
+    pub stored: Option<Quote>,
+    /// The editor's text, saved or not.
+    pub draft: String,
+    pub busy: Option<Busy>,
+    /// What went wrong with the last request, for people to read.
+    pub error: Option<String>,
+    /// The delete confirmation is open.
+    pub confirming_delete: bool,
+}
+
+/// What changes the state.
+#[derive(Debug)]
+pub enum QuoteAction {
+    Start(Busy),
+    Loaded(Option<Quote>),
+    Saved(Quote),
+    Deleted,
+    Failed(String),
+    Edit(String),
+    AskDelete,
+    CancelDelete,
+}
+
+impl Reducible for QuoteState {
+    type Action = QuoteAction;
+
+    fn reduce(self: Rc<Self>, action: QuoteAction) -> Rc<Self> {
+        let mut next = (*self).clone();
+        match action {
+            QuoteAction::Start(busy) => {
+                next.busy = Some(busy);
+                next.error = None;
+            }
+            QuoteAction::Loaded(quote) => {
+                next.draft = quote
+                    .as_ref()
+                    .map(|q| q.quote.to_string())
+                    .unwrap_or_default();
+                next.stored = quote;
+                next.busy = None;
+            }
+            QuoteAction::Saved(quote) => {
+                next.draft = quote.quote.to_string();
+                next.stored = Some(quote);
+                next.busy = None;
+            }
+            QuoteAction::Deleted => {
+                next.stored = None;
+                next.draft.clear();
+                next.busy = None;
+                next.confirming_delete = false;
+            }
+            QuoteAction::Failed(message) => {
+                next.error = Some(message);
+                next.busy = None;
+                next.confirming_delete = false;
+            }
+            QuoteAction::Edit(text) => next.draft = text,
+            QuoteAction::AskDelete => next.confirming_delete = true,
+            QuoteAction::CancelDelete => next.confirming_delete = false,
+        }
+        Rc::new(next)
+    }
+}
+
+/// What [`use_quote`] gives a page: the state (through `Deref`) and what
+/// the page may do with it.
+pub struct UseQuote {
+    state: UseReducerHandle<QuoteState>,
+    /// The editor's text changed.
+    pub edit: Callback<String>,
+    /// Saves the draft; ignored while another request is under way.
+    pub save: Callback<()>,
+    /// Opens the delete confirmation.
+    pub ask_delete: Callback<()>,
+    /// Closes it and keeps the quote.
+    pub cancel_delete: Callback<()>,
+    /// Deletes the stored quote.
+    pub delete: Callback<()>,
+}
+
+impl Deref for UseQuote {
+    type Target = QuoteState;
+
+    fn deref(&self) -> &QuoteState {
+        &self.state
+    }
+}
+
+/// The quote of the person whose tokens come from `token_source`, loaded
+/// when the component mounts. Only inside `<AuthProvider>` (it reads where
+/// the API is, and whom to tell about a refused token).
+#[hook]
+pub fn use_quote(token_source: TokenSource) -> UseQuote {
+    let auth = use_auth();
+    let state = use_reducer(|| QuoteState {
+        busy: Some(Busy::Loading),
+        ..QuoteState::default()
+    });
+    let requests = Requests {
+        api_base: auth.config.api_base.clone(),
+        token_source,
+        dispatcher: state.dispatcher(),
+        on_token_refused: auth.on_token_refused.clone(),
+    };
+
+    {
+        let requests = requests.clone();
+        use_effect_with((), move |()| {
+            requests.send(|api| async move { api.quote().await }, QuoteAction::Loaded);
+        });
+    }
+
+    let save = {
+        let state = state.clone();
+        let requests = requests.clone();
+        Callback::from(move |()| {
+            if state.busy.is_some() {
+                return;
+            }
+            let text = state.draft.clone();
+            state.dispatch(QuoteAction::Start(Busy::Saving));
+            requests.send(
+                move |api| async move { api.save(&text).await },
+                QuoteAction::Saved,
+            );
+        })
+    };
+
+    let delete = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |()| {
+            dispatcher.dispatch(QuoteAction::Start(Busy::Deleting));
+            requests.send(
+                |api| async move { api.delete().await },
+                |()| QuoteAction::Deleted,
+            );
+        })
+    };
+
+    let dispatch = |action: fn() -> QuoteAction| {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |()| dispatcher.dispatch(action()))
+    };
+    let edit = {
+        let dispatcher = state.dispatcher();
+        Callback::from(move |text| dispatcher.dispatch(QuoteAction::Edit(text)))
+    };
+
+    UseQuote {
+        edit,
+        save,
+        ask_delete: dispatch(|| QuoteAction::AskDelete),
+        cancel_delete: dispatch(|| QuoteAction::CancelDelete),
+        delete,
+        state,
+    }
+}
+
+/// What a request needs: where the API is, where the token comes from,
+/// and where its answer goes.
+#[derive(Clone)]
+struct Requests {
+    api_base: String,
+    token_source: TokenSource,
+    dispatcher: UseReducerDispatcher<QuoteState>,
+    on_token_refused: Callback<()>,
+}
+
+impl Requests {
+    /// Runs `call` in the background and dispatches what `done` makes of
+    /// its answer. A client per call: Clerk's tokens are short-lived and
+    /// asked for fresh. A refused token signs out, once, with a notice;
+    /// any other failure is shown.
+    fn send<T, F>(
+        &self,
+        call: impl FnOnce(Api) -> F + 'static,
+        done: impl FnOnce(T) -> QuoteAction + 'static,
+    ) where
+        T: 'static,
+        F: Future<Output = Result<T, Problem>> + 'static,
+    {
+        let requests = self.clone();
+        spawn_local(async move {
+            let answer = match api::connect(&requests.api_base, &requests.token_source).await {
+                Ok(api) => call(api).await,
+                Err(problem) => Err(problem),
+            };
+            match answer {
+                Ok(value) => requests.dispatcher.dispatch(done(value)),
+                Err(problem) if api::is_unauthorized(&problem) => {
+                    requests.on_token_refused.emit(());
+                }
+                Err(problem) => requests
+                    .dispatcher
+                    .dispatch(QuoteAction::Failed(api::message(&problem))),
+            }
+        });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::rc::Rc;
+
+    use quotes_client::types::Quote;
+    use yew::Reducible;
+
+    use super::{Busy, QuoteAction, QuoteState};
+
+    fn stored(text: &str) -> Quote {
+        serde_json::from_value(serde_json::json!({
+            "quote": text,
+            "created_at": "2026-11-26T08:00:00Z",
+            "updated_at": "2026-11-26T09:30:00Z",
+        }))
+        .expect("a quote")
+    }
+
+    fn after(actions: impl IntoIterator<Item = QuoteAction>) -> Rc<QuoteState> {
+        actions
+            .into_iter()
+            .fold(Rc::new(QuoteState::default()), Reducible::reduce)
+    }
+
+    #[test]
+    fn a_loaded_quote_is_also_the_draft() {
+        let state = after([
+            QuoteAction::Start(Busy::Loading),
+            QuoteAction::Loaded(Some(stored("Less is more."))),
+        ]);
+        assert_eq!(state.draft, "Less is more.");
+        assert!(state.stored.is_some());
+        assert_eq!(state.busy, None);
+    }
+
+    #[test]
+    fn cancel_delete_keeps_the_quote() {
+        let state = after([
+            QuoteAction::Loaded(Some(stored("Less is more."))),
+            QuoteAction::AskDelete,
+            QuoteAction::CancelDelete,
+        ]);
+        assert!(!state.confirming_delete);
+        assert!(state.stored.is_some());
+        assert_eq!(state.draft, "Less is more.");
+    }
+
+    #[test]
+    fn a_failure_keeps_the_draft_and_closes_the_confirmation() {
+        let state = after([
+            QuoteAction::Loaded(Some(stored("Less is more."))),
+            QuoteAction::Edit("More is more.".to_owned()),
+            QuoteAction::AskDelete,
+            QuoteAction::Start(Busy::Deleting),
+            QuoteAction::Failed("The quotes API could not be reached.".to_owned()),
+        ]);
+        assert_eq!(state.draft, "More is more.");
+        assert!(state.stored.is_some());
+        assert!(!state.confirming_delete);
+        assert_eq!(state.busy, None);
+        assert_eq!(
+            state.error.as_deref(),
+            Some("The quotes API could not be reached.")
+        );
+    }
+
+    #[test]
+    fn a_new_request_clears_the_last_error() {
+        let state = after([
+            QuoteAction::Failed("No answer.".to_owned()),
+            QuoteAction::Start(Busy::Saving),
+        ]);
+        assert_eq!(state.error, None);
+        assert_eq!(state.busy, Some(Busy::Saving));
+    }
+}
