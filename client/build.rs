@@ -87,7 +87,15 @@ fn generator() -> progenitor::Generator {
     progenitor::Generator::new(
         progenitor::GenerationSettings::default()
             .with_interface(progenitor::InterfaceStyle::Positional)
-            .with_tag(progenitor::TagStyle::Merged),
+            .with_tag(progenitor::TagStyle::Merged)
+            // The client carries its token source (`src/auth.rs`), whose
+            // hooks set the token and retry an expired one once.
+            .with_inner_type(
+                "crate::auth::Bearer"
+                    .parse()
+                    .expect("a type path is a token stream"),
+            )
+            .with_hooks(progenitor::HooksMode::Expected),
     )
 }
 

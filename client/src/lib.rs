@@ -8,9 +8,13 @@
 //! breaks the code that uses it. [`problem::problem`] turns any failed call
 //! into the API's [`types::Problem`].
 //!
-//! The API wants `Authorization: Bearer <token>` on `/me` operations; give
-//! [`Client::new_with_client`] a `reqwest::Client` that sends it.
+//! The API wants `Authorization: Bearer <token>` on `/me` operations:
+//! [`Client::with_token_source`] takes a [`auth::TokenSource`] (a fixed
+//! [`auth::StaticToken`], or one that renews), asks it before each request,
+//! and retries a request once with a fresh token when the API says the
+//! token expired. [`Client::new`] with [`auth::Bearer::none`] sends no token.
 
+pub mod auth;
 pub mod problem;
 
 // progenitor's code, not ours: it is not written to the workspace's

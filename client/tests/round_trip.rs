@@ -69,7 +69,7 @@ async fn a_quote_round_trips_through_the_generated_client() {
 #[tokio::test]
 async fn without_a_token_the_problem_says_so() {
     let api = TestApi::start().await;
-    let anonymous = quotes_client::Client::new(&api.base_url);
+    let anonymous = quotes_client::Client::new(&api.base_url, quotes_client::auth::Bearer::none());
 
     let refused = problem(
         anonymous

@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 
 use quotes_api::dev_idp::{DevIdp, DevIdpSettings, issuer_for};
 use quotes_test_support::{TestDatabase, test_config, unique};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use quotes_client::auth::{Bearer, StaticToken};
 
 /// The API on a random loopback port, stopped (and its database and key
 /// file removed) when dropped.
@@ -59,20 +59,11 @@ impl TestApi {
 
     /// A generated client that signs in as `user`.
     pub fn client_for(&self, user: &str) -> quotes_client::Client {
-        let mut headers = HeaderMap::new();
-        let mut bearer = HeaderValue::from_str(&format!("Bearer {}", self.token(user)))
-            .expect("a token is a header value");
-        bearer.set_sensitive(true);
-        headers.insert(AUTHORIZATION, bearer);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .expect("an HTTP client");
-        quotes_client::Client::new_with_client(&self.base_url, http)
+        quotes_client::Client::with_token_source(&self.base_url, StaticToken::new(self.token(user)))
     }
 
     async fn wait_until_ready(&self) {
-        let client = quotes_client::Client::new(&self.base_url);
+        let client = quotes_client::Client::new(&self.base_url, Bearer::none());
         let deadline = Instant::now() + Duration::from_secs(15);
         while client.readyz().await.is_err() {
             assert!(Instant::now() < deadline, "the API did not become ready");

@@ -4,6 +4,7 @@
 //! ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor shows before
 //! the API enforces it.
 
+use quotes_client::auth::Bearer;
 use quotes_client::problem::problem;
 use quotes_client::types::{Problem, Quote, SaveQuote};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
@@ -39,7 +40,7 @@ impl Api {
             .build()
             .map_err(|e| local_problem(&format!("The request could not be made ({e}).")))?;
         Ok(Self {
-            client: quotes_client::Client::new_with_client(base, http),
+            client: quotes_client::Client::new_with_client(base, http, Bearer::none()),
         })
     }
 

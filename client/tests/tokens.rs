@@ -1,0 +1,165 @@
+//! The client's token source against the real API and a real JWKS server:
+//! a token refused as expired is renewed and the request sent once more;
+//! nothing else is retried, and never twice.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use quotes_client::auth::{EXPIRED_TOKEN, TokenFuture, TokenSource};
+use quotes_client::problem::problem;
+use quotes_client::types::SaveQuote;
+use quotes_test_support::{TestDatabase, TestIdp, TestKey, now, test_config};
+use reqwest::StatusCode;
+
+/// A running API trusting a test identity provider whose tokens the test
+/// signs with any expiry.
+struct Api {
+    base_url: String,
+    key: TestKey,
+    idp: TestIdp,
+    _database: TestDatabase,
+    handle: actix_web::dev::ServerHandle,
+}
+
+impl Api {
+    async fn start() -> Self {
+        quotes_api::logging::init_for_tests();
+        let key = TestKey::rsa();
+        let idp = TestIdp::start(&[&key]);
+        let database = TestDatabase::create().await;
+        let mut config = test_config(&database.url(), &idp.issuer);
+        config.metrics = quotes_api::config::MetricsConfig::default();
+        let app = quotes_api::Application::build(config)
+            .await
+            .expect("the API starts");
+        let base_url = format!("http://127.0.0.1:{}", app.port());
+        let handle = app.handle();
+        tokio::spawn(app.run());
+        let api = Self {
+            base_url,
+            key,
+            idp,
+            _database: database,
+            handle,
+        };
+        let ready = quotes_client::Client::new(&api.base_url, quotes_client::auth::Bearer::none());
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while ready.readyz().await.is_err() {
+            assert!(std::time::Instant::now() < deadline, "the API is not ready");
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        api
+    }
+
+    /// A token for `user` that expires `in_secs` from now (negative: ago).
+    fn token(&self, user: &str, in_secs: i64) -> String {
+        let mut claims = self.idp.claims(user);
+        claims["exp"] = serde_json::json!(now() + in_secs);
+        self.key.sign(&claims)
+    }
+}
+
+impl Drop for Api {
+    fn drop(&mut self) {
+        drop(self.handle.stop(false));
+    }
+}
+
+/// Hands out `first` as the token, then `fresh` when asked for a fresh one,
+/// counting how often each is asked for.
+struct Counting {
+    first: String,
+    fresh: String,
+    tokens: AtomicUsize,
+    fresh_tokens: AtomicUsize,
+}
+
+impl Counting {
+    fn new(first: String, fresh: String) -> Arc<Self> {
+        Arc::new(Self {
+            first,
+            fresh,
+            tokens: AtomicUsize::new(0),
+            fresh_tokens: AtomicUsize::new(0),
+        })
+    }
+}
+
+/// The client owns its source; the test keeps a handle to read the counts.
+struct Shared(Arc<Counting>);
+
+impl TokenSource for Shared {
+    fn token(&self) -> TokenFuture<'_> {
+        self.0.tokens.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(self.0.first.clone())))
+    }
+
+    fn fresh_token(&self) -> TokenFuture<'_> {
+        self.0.fresh_tokens.fetch_add(1, Ordering::SeqCst);
+        Box::pin(std::future::ready(Ok(self.0.fresh.clone())))
+    }
+}
+
+fn save(text: &str) -> SaveQuote {
+    SaveQuote {
+        quote: text.to_owned(),
+    }
+}
+
+#[tokio::test]
+async fn an_expired_token_is_renewed_and_the_request_sent_once_more() {
+    let api = Api::start().await;
+    let source = Counting::new(
+        api.token("client_renewed", -60),
+        api.token("client_renewed", 60),
+    );
+    let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
+
+    let saved = client
+        .put_quote(&save("Renewed in flight."))
+        .await
+        .expect("the save succeeds with the fresh token");
+    assert_eq!(saved.status(), StatusCode::CREATED);
+    assert_eq!(source.tokens.load(Ordering::SeqCst), 1);
+    assert_eq!(source.fresh_tokens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn a_second_refusal_is_the_callers_and_there_is_no_loop() {
+    let api = Api::start().await;
+    let source = Counting::new(
+        api.token("client_stale", -60),
+        api.token("client_stale", -60),
+    );
+    let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
+
+    let refused = client
+        .put_quote(&save("Never saved."))
+        .await
+        .expect_err("a fresh token that is expired too is refused");
+    assert_eq!(refused.status(), Some(StatusCode::UNAUTHORIZED));
+    let refused = problem(refused).await;
+    assert_eq!(refused.type_, EXPIRED_TOKEN);
+    assert_eq!(source.fresh_tokens.load(Ordering::SeqCst), 1);
+}
+
+#[tokio::test]
+async fn other_refusals_are_not_retried() {
+    let api = Api::start().await;
+    let mut claims = api.idp.claims("client_wrong_issuer");
+    claims["iss"] = serde_json::json!("https://elsewhere.example");
+    let source = Counting::new(api.key.sign(&claims), api.token("client_wrong_issuer", 60));
+    let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
+
+    let refused = client
+        .get_quote()
+        .await
+        .expect_err("a token of another issuer is refused");
+    assert_eq!(refused.status(), Some(StatusCode::UNAUTHORIZED));
+    assert_eq!(
+        problem(refused).await.type_,
+        "urn:quotes:problem:invalid-token"
+    );
+    assert_eq!(source.fresh_tokens.load(Ordering::SeqCst), 0);
+}
