@@ -172,7 +172,12 @@ async fn renew_once_if_expired(
 fn is_expired_token(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()
-        .and_then(|problem| problem.get("type")?.as_str().map(|kind| kind == EXPIRED_TOKEN))
+        .and_then(|problem| {
+            problem
+                .get("type")?
+                .as_str()
+                .map(|kind| kind == EXPIRED_TOKEN)
+        })
         .unwrap_or(false)
 }
 
@@ -191,7 +196,11 @@ mod tests {
             b"not json",
             b"",
         ] {
-            assert!(!is_expired_token(other), "{}", String::from_utf8_lossy(other));
+            assert!(
+                !is_expired_token(other),
+                "{}",
+                String::from_utf8_lossy(other)
+            );
         }
     }
 

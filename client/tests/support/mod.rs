@@ -5,8 +5,8 @@
 use std::time::{Duration, Instant};
 
 use quotes_api::dev_idp::{DevIdp, DevIdpSettings, issuer_for};
-use quotes_test_support::{TestDatabase, test_config, unique};
 use quotes_client::auth::{Bearer, StaticToken};
+use quotes_test_support::{TestDatabase, test_config, unique};
 
 /// The API on a random loopback port, stopped (and its database and key
 /// file removed) when dropped.
