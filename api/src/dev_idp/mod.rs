@@ -20,4 +20,6 @@ mod settings;
 
 pub use self::provider::{DevIdp, TokenResponse};
 pub use self::routes::routes;
-pub use self::settings::{DevIdpError, DevIdpSettings, PATH, TOKEN_LIFETIME, issuer_for};
+pub use self::settings::{
+    DevIdpError, DevIdpSettings, MAX_TOKEN_LIFETIME, PATH, TOKEN_LIFETIME, issuer_for,
+};

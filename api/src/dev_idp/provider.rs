@@ -2,7 +2,7 @@
 //! restarts), the tokens it mints, and the state of sign-ins in progress.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -13,7 +13,7 @@ use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
 use super::flow::{FlowState, Grant};
-use super::settings::{DevIdpError, DevIdpSettings, TOKEN_LIFETIME};
+use super::settings::{DevIdpError, DevIdpSettings};
 
 /// The provider: one signing key and the issuer it signs for.
 pub struct DevIdp {
@@ -22,6 +22,8 @@ pub struct DevIdp {
     port: u16,
     kid: String,
     key: EncodingKey,
+    /// How long the tokens it signs live.
+    token_ttl: Duration,
     pub(super) jwk: Jwk,
     /// Codes waiting to be exchanged and recent user names.
     pub(super) flow: FlowState,
@@ -80,7 +82,7 @@ impl DevIdp {
             }
             Err(error) => return Err(key_file_error(path, &error)),
         };
-        Self::from_pem(&pem, issuer).map_err(|message| DevIdpError::KeyFile {
+        Self::from_pem(&pem, issuer, config).map_err(|message| DevIdpError::KeyFile {
             path: path.display().to_string(),
             message,
         })
@@ -93,13 +95,13 @@ impl DevIdp {
             path: path.display().to_string(),
             message: format!("{e}; start `quotes-api --dev-idp` once to create it"),
         })?;
-        Self::from_pem(&pem, issuer).map_err(|message| DevIdpError::KeyFile {
+        Self::from_pem(&pem, issuer, config).map_err(|message| DevIdpError::KeyFile {
             path: path.display().to_string(),
             message,
         })
     }
 
-    fn from_pem(pem: &[u8], issuer: String) -> Result<Self, String> {
+    fn from_pem(pem: &[u8], issuer: String, config: &DevIdpSettings) -> Result<Self, String> {
         let key =
             EncodingKey::from_ec_pem(pem).map_err(|e| format!("not a P-256 private key ({e})"))?;
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).map_err(|e| e.to_string())?;
@@ -119,6 +121,7 @@ impl DevIdp {
             port,
             kid,
             key,
+            token_ttl: config.token_ttl,
             jwk,
             flow: FlowState::default(),
         })
@@ -177,7 +180,7 @@ impl DevIdp {
                 request.nonce.as_deref(),
             )?,
             token_type: "Bearer",
-            expires_in: TOKEN_LIFETIME.as_secs(),
+            expires_in: self.token_ttl.as_secs(),
             scope: request.scope.clone(),
         })
     }
@@ -192,7 +195,7 @@ impl DevIdp {
             name: user,
             iat: now,
             nbf: now,
-            exp: now + TOKEN_LIFETIME.as_secs(),
+            exp: now + self.token_ttl.as_secs(),
         }
     }
 

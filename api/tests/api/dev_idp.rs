@@ -13,10 +13,13 @@ use serde_json::Value;
 use crate::helpers::{Setup, TempPath, TestApp, assert_problem, spawn_app_with};
 
 async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
-    let path = key_file.0.clone();
+    spawn_dev_app_with(DevIdpSettings::new(key_file.0.clone())).await
+}
+
+async fn spawn_dev_app_with(settings: DevIdpSettings) -> TestApp {
     spawn_app_with(Setup {
         configure: Box::new(move |config, _| {
-            config.dev_idp = Some(DevIdpSettings { key_file: path });
+            config.dev_idp = Some(settings);
         }),
         ..Setup::default()
     })
@@ -25,9 +28,7 @@ async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
 
 fn dev_token(app: &TestApp, key_file: &TempPath, user: &str) -> String {
     let addr = app.address.trim_start_matches("http://").parse().unwrap();
-    let settings = DevIdpSettings {
-        key_file: key_file.0.clone(),
-    };
+    let settings = DevIdpSettings::new(key_file.0.clone());
     DevIdp::load(&settings, issuer_for(addr))
         .unwrap()
         .mint(user)
@@ -117,13 +118,7 @@ fn dev_token_prints_a_token_for_the_configured_address() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DEV_IDP_KEY_FILE"), "{stderr}");
 
-    DevIdp::load_or_create(
-        &DevIdpSettings {
-            key_file: key_file.0.clone(),
-        },
-        String::new(),
-    )
-    .unwrap();
+    DevIdp::load_or_create(&DevIdpSettings::new(key_file.0.clone()), String::new()).unwrap();
     let output = binary()
         .args(["dev-token", "alice"])
         .env("DEV_IDP_KEY_FILE", &key_file.0)
@@ -726,4 +721,29 @@ async fn a_code_is_never_sent_into_the_provider_itself() {
         assert_eq!(sign_in.status(), 400, "{own}");
         assert!(sign_in.headers().get("location").is_none(), "{own}");
     }
+}
+
+#[tokio::test]
+async fn the_token_lifetime_follows_its_setting() {
+    let key_file = TempPath::new("short-lived-idp.pem");
+    let app = spawn_dev_app_with(DevIdpSettings {
+        token_ttl: std::time::Duration::from_secs(90),
+        ..DevIdpSettings::new(key_file.0.clone())
+    })
+    .await;
+
+    let code = sign_in(&app, &authorize_params(), "grace").await;
+    let tokens: Value = exchange(&app, &code, REDIRECT_URI, VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(tokens["expires_in"], 90);
+    for token in ["access_token", "id_token"] {
+        let claims = claims(tokens[token].as_str().unwrap());
+        let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+        assert_eq!(lifetime, 90, "{token}");
+    }
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.put_quote(access_token, "Brief.").await.status(), 201);
 }
