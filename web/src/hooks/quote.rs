@@ -2,9 +2,10 @@
 //! change it (load on mount, save, delete), as one reducer. The page that
 //! uses it only renders [`QuoteState`] and calls [`UseQuote`]'s callbacks.
 //!
-//! Every request goes through [`crate::api`], and every failure through
-//! its `message`, except a refused token: that signs out instead (the
-//! auth context's `on_token_refused`), since no retry here can fix it.
+//! Every request goes through [`crate::api`] (which replaces a token the
+//! API refused as expired, once), and every failure through its
+//! `message`, except a refused token: that signs out instead (the auth
+//! context's `on_token_refused`), since no retry here can fix it.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -152,7 +153,10 @@ pub fn use_quote(token_source: TokenSource) -> UseQuote {
             let text = state.draft.clone();
             state.dispatch(QuoteAction::Start(Busy::Saving));
             requests.send(
-                move |api| async move { api.save(&text).await },
+                move |api| {
+                    let text = text.clone();
+                    async move { api.save(&text).await }
+                },
                 QuoteAction::Saved,
             );
         })
@@ -200,12 +204,13 @@ struct Requests {
 
 impl Requests {
     /// Runs `call` in the background and dispatches what `done` makes of
-    /// its answer. A client per call: Clerk's tokens are short-lived and
-    /// asked for fresh. A refused token signs out, once, with a notice;
-    /// any other failure is shown.
+    /// its answer. A client per call, with the token of the moment (renewed
+    /// or, with Clerk, short-lived); `call` may run twice when the first
+    /// token was refused as expired. A token still refused signs out, once,
+    /// with a notice; any other failure is shown.
     fn send<T, F>(
         &self,
-        call: impl FnOnce(Api) -> F + 'static,
+        call: impl Fn(Api) -> F + 'static,
         done: impl FnOnce(T) -> QuoteAction + 'static,
     ) where
         T: 'static,
@@ -213,10 +218,7 @@ impl Requests {
     {
         let requests = self.clone();
         spawn_local(async move {
-            let answer = match api::connect(&requests.api_base, &requests.token_source).await {
-                Ok(api) => call(api).await,
-                Err(problem) => Err(problem),
-            };
+            let answer = api::with_token(&requests.api_base, &requests.token_source, call).await;
             match answer {
                 Ok(value) => requests.dispatcher.dispatch(done(value)),
                 Err(problem) if api::is_unauthorized(&problem) => {
