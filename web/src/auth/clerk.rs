@@ -126,6 +126,13 @@ impl ClerkJs {
             .find_map(|value| value.as_string().filter(|s| !s.is_empty()))
     }
 
+    /// Clerk's id of the signed-in user.
+    pub fn user_id(&self) -> Option<String> {
+        Reflect::get(&self.user(), &"id".into())
+            .ok()
+            .and_then(|id| id.as_string())
+    }
+
     /// Calls `listener` whenever the user or session changes.
     pub fn on_change(&self, listener: Box<dyn FnMut(JsValue)>) {
         let closure = Closure::wrap(listener);

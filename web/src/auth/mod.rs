@@ -20,12 +20,16 @@ use yew::prelude::*;
 use self::clerk::ClerkJs;
 use self::oidc_tokens::OidcTokens;
 use crate::config::{AppConfig, Provider};
+use crate::storage;
 
 /// A signed-in person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     /// What to call them.
     pub name: String,
+    /// Who they are to the provider (`sub`, Clerk's user id); their unsaved
+    /// draft is kept under it.
+    pub user_id: String,
     /// Where the API's bearer tokens come from.
     pub token_source: TokenSource,
     /// Kept for the provider's sign-out.
@@ -134,6 +138,7 @@ fn clerk_status(clerk: &ClerkJs) -> AuthAction {
     match clerk.signed_in_name() {
         Some(name) => AuthAction::SignedIn(Session {
             name,
+            user_id: clerk.user_id().unwrap_or_default(),
             token_source: TokenSource::Clerk(clerk.clone()),
             id_token: None,
         }),
@@ -213,9 +218,10 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
                 }
                 _ => None,
             };
-            // Tokens and the marker are forgotten first, whatever the
-            // provider does.
+            // Tokens, the marker and the draft are forgotten first,
+            // whatever the provider does.
             oidc::forget_session();
+            storage::forget_draft();
             dispatcher.dispatch(AuthAction::SignedOut(None));
             match provider.clone() {
                 Provider::Clerk(_) => {
@@ -238,7 +244,8 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         let dispatcher = status.dispatcher();
         let current = (*status).clone();
         Callback::from(move |()| {
-            // The tab is signed out now: a reload stays so.
+            // The tab is signed out now: a reload stays so. The draft is
+            // kept for signing in again.
             if let AuthStatus::SignedIn(session) = &current {
                 session.token_source.end();
             }

@@ -288,7 +288,11 @@ async fn complete_sign_in(
     let token_source =
         TokenSource::Oidc(OidcTokens::new(endpoint, &claims.sub, tokens, requested_at));
     Ok(Session {
-        name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
+        name: claims
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| claims.sub.clone()),
+        user_id: claims.sub,
         token_source,
         id_token: Some(id_token),
     })

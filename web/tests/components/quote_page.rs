@@ -1,7 +1,7 @@
 //! The signed-in page against answers the test chooses: the quote or the
 //! empty state, the API's problem documents turned into what people read,
-//! and a token the API refuses as expired renewed and the request made
-//! once more, at most once.
+//! a token the API refuses as expired renewed and the request made once
+//! more, at most once, and unsaved text kept across page loads.
 
 use std::rc::Rc;
 
@@ -11,7 +11,9 @@ use quotes_web::pages::QuotePage;
 use wasm_bindgen_test::wasm_bindgen_test;
 use yew::prelude::*;
 
-use crate::support::{Calls, FakeFetch, auth, mount, oidc_config, press, type_into};
+use crate::support::{
+    Calls, FakeFetch, auth, mount, mount_as_is, oidc_config, press, session_storage, type_into,
+};
 
 const API: &str = "https://api.example.test";
 const PROBLEM: &str = "application/problem+json";
@@ -61,6 +63,7 @@ fn renewable(expired: &Calls) -> HarnessProps {
 fn signed_in_with(expired: &Calls, tokens: OidcTokens) -> HarnessProps {
     let session = Rc::new(Session {
         name: "Ada".to_owned(),
+        user_id: "ada".to_owned(),
         token_source: TokenSource::Oidc(tokens),
         id_token: None,
     });
@@ -232,4 +235,70 @@ async fn a_refused_renewal_signs_out() {
     assert_eq!(fetch.requests(), ["GET /me/quote Bearer first", RENEWAL]);
     assert_eq!(expired.count(), 1);
     assert!(page.find("[role=alert]").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn typed_text_is_kept_until_it_is_saved() {
+    let saved = r#"{"quote": "Typed, then kept.",
+        "created_at": "2026-11-26T08:00:00Z", "updated_at": "2026-11-26T10:00:00Z"}"#;
+    let _fetch = FakeFetch::new(&[
+        ("GET /me/quote", 200, "application/json", QUOTE),
+        ("PUT /me/quote", 200, "application/json", saved),
+    ]);
+    let page = mount::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    type_into(&page.textarea(), "Typed, then kept.").await;
+    let kept = session_storage()
+        .get_item("quotes.draft")
+        .expect("readable")
+        .unwrap_or_default();
+    assert!(kept.contains("Typed, then kept."), "{kept}");
+    assert!(
+        !kept.contains("token"),
+        "no token next to the draft: {kept}"
+    );
+    drop(page);
+
+    // The next page load (after signing in again) shows it in the editor,
+    // and the stored quote where it was.
+    let page = mount_as_is::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    assert_eq!(page.textarea().value(), "Typed, then kept.");
+    assert_eq!(
+        page.text("#current-quote"),
+        "Simplicity is prerequisite for reliability."
+    );
+
+    // Saved: nothing is kept any more.
+    assert!(press(&page.textarea(), "Enter", false).await);
+    page.until("the saved quote", |page| {
+        page.text("#current-quote") == "Typed, then kept."
+    })
+    .await;
+    assert_eq!(
+        session_storage()
+            .get_item("quotes.draft")
+            .expect("readable"),
+        None
+    );
+}
+
+#[wasm_bindgen_test]
+async fn someone_elses_draft_is_not_shown() {
+    session_storage()
+        .set_item(
+            "quotes.draft",
+            r#"{"user": "grace", "text": "Grace's unsaved words"}"#,
+        )
+        .expect("stored");
+    let _fetch = FakeFetch::new(&[("GET /me/quote", 200, "application/json", QUOTE)]);
+    let page = mount_as_is::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    assert_eq!(
+        page.textarea().value(),
+        "Simplicity is prerequisite for reliability."
+    );
 }

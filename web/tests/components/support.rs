@@ -17,8 +17,16 @@ pub struct Mounted<C: BaseComponent> {
     root: Element,
 }
 
-/// Renders `C` with `props` and lets it settle.
+/// Renders `C` with `props` and lets it settle, in a tab with nothing in
+/// `sessionStorage` (no draft or marker left by another test).
 pub async fn mount<C: BaseComponent>(props: C::Properties) -> Mounted<C> {
+    session_storage().clear().expect("storage cleared");
+    mount_as_is(props).await
+}
+
+/// Renders `C` with `props` and lets it settle, with `sessionStorage` as
+/// the test left it.
+pub async fn mount_as_is<C: BaseComponent>(props: C::Properties) -> Mounted<C> {
     let document = document();
     let root = document.create_element("div").expect("a div");
     document
@@ -93,6 +101,12 @@ impl<C: BaseComponent> Drop for Mounted<C> {
         }
         self.root.remove();
     }
+}
+
+pub fn session_storage() -> web_sys::Storage {
+    web_sys::window()
+        .and_then(|window| window.session_storage().ok().flatten())
+        .expect("session storage")
 }
 
 pub fn document() -> web_sys::Document {
