@@ -82,9 +82,8 @@ fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
     let Ok(bind_addr) = args.bind_addr.parse() else {
         return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
     };
-    let settings = quotes_api::dev_idp::DevIdpSettings {
-        key_file: args.dev_idp_key_file.clone(),
-    };
+    // The default lifetime: `dev-token` has no setting of its own.
+    let settings = quotes_api::dev_idp::DevIdpSettings::new(args.dev_idp_key_file.clone());
     let issuer = quotes_api::dev_idp::issuer_for(bind_addr);
     let token = quotes_api::dev_idp::DevIdp::load(&settings, issuer)
         .map_err(|e| e.to_string())

@@ -130,6 +130,11 @@ pub struct ServeArgs {
     #[arg(long, env = "DEV_IDP_KEY_FILE", default_value = DEFAULT_DEV_IDP_KEY_FILE)]
     pub dev_idp_key_file: PathBuf,
 
+    /// Seconds the development provider's access and ID tokens live (1 to
+    /// 86400); short values exercise a client's renewal.
+    #[arg(long, env = "DEV_IDP_TOKEN_TTL_SECS", default_value = "3600")]
+    pub dev_idp_token_ttl_secs: String,
+
     /// Signing Secret (`whsec_...`) of the Clerk webhook endpoint; enables
     /// `POST /webhooks/clerk`.
     #[arg(long, env = "CLERK_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]

@@ -25,7 +25,7 @@ pub use self::values::ConfigError;
 use self::values::{millis, non_empty, number, origins, positive, trusted_proxies};
 use crate::auth::AuthSettings;
 use crate::db::{DatabaseSettings, DatabaseUrl};
-use crate::dev_idp::DevIdpSettings;
+use crate::dev_idp::{self, DevIdpSettings};
 pub use crate::logging::LogFormat;
 use crate::web_app::WebAppSettings;
 use crate::webhooks::SigningSecret;
@@ -81,11 +81,15 @@ impl Config {
             "json" => LogFormat::Json,
             _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
         };
+        // Checked even with the provider off: a bad value is a mistake
+        // worth hearing about before the day it is switched on.
+        let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
         let (auth, dev_idp) = if args.dev_idp {
             (
                 auth::development_auth_settings(bind_addr, &args.auth)?,
                 Some(DevIdpSettings {
-                    key_file: args.dev_idp_key_file.clone(),
+                    token_ttl,
+                    ..DevIdpSettings::new(args.dev_idp_key_file.clone())
                 }),
             )
         } else {
@@ -159,6 +163,19 @@ fn web_config(args: &ServeArgs) -> Result<Option<WebAppSettings>, ConfigError> {
         clerk_publishable_key: non_empty(args.auth.clerk_publishable_key.as_deref())
             .map(str::to_owned),
     }))
+}
+
+/// `DEV_IDP_TOKEN_TTL_SECS`: whole seconds, from 1 to a day.
+fn dev_idp_token_ttl(raw: &str) -> Result<Duration, ConfigError> {
+    const VARIABLE: &str = "DEV_IDP_TOKEN_TTL_SECS";
+    const MAX: u64 = dev_idp::MAX_TOKEN_LIFETIME.as_secs();
+    match number(VARIABLE, raw)? {
+        secs @ 1..=MAX => Ok(Duration::from_secs(secs)),
+        _ => Err(ConfigError::new(
+            VARIABLE,
+            format!("must be between 1 and {MAX} seconds"),
+        )),
+    }
 }
 
 /// The message names the variable and the problem, never the value.
@@ -243,6 +260,35 @@ mod tests {
         assert_eq!(err.variable, "CLERK_WEBHOOK_SIGNING_SECRET");
         assert!(!err.to_string().contains("topsecretvalue"), "{err}");
         assert!(webhook_secret("whsec_c2VjcmV0").is_ok());
+    }
+
+    #[test]
+    fn the_token_lifetime_is_a_second_to_a_day() {
+        assert_eq!(dev_idp_token_ttl("60").unwrap(), Duration::from_secs(60));
+        assert_eq!(
+            dev_idp_token_ttl(" 86400 ").unwrap(),
+            Duration::from_secs(86_400)
+        );
+        for bad in ["0", "86401", "-5", "1h", ""] {
+            let err = dev_idp_token_ttl(bad).unwrap_err();
+            assert_eq!(err.variable, "DEV_IDP_TOKEN_TTL_SECS", "{bad:?}");
+        }
+    }
+
+    #[test]
+    fn the_provider_takes_its_token_lifetime_from_its_setting() {
+        let cli = Cli::try_parse_from([
+            "quotes-api",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/quotes",
+            "--dev-idp",
+            "--dev-idp-token-ttl-secs",
+            "90",
+        ])
+        .unwrap();
+        let config = Config::from_args(&cli.serve).unwrap();
+        let settings = config.dev_idp.expect("the provider is on");
+        assert_eq!(settings.token_ttl, Duration::from_secs(90));
     }
 
     #[test]

@@ -1,32 +1,58 @@
 //! The HTTP side of the sign-in flow: authorize (page and form), token and
-//! logout. Handlers only parse, call [`super::flow`] and shape the answer;
+//! logout, and the browser session's cookie. Handlers only parse, call the
+//! provider ([`super::flow`], [`super::sessions`]) and shape the answer;
 //! errors take the form each audience expects (a page for a person, a
 //! redirect or RFC 6749 JSON for a client), never problem+json.
 
+use std::time::Instant;
+
 use actix_web::error::{InternalError, QueryPayloadError, UrlencodedError};
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, CacheControl, CacheDirective};
+use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, HttpResponseBuilder, web};
 use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, TokenParams};
+use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, Prompt, TokenParams};
 use super::page;
 use super::provider::DevIdp;
+use super::settings::PATH;
 use crate::http::error::OwnErrorFormat;
 
-/// `GET /authorize`: the "sign in as" page.
+/// The browser session's cookie.
+const SESSION_COOKIE: &str = "quotes_dev_idp_session";
+
+/// Its attributes: only the provider's own paths see it, scripts never
+/// do, and other sites' pages do not send it, except when following a
+/// link or a redirect here (as an app's `prompt=none` does). No `Secure`:
+/// the provider serves plain http on loopback only, where a browser would
+/// not send a `Secure` cookie back. No `Max-Age`: it ends with the
+/// browser session, or earlier on the server.
+const SESSION_COOKIE_ATTRIBUTES: &str = "HttpOnly; SameSite=Lax";
+
+/// `GET /authorize`: the "sign in as" page, or with `prompt=none` an
+/// answer at once from the browser's session.
 pub async fn authorize_page(
+    req: HttpRequest,
     idp: web::Data<DevIdp>,
     query: web::Query<AuthorizeParams>,
 ) -> HttpResponse {
-    match query.validate(idp.port()) {
-        Ok(request) => html(
+    let request = match query.validate(idp.port()) {
+        Ok(request) => request,
+        Err(error) => return authorize_error(error),
+    };
+    match request.prompt {
+        Prompt::None => {
+            let back = request.redirect_url.clone();
+            let state = request.state.clone();
+            let code = idp.sign_in_silently(request, &session_ids(&req), Instant::now());
+            code_redirect(&back, state.as_deref(), code)
+        }
+        Prompt::Login => html(
             StatusCode::OK,
             page::sign_in(&request, &idp.flow.recent_users(), None),
         ),
-        Err(error) => authorize_error(error),
     }
 }
 
@@ -41,8 +67,13 @@ pub struct SignInForm {
     pick: Option<String>,
 }
 
-/// `POST /authorize`: signs in and sends the browser back with a code.
-pub async fn sign_in(idp: web::Data<DevIdp>, form: web::Form<SignInForm>) -> HttpResponse {
+/// `POST /authorize`: signs in, starting a browser session, and sends the
+/// browser back with a code.
+pub async fn sign_in(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<SignInForm>,
+) -> HttpResponse {
     let request = match form.request.validate(idp.port()) {
         Ok(request) => request,
         Err(error) => return authorize_error(error),
@@ -58,23 +89,26 @@ pub async fn sign_in(idp: web::Data<DevIdp>, form: web::Form<SignInForm>) -> Htt
     };
     let back = request.redirect_url.clone();
     let state = request.state.clone();
-    match idp.flow.issue(request, user) {
-        Ok(code) => see_other(&flow::redirect_with(
-            &back,
-            &[("code", &code)],
-            state.as_deref(),
-        )),
+    match idp.sign_in(request, user, &session_ids(&req), Instant::now()) {
+        Ok(signed_in) => with_cookie(
+            code_redirect(&back, state.as_deref(), Ok(signed_in.code)),
+            &format!(
+                "{SESSION_COOKIE}={}; Path={PATH}; {SESSION_COOKIE_ATTRIBUTES}",
+                signed_in.session.id
+            ),
+        ),
         Err(error) => redirect_error(&back, state.as_deref(), &error),
     }
 }
 
-/// `POST /token`: exchanges a code for tokens (RFC 6749 §4.1.3).
+/// `POST /token`: exchanges a code (RFC 6749 §4.1.3) or a refresh token
+/// (§6) for tokens.
 pub async fn token(idp: web::Data<DevIdp>, form: web::Form<TokenParams>) -> HttpResponse {
-    let grant = match idp.flow.redeem(&form) {
-        Ok(grant) => grant,
+    let issuance = match idp.grant(&form, Instant::now()) {
+        Ok(issuance) => issuance,
         Err(error) => return token_error(&error),
     };
-    match idp.tokens_for(&grant) {
+    match idp.tokens_for(issuance) {
         Ok(tokens) => no_store(HttpResponse::Ok()).json(tokens),
         Err(error) => {
             tracing::error!(%error, "cannot sign development tokens");
@@ -90,24 +124,68 @@ pub struct LogoutParams {
     state: Option<String>,
 }
 
-/// `GET /logout`: the provider keeps no session (every sign-in shows the
-/// page), so this only sends the browser back, or says it is done.
-pub async fn logout(idp: web::Data<DevIdp>, query: web::Query<LogoutParams>) -> HttpResponse {
-    let Some(raw) = query
+/// `GET /logout`: ends the browser's session (and the refresh tokens
+/// issued in it), clears its cookie, then sends the browser back or says
+/// it is done. A refused `post_logout_redirect_uri` changes nothing.
+pub async fn logout(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    query: web::Query<LogoutParams>,
+) -> HttpResponse {
+    let raw = query
         .post_logout_redirect_uri
         .as_deref()
-        .filter(|raw| !raw.is_empty())
-    else {
-        return html(StatusCode::OK, page::signed_out());
+        .filter(|raw| !raw.is_empty());
+    let response = match raw.map(|raw| flow::loopback_redirect(Some(raw), idp.port())) {
+        None => html(StatusCode::OK, page::signed_out()),
+        Some(Ok(url)) => see_other(&flow::redirect_with(&url, &[], query.state.as_deref())),
+        Some(Err(error)) => {
+            return html(
+                StatusCode::BAD_REQUEST,
+                page::error(&format!(
+                    "The post_logout_redirect_uri is refused: {error}."
+                )),
+            );
+        }
     };
-    match flow::loopback_redirect(Some(raw), idp.port()) {
-        Ok(url) => see_other(&flow::redirect_with(&url, &[], query.state.as_deref())),
-        Err(error) => html(
-            StatusCode::BAD_REQUEST,
-            page::error(&format!(
-                "The post_logout_redirect_uri is refused: {error}."
-            )),
-        ),
+    idp.sign_out(&session_ids(&req));
+    with_cookie(
+        response,
+        &format!("{SESSION_COOKIE}=; Path={PATH}; Max-Age=0; {SESSION_COOKIE_ATTRIBUTES}"),
+    )
+}
+
+/// The values of the session cookie the browser sent: usually none or
+/// one, but nothing stops a page on another loopback port from setting a
+/// cookie of the same name (cookies do not keep ports apart), so every one
+/// is tried, up to a few.
+fn session_ids(req: &HttpRequest) -> Vec<&str> {
+    req.headers()
+        .get_all(header::COOKIE)
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|cookies| cookies.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .filter(|(name, _)| *name == SESSION_COOKIE)
+        .map(|(_, value)| value)
+        .take(4)
+        .collect()
+}
+
+fn with_cookie(mut response: HttpResponse, cookie: &str) -> HttpResponse {
+    // The cookie is made of a name, base64url and fixed attributes, always
+    // a valid header value.
+    if let Ok(value) = HeaderValue::from_str(cookie) {
+        response.headers_mut().append(header::SET_COOKIE, value);
+    }
+    response
+}
+
+/// Sends the browser back with a code, or with the error that kept it
+/// from getting one.
+fn code_redirect(back: &Url, state: Option<&str>, code: Result<String, FlowError>) -> HttpResponse {
+    match code {
+        Ok(code) => see_other(&flow::redirect_with(back, &[("code", &code)], state)),
+        Err(error) => redirect_error(back, state, &error),
     }
 }
 
@@ -210,9 +288,10 @@ pub async fn discovery(idp: web::Data<DevIdp>) -> HttpResponse {
         "end_session_endpoint": format!("{issuer}/logout"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code"],
+        "grant_types_supported": ["authorization_code", "refresh_token"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile"],
+        "scopes_supported": ["openid", "profile", "offline_access"],
+        "prompt_values_supported": ["none", "login"],
         "token_endpoint_auth_methods_supported": ["none"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],

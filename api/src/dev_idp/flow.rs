@@ -1,6 +1,8 @@
 //! The rules of the authorization-code flow with PKCE (RFC 6749 §4.1,
 //! RFC 7636), as plain functions and in-memory state, so they can be
-//! tested without HTTP.
+//! tested without HTTP: the authorization request (with OpenID Connect's
+//! `prompt`), codes, and the token request of either grant. Sessions and
+//! refresh tokens are in [`super::sessions`].
 //!
 //! The provider only ever sends a browser back to a loopback address: it
 //! runs on loopback itself, and a redirect anywhere else would hand codes
@@ -15,6 +17,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 
+use super::sessions::{RefreshError, SessionKey};
 use crate::auth::keys::is_loopback_host;
 
 /// How long an authorization code can be exchanged.
@@ -30,7 +33,7 @@ pub const RECENT_USERS: usize = 5;
 /// Longest user name, in characters.
 pub const MAX_USER_CHARS: usize = 64;
 
-/// Longest `client_id`, `state`, `nonce` or `scope` accepted, in bytes.
+/// Longest `client_id`, `state`, `nonce`, `scope` or `prompt` accepted, in bytes.
 pub const MAX_PARAM_BYTES: usize = 1024;
 
 /// Why a `redirect_uri` (or `post_logout_redirect_uri`) is refused.
@@ -114,6 +117,8 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     InvalidGrant,
     UnsupportedGrantType,
+    /// `prompt=none`, and nobody is signed in (OpenID Connect Core §3.1.2.6).
+    LoginRequired,
     ServerError,
 }
 
@@ -124,6 +129,7 @@ impl ErrorCode {
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidGrant => "invalid_grant",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::LoginRequired => "login_required",
             Self::ServerError => "server_error",
         }
     }
@@ -137,8 +143,15 @@ pub struct FlowError {
 }
 
 impl FlowError {
-    const fn new(code: ErrorCode, description: &'static str) -> Self {
+    pub(super) const fn new(code: ErrorCode, description: &'static str) -> Self {
         Self { code, description }
+    }
+}
+
+/// Every refused refresh token is an `invalid_grant` (RFC 6749 §5.2).
+impl From<RefreshError> for FlowError {
+    fn from(error: RefreshError) -> Self {
+        Self::new(ErrorCode::InvalidGrant, error.description())
     }
 }
 
@@ -153,6 +166,20 @@ pub struct AuthorizeParams {
     pub scope: Option<String>,
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
+    pub prompt: Option<String>,
+}
+
+/// What the `prompt` parameter asks of the provider (OpenID Connect Core
+/// §3.1.2.1).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum Prompt {
+    /// Show the sign-in page (`login`, or no `prompt`): a session never
+    /// skips it.
+    #[default]
+    Login,
+    /// `none`: answer at once from the browser's session, or with
+    /// `login_required`; never show a page.
+    None,
 }
 
 /// An authorization request that passed every check.
@@ -167,6 +194,7 @@ pub struct Authorization {
     pub nonce: Option<String>,
     pub scope: String,
     pub code_challenge: String,
+    pub prompt: Prompt,
 }
 
 /// Where errors about an authorization request go.
@@ -197,7 +225,7 @@ impl AuthorizeParams {
             state: self.state.clone(),
             error,
         };
-        self.check_rest().map_err(redirect)?;
+        let prompt = self.check_rest().map_err(redirect)?;
         Ok(Authorization {
             client_id: client_id.to_owned(),
             redirect_uri: self.redirect_uri.clone().unwrap_or_default(),
@@ -206,10 +234,11 @@ impl AuthorizeParams {
             nonce: self.nonce.clone(),
             scope: self.scope.clone().unwrap_or_else(|| "openid".to_owned()),
             code_challenge: self.code_challenge.clone().unwrap_or_default(),
+            prompt,
         })
     }
 
-    fn check_rest(&self) -> Result<(), FlowError> {
+    fn check_rest(&self) -> Result<Prompt, FlowError> {
         use ErrorCode::{InvalidRequest, UnsupportedResponseType};
         match self.response_type.as_deref() {
             Some("code") => {}
@@ -242,13 +271,32 @@ impl AuthorizeParams {
                 .as_deref()
                 .is_none_or(|v| v.len() <= MAX_PARAM_BYTES && is_printable(v))
         };
-        if !(short(&self.state) && short(&self.nonce) && short(&self.scope)) {
+        if !(short(&self.state) && short(&self.nonce) && short(&self.scope) && short(&self.prompt))
+        {
             return Err(FlowError::new(
                 InvalidRequest,
-                "state, nonce and scope must be short and printable",
+                "state, nonce, scope and prompt must be short and printable",
             ));
         }
-        Ok(())
+        prompt(self.prompt.as_deref())
+    }
+}
+
+/// Reads `prompt`, a space-separated list. `none` must stand alone; the
+/// other values (`login`, `consent`, `select_account`, or ones this
+/// provider does not know) are all met by showing the sign-in page.
+fn prompt(raw: Option<&str>) -> Result<Prompt, FlowError> {
+    let mut values = raw.unwrap_or_default().split_ascii_whitespace();
+    if !values.clone().any(|value| value == "none") {
+        return Ok(Prompt::Login);
+    }
+    if values.all(|value| value == "none") {
+        Ok(Prompt::None)
+    } else {
+        Err(FlowError::new(
+            ErrorCode::InvalidRequest,
+            "prompt=none cannot be combined with other values",
+        ))
     }
 }
 
@@ -312,6 +360,8 @@ fn is_printable(value: &str) -> bool {
 pub struct Grant {
     pub authorization: Authorization,
     pub user: String,
+    /// The browser session the code was issued in, if any.
+    pub session: Option<SessionKey>,
     expires: Instant,
 }
 
@@ -323,11 +373,25 @@ pub struct TokenParams {
     pub redirect_uri: Option<String>,
     pub client_id: Option<String>,
     pub code_verifier: Option<String>,
+    pub refresh_token: Option<String>,
 }
 
-/// A token request with every parameter present and well formed.
+/// A token request with every parameter its grant needs present and well
+/// formed.
 #[derive(Debug)]
-struct TokenRequest<'a> {
+pub enum TokenRequest<'a> {
+    /// `grant_type=authorization_code` (RFC 6749 §4.1.3).
+    Code(CodeExchange<'a>),
+    /// `grant_type=refresh_token` (RFC 6749 §6).
+    Refresh {
+        refresh_token: &'a str,
+        client_id: &'a str,
+    },
+}
+
+/// The parameters of a code exchange.
+#[derive(Debug)]
+pub struct CodeExchange<'a> {
     code: &'a str,
     redirect_uri: &'a str,
     client_id: &'a str,
@@ -335,18 +399,35 @@ struct TokenRequest<'a> {
 }
 
 impl TokenParams {
-    fn parse(&self) -> Result<TokenRequest<'_>, FlowError> {
+    /// Checks the request for its grant type.
+    pub fn parse(&self) -> Result<TokenRequest<'_>, FlowError> {
         use ErrorCode::{InvalidRequest, UnsupportedGrantType};
         match self.grant_type.as_deref() {
-            Some("authorization_code") => {}
-            None => return Err(FlowError::new(InvalidRequest, "grant_type is required")),
-            Some(_) => {
-                return Err(FlowError::new(
-                    UnsupportedGrantType,
-                    "only grant_type=authorization_code is supported",
-                ));
+            Some("authorization_code") => self.code_exchange().map(TokenRequest::Code),
+            Some("refresh_token") => {
+                let (Some(refresh_token), Some(client_id)) =
+                    (self.refresh_token.as_deref(), self.client_id.as_deref())
+                else {
+                    return Err(FlowError::new(
+                        InvalidRequest,
+                        "refresh_token and client_id are required",
+                    ));
+                };
+                Ok(TokenRequest::Refresh {
+                    refresh_token,
+                    client_id,
+                })
             }
+            None => Err(FlowError::new(InvalidRequest, "grant_type is required")),
+            Some(_) => Err(FlowError::new(
+                UnsupportedGrantType,
+                "only grant_type=authorization_code and refresh_token are supported",
+            )),
         }
+    }
+
+    fn code_exchange(&self) -> Result<CodeExchange<'_>, FlowError> {
+        use ErrorCode::InvalidRequest;
         let (Some(code), Some(redirect_uri), Some(client_id), Some(code_verifier)) = (
             self.code.as_deref(),
             self.redirect_uri.as_deref(),
@@ -364,7 +445,7 @@ impl TokenParams {
                 "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
             ));
         }
-        Ok(TokenRequest {
+        Ok(CodeExchange {
             code,
             redirect_uri,
             client_id,
@@ -382,8 +463,14 @@ pub struct FlowState {
 }
 
 impl FlowState {
-    /// Issues a fresh single-use code for `user`.
-    pub fn issue(&self, authorization: Authorization, user: &str) -> Result<String, FlowError> {
+    /// Issues a fresh single-use code for `user`, signed in in the browser
+    /// `session`.
+    pub fn issue(
+        &self,
+        authorization: Authorization,
+        user: &str,
+        session: Option<SessionKey>,
+    ) -> Result<String, FlowError> {
         let code = random_code().ok_or(FlowError::new(
             ErrorCode::ServerError,
             "no randomness available",
@@ -392,6 +479,7 @@ impl FlowState {
         let grant = Grant {
             authorization,
             user: user.to_owned(),
+            session,
             expires: now + CODE_LIFETIME,
         };
         let mut codes = self
@@ -415,8 +503,7 @@ impl FlowState {
 
     /// Exchanges a code: it is used up by the first attempt, whatever the
     /// outcome, so a wrong verifier cannot be retried against it.
-    pub fn redeem(&self, params: &TokenParams) -> Result<Grant, FlowError> {
-        let request = params.parse()?;
+    pub fn redeem(&self, request: &CodeExchange<'_>) -> Result<Grant, FlowError> {
         let grant = self
             .codes
             .lock()
@@ -591,6 +678,57 @@ mod tests {
     }
 
     #[test]
+    fn prompt_none_stands_alone_and_other_values_show_the_page() {
+        for (raw, expected) in [
+            (None, Prompt::Login),
+            (Some(""), Prompt::Login),
+            (Some("login"), Prompt::Login),
+            (Some("consent select_account"), Prompt::Login),
+            (Some("none"), Prompt::None),
+            (Some(" none  none "), Prompt::None),
+        ] {
+            let mut p = params();
+            p.prompt = raw.map(str::to_owned);
+            assert_eq!(p.validate(OWN_PORT).unwrap().prompt, expected, "{raw:?}");
+        }
+        let mut p = params();
+        p.prompt = Some("none login".to_owned());
+        let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate(OWN_PORT) else {
+            panic!("expected a redirect with an error");
+        };
+        assert_eq!(error.code, ErrorCode::InvalidRequest);
+        assert_eq!(state.as_deref(), Some("xyz"));
+    }
+
+    #[test]
+    fn refresh_requests_need_the_token_and_the_client() {
+        let refresh = |token: Option<&str>, client: Option<&str>| TokenParams {
+            grant_type: Some("refresh_token".to_owned()),
+            refresh_token: token.map(str::to_owned),
+            client_id: client.map(str::to_owned),
+            ..TokenParams::default()
+        };
+        assert!(matches!(
+            refresh(Some("t"), Some("spa")).parse(),
+            Ok(TokenRequest::Refresh {
+                refresh_token: "t",
+                client_id: "spa"
+            })
+        ));
+        for params in [refresh(None, Some("spa")), refresh(Some("t"), None)] {
+            assert_eq!(params.parse().unwrap_err().code, ErrorCode::InvalidRequest);
+        }
+        let password = TokenParams {
+            grant_type: Some("password".to_owned()),
+            ..TokenParams::default()
+        };
+        assert_eq!(
+            password.parse().unwrap_err().code,
+            ErrorCode::UnsupportedGrantType
+        );
+    }
+
+    #[test]
     fn an_untrusted_redirect_is_never_followed() {
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".to_owned());
@@ -605,6 +743,14 @@ mod tests {
             redirect_uri: Some("http://localhost:5173/cb".to_owned()),
             client_id: Some("spa".to_owned()),
             code_verifier: Some(VERIFIER.to_owned()),
+            refresh_token: None,
+        }
+    }
+
+    fn redeem(state: &FlowState, params: &TokenParams) -> Result<Grant, FlowError> {
+        match params.parse()? {
+            TokenRequest::Code(exchange) => state.redeem(&exchange),
+            TokenRequest::Refresh { .. } => panic!("not a code exchange"),
         }
     }
 
@@ -612,17 +758,17 @@ mod tests {
     fn codes_are_single_use_and_bound_to_the_request() {
         let state = FlowState::default();
         let authorization = params().validate(OWN_PORT).unwrap();
-        let code = state.issue(authorization.clone(), "alice").unwrap();
-        let grant = state.redeem(&token_params(&code)).unwrap();
+        let code = state.issue(authorization.clone(), "alice", None).unwrap();
+        let grant = redeem(&state, &token_params(&code)).unwrap();
         assert_eq!(grant.user, "alice");
-        let again = state.redeem(&token_params(&code)).unwrap_err();
+        let again = redeem(&state, &token_params(&code)).unwrap_err();
         assert_eq!(again.code, ErrorCode::InvalidGrant);
 
-        let code = state.issue(authorization, "bob").unwrap();
+        let code = state.issue(authorization, "bob", None).unwrap();
         let mut other_client = token_params(&code);
         other_client.client_id = Some("other".to_owned());
         assert_eq!(
-            state.redeem(&other_client).unwrap_err().code,
+            redeem(&state, &other_client).unwrap_err().code,
             ErrorCode::InvalidGrant
         );
         assert_eq!(state.recent_users(), ["bob", "alice"]);

@@ -10,14 +10,20 @@
 //! Browsers sign in through the authorization-code flow with PKCE
 //! ([`flow`] holds its rules, `endpoints` its handlers, `page` its
 //! HTML, `routes` where they are): the "sign in as" page asks only for a user name.
+//! A sign-in also starts a browser session, which lets an app ask again
+//! with `prompt=none` and no page, and every code exchange starts a family
+//! of rotating refresh tokens ([`sessions`] holds both).
 
 mod endpoints;
 pub mod flow;
 mod page;
 mod provider;
 mod routes;
+pub mod sessions;
 mod settings;
 
 pub use self::provider::{DevIdp, TokenResponse};
 pub use self::routes::routes;
-pub use self::settings::{DevIdpError, DevIdpSettings, PATH, TOKEN_LIFETIME, issuer_for};
+pub use self::settings::{
+    DevIdpError, DevIdpSettings, MAX_TOKEN_LIFETIME, PATH, TOKEN_LIFETIME, issuer_for,
+};

@@ -194,6 +194,7 @@ mod tests {
             nonce: None,
             scope: "openid".to_owned(),
             code_challenge: "c".repeat(43),
+            prompt: crate::dev_idp::flow::Prompt::Login,
         };
         let page = sign_in(&request, &["<b>bob</b>".to_owned()], Some("<i>"));
         for raw in ["<script>", "\"b\"", "'><img>", "<b>bob</b>", "<i>"] {

@@ -1,8 +1,10 @@
 //! The provider itself: its signing key (kept in a file so tokens survive
-//! restarts), the tokens it mints, and the state of sign-ins in progress.
+//! restarts), the tokens it mints, and the state of sign-ins: codes in
+//! progress ([`FlowState`]), browser sessions and refresh-token families
+//! ([`Sessions`]). Its methods tie the two together for the handlers.
 
 use std::path::Path;
-use std::time::{SystemTime, UNIX_EPOCH};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use aws_lc_rs::rand::SystemRandom;
 use aws_lc_rs::signature::{ECDSA_P256_SHA256_FIXED_SIGNING, EcdsaKeyPair};
@@ -12,8 +14,9 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use super::flow::{FlowState, Grant};
-use super::settings::{DevIdpError, DevIdpSettings, TOKEN_LIFETIME};
+use super::flow::{Authorization, ErrorCode, FlowError, FlowState, TokenParams, TokenRequest};
+use super::sessions::{FamilyStart, NewSession, Sessions};
+use super::settings::{DevIdpError, DevIdpSettings};
 
 /// The provider: one signing key and the issuer it signs for.
 pub struct DevIdp {
@@ -22,9 +25,13 @@ pub struct DevIdp {
     port: u16,
     kid: String,
     key: EncodingKey,
+    /// How long the tokens it signs live.
+    token_ttl: Duration,
     pub(super) jwk: Jwk,
     /// Codes waiting to be exchanged and recent user names.
     pub(super) flow: FlowState,
+    /// Browser sessions and refresh-token families.
+    sessions: Sessions,
 }
 
 impl std::fmt::Debug for DevIdp {
@@ -64,7 +71,31 @@ pub struct TokenResponse {
     pub token_type: &'static str,
     pub expires_in: u64,
     pub scope: String,
+    /// Opaque; spent by its use, which answers the next one (RFC 6749 §6).
+    pub refresh_token: String,
 }
+
+/// What the token endpoint issues tokens for: a user, as seen by a client.
+#[derive(Debug)]
+pub struct Issuance {
+    pub user: String,
+    pub client_id: String,
+    pub scope: String,
+    /// The authorization request's, for the first ID token only (OpenID
+    /// Connect Core §12.2 leaves it out of refreshed ones).
+    pub nonce: Option<String>,
+    pub refresh_token: String,
+}
+
+/// A sign-in from the page: the code to send the browser back with, and
+/// the session it started.
+#[derive(Debug)]
+pub struct SignIn {
+    pub code: String,
+    pub session: NewSession,
+}
+
+const NO_RANDOMNESS: FlowError = FlowError::new(ErrorCode::ServerError, "no randomness available");
 
 impl DevIdp {
     /// Loads the key from `config.key_file`, creating it when missing.
@@ -80,7 +111,7 @@ impl DevIdp {
             }
             Err(error) => return Err(key_file_error(path, &error)),
         };
-        Self::from_pem(&pem, issuer).map_err(|message| DevIdpError::KeyFile {
+        Self::from_pem(&pem, issuer, config).map_err(|message| DevIdpError::KeyFile {
             path: path.display().to_string(),
             message,
         })
@@ -93,13 +124,13 @@ impl DevIdp {
             path: path.display().to_string(),
             message: format!("{e}; start `quotes-api --dev-idp` once to create it"),
         })?;
-        Self::from_pem(&pem, issuer).map_err(|message| DevIdpError::KeyFile {
+        Self::from_pem(&pem, issuer, config).map_err(|message| DevIdpError::KeyFile {
             path: path.display().to_string(),
             message,
         })
     }
 
-    fn from_pem(pem: &[u8], issuer: String) -> Result<Self, String> {
+    fn from_pem(pem: &[u8], issuer: String, config: &DevIdpSettings) -> Result<Self, String> {
         let key =
             EncodingKey::from_ec_pem(pem).map_err(|e| format!("not a P-256 private key ({e})"))?;
         let mut jwk = Jwk::from_encoding_key(&key, Algorithm::ES256).map_err(|e| e.to_string())?;
@@ -119,8 +150,10 @@ impl DevIdp {
             port,
             kid,
             key,
+            token_ttl: config.token_ttl,
             jwk,
             flow: FlowState::default(),
+            sessions: Sessions::default(),
         })
     }
 
@@ -165,20 +198,106 @@ impl DevIdp {
         })
     }
 
-    /// The tokens an exchanged code is worth. The access token is exactly
-    /// what `dev-token` prints, so the API treats both alike.
-    pub fn tokens_for(&self, grant: &Grant) -> Result<TokenResponse, jsonwebtoken::errors::Error> {
-        let request = &grant.authorization;
+    /// Signs `user` in from the page: starts a browser session (replacing
+    /// the one the browser's cookie values `previous` name) and issues a
+    /// code in it.
+    pub(super) fn sign_in(
+        &self,
+        request: Authorization,
+        user: &str,
+        previous: &[&str],
+        now: Instant,
+    ) -> Result<SignIn, FlowError> {
+        let session = self
+            .sessions
+            .start(user, previous, now)
+            .ok_or(NO_RANDOMNESS)?;
+        let code = self.flow.issue(request, user, Some(session.key))?;
+        Ok(SignIn { code, session })
+    }
+
+    /// `prompt=none`: a code for the user of the live session among the
+    /// browser's cookie values `ids`, or `login_required`.
+    pub(super) fn sign_in_silently(
+        &self,
+        request: Authorization,
+        ids: &[&str],
+        now: Instant,
+    ) -> Result<String, FlowError> {
+        let signed_in = self.sessions.find(ids, now).ok_or(FlowError::new(
+            ErrorCode::LoginRequired,
+            "nobody is signed in at the provider in this browser",
+        ))?;
+        self.flow
+            .issue(request, &signed_in.user, Some(signed_in.key))
+    }
+
+    /// Logout: ends the sessions the browser's cookie values `ids` name,
+    /// and the refresh families started in them.
+    pub(super) fn sign_out(&self, ids: &[&str]) {
+        self.sessions.end(ids);
+    }
+
+    /// The token endpoint's rules: a code starts a refresh-token family, a
+    /// refresh token is spent for the next of its family.
+    pub(super) fn grant(&self, params: &TokenParams, now: Instant) -> Result<Issuance, FlowError> {
+        match params.parse()? {
+            TokenRequest::Code(exchange) => {
+                let grant = self.flow.redeem(&exchange)?;
+                let request = grant.authorization;
+                let refresh_token = self
+                    .sessions
+                    .open_family(
+                        FamilyStart {
+                            user: &grant.user,
+                            client_id: &request.client_id,
+                            scope: &request.scope,
+                            session: grant.session,
+                        },
+                        now,
+                    )
+                    .ok_or(NO_RANDOMNESS)?;
+                Ok(Issuance {
+                    user: grant.user,
+                    client_id: request.client_id,
+                    scope: request.scope,
+                    nonce: request.nonce,
+                    refresh_token,
+                })
+            }
+            TokenRequest::Refresh {
+                refresh_token,
+                client_id,
+            } => {
+                let renewal = self.sessions.rotate(refresh_token, client_id, now)?;
+                Ok(Issuance {
+                    user: renewal.user,
+                    client_id: renewal.client_id,
+                    scope: renewal.scope,
+                    nonce: None,
+                    refresh_token: renewal.refresh_token,
+                })
+            }
+        }
+    }
+
+    /// The tokens a grant is worth. The access token is exactly what
+    /// `dev-token` prints, so the API treats both alike.
+    pub(super) fn tokens_for(
+        &self,
+        issuance: Issuance,
+    ) -> Result<TokenResponse, jsonwebtoken::errors::Error> {
         Ok(TokenResponse {
-            access_token: self.mint(&grant.user)?,
+            access_token: self.mint(&issuance.user)?,
             id_token: self.mint_id_token(
-                &grant.user,
-                &request.client_id,
-                request.nonce.as_deref(),
+                &issuance.user,
+                &issuance.client_id,
+                issuance.nonce.as_deref(),
             )?,
             token_type: "Bearer",
-            expires_in: TOKEN_LIFETIME.as_secs(),
-            scope: request.scope.clone(),
+            expires_in: self.token_ttl.as_secs(),
+            scope: issuance.scope,
+            refresh_token: issuance.refresh_token,
         })
     }
 
@@ -192,7 +311,7 @@ impl DevIdp {
             name: user,
             iat: now,
             nbf: now,
-            exp: now + TOKEN_LIFETIME.as_secs(),
+            exp: now + self.token_ttl.as_secs(),
         }
     }
 

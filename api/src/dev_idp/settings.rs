@@ -7,14 +7,31 @@ use std::time::Duration;
 /// Where the provider lives on the API's origin.
 pub const PATH: &str = "/dev-idp";
 
-/// How long a development token lives.
+/// How long a development token lives unless `DEV_IDP_TOKEN_TTL_SECS` says
+/// otherwise (and always for `quotes-api dev-token`).
 pub const TOKEN_LIFETIME: Duration = Duration::from_secs(3600);
+
+/// The longest token lifetime the provider accepts: a day. Longer-lived
+/// tokens would hide the renewal paths that development is meant to show.
+pub const MAX_TOKEN_LIFETIME: Duration = Duration::from_secs(86_400);
 
 /// Settings of the development provider.
 #[derive(Debug, Clone)]
 pub struct DevIdpSettings {
     /// PEM file holding the signing key, so tokens survive restarts.
     pub key_file: PathBuf,
+    /// How long access and ID tokens live (`exp - iat`, `expires_in`).
+    pub token_ttl: Duration,
+}
+
+impl DevIdpSettings {
+    /// The key in `key_file`, and every other setting at its default.
+    pub fn new(key_file: PathBuf) -> Self {
+        Self {
+            key_file,
+            token_ttl: TOKEN_LIFETIME,
+        }
+    }
 }
 
 /// Why the development provider cannot start.

@@ -41,9 +41,11 @@ impl<T: DeserializeOwned + 'static> FromRequest for Json<T> {
         let object = web::Json::<Map<String, Value>>::from_request(req, payload);
         Box::pin(async move {
             let object = object.await?.into_inner();
-            T::deserialize(Value::Object(object)).map(Self).map_err(|error| {
-                ApiError::InvalidQuote(QuoteError::Shape(error.to_string())).into()
-            })
+            T::deserialize(Value::Object(object))
+                .map(Self)
+                .map_err(|error| {
+                    ApiError::InvalidQuote(QuoteError::Shape(error.to_string())).into()
+                })
         })
     }
 }

@@ -13,10 +13,13 @@ use serde_json::Value;
 use crate::helpers::{Setup, TempPath, TestApp, assert_problem, spawn_app_with};
 
 async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
-    let path = key_file.0.clone();
+    spawn_dev_app_with(DevIdpSettings::new(key_file.0.clone())).await
+}
+
+async fn spawn_dev_app_with(settings: DevIdpSettings) -> TestApp {
     spawn_app_with(Setup {
         configure: Box::new(move |config, _| {
-            config.dev_idp = Some(DevIdpSettings { key_file: path });
+            config.dev_idp = Some(settings);
         }),
         ..Setup::default()
     })
@@ -25,9 +28,7 @@ async fn spawn_dev_app(key_file: &TempPath) -> TestApp {
 
 fn dev_token(app: &TestApp, key_file: &TempPath, user: &str) -> String {
     let addr = app.address.trim_start_matches("http://").parse().unwrap();
-    let settings = DevIdpSettings {
-        key_file: key_file.0.clone(),
-    };
+    let settings = DevIdpSettings::new(key_file.0.clone());
     DevIdp::load(&settings, issuer_for(addr))
         .unwrap()
         .mint(user)
@@ -117,13 +118,7 @@ fn dev_token_prints_a_token_for_the_configured_address() {
     assert_eq!(stderr.trim_end().lines().count(), 1, "{stderr}");
     assert!(stderr.contains("DEV_IDP_KEY_FILE"), "{stderr}");
 
-    DevIdp::load_or_create(
-        &DevIdpSettings {
-            key_file: key_file.0.clone(),
-        },
-        String::new(),
-    )
-    .unwrap();
+    DevIdp::load_or_create(&DevIdpSettings::new(key_file.0.clone()), String::new()).unwrap();
     let output = binary()
         .args(["dev-token", "alice"])
         .env("DEV_IDP_KEY_FILE", &key_file.0)
@@ -348,7 +343,15 @@ async fn discovery_names_the_sign_in_endpoints() {
     );
     assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["authorization_code"])
+        serde_json::json!(["authorization_code", "refresh_token"])
+    );
+    assert_eq!(
+        discovery["prompt_values_supported"],
+        serde_json::json!(["none", "login"])
+    );
+    assert_eq!(
+        discovery["scopes_supported"],
+        serde_json::json!(["openid", "profile", "offline_access"])
     );
     assert_eq!(
         discovery["token_endpoint_auth_methods_supported"],
@@ -726,4 +729,286 @@ async fn a_code_is_never_sent_into_the_provider_itself() {
         assert_eq!(sign_in.status(), 400, "{own}");
         assert!(sign_in.headers().get("location").is_none(), "{own}");
     }
+}
+
+#[tokio::test]
+async fn the_token_lifetime_follows_its_setting() {
+    let key_file = TempPath::new("short-lived-idp.pem");
+    let app = spawn_dev_app_with(DevIdpSettings {
+        token_ttl: std::time::Duration::from_secs(90),
+        ..DevIdpSettings::new(key_file.0.clone())
+    })
+    .await;
+
+    let code = sign_in(&app, &authorize_params(), "grace").await;
+    let tokens: Value = exchange(&app, &code, REDIRECT_URI, VERIFIER)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let refreshed: Value = refresh(&app, &tokens["refresh_token"], CLIENT_ID)
+        .await
+        .json()
+        .await
+        .unwrap();
+    for tokens in [&tokens, &refreshed] {
+        assert_eq!(tokens["expires_in"], 90);
+        for token in ["access_token", "id_token"] {
+            let claims = claims(tokens[token].as_str().unwrap());
+            let lifetime = claims["exp"].as_u64().unwrap() - claims["iat"].as_u64().unwrap();
+            assert_eq!(lifetime, 90, "{token}");
+        }
+    }
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(app.put_quote(access_token, "Brief.").await.status(), 201);
+}
+
+// Sessions and refresh tokens: what lets an app stay signed in.
+
+/// The provider's session cookie.
+const SESSION_COOKIE: &str = "quotes_dev_idp_session";
+
+/// The `Set-Cookie` of `response` for the session cookie: its value and
+/// its attributes as sent.
+fn session_cookie(response: &reqwest::Response) -> (String, Vec<String>) {
+    let header = response
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .map(|value| value.to_str().unwrap())
+        .find(|value| value.starts_with(&format!("{SESSION_COOKIE}=")))
+        .expect("a session cookie");
+    let mut parts = header.split(';').map(str::trim);
+    let (_, value) = parts.next().unwrap().split_once('=').unwrap();
+    (value.to_owned(), parts.map(str::to_owned).collect())
+}
+
+/// Signs in as `user` from the page; returns the code and the session
+/// cookie's value.
+async fn sign_in_with_session(app: &TestApp, user: &str) -> (String, String) {
+    let mut pairs = authorize_params();
+    pairs.push(("user", user));
+    let response = post_form(app, "/dev-idp/authorize", &pairs).await;
+    let (value, _) = session_cookie(&response);
+    let (_, query) = redirected(&response);
+    (query["code"].clone(), value)
+}
+
+/// `GET path?query` with the session cookie `session`, as a browser sends it.
+async fn get_with_session(
+    app: &TestApp,
+    path: &str,
+    query: &[(&str, &str)],
+    session: &str,
+) -> reqwest::Response {
+    let url = url::Url::parse_with_params(&app.url(path), query).unwrap();
+    app.client
+        .get(url)
+        .header("cookie", format!("theme=dark; {SESSION_COOKIE}={session}"))
+        .send()
+        .await
+        .unwrap()
+}
+
+/// The tokens a code is worth.
+async fn tokens_for(app: &TestApp, code: &str) -> Value {
+    let response = exchange(app, code, REDIRECT_URI, VERIFIER).await;
+    assert_eq!(response.status(), 200);
+    response.json().await.unwrap()
+}
+
+/// The refresh grant, as the app sends it.
+async fn refresh(app: &TestApp, refresh_token: &Value, client_id: &str) -> reqwest::Response {
+    post_form(
+        app,
+        "/dev-idp/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", refresh_token.as_str().unwrap()),
+            ("client_id", client_id),
+        ],
+    )
+    .await
+}
+
+fn prompt_none() -> Vec<(&'static str, &'static str)> {
+    with(authorize_params(), "prompt", Some("none"))
+}
+
+#[tokio::test]
+async fn signing_in_starts_a_session_kept_in_a_cookie_of_the_provider() {
+    let key_file = TempPath::new("session-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let mut pairs = authorize_params();
+    pairs.push(("user", "alice"));
+    let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+    assert_eq!(response.status(), 303);
+
+    let (value, mut attributes) = session_cookie(&response);
+    attributes.sort();
+    assert_eq!(attributes, ["HttpOnly", "Path=/dev-idp", "SameSite=Lax"]);
+    let id = URL_SAFE_NO_PAD.decode(&value).expect("base64url");
+    assert!(id.len() >= 16, "at least 128 bits: {value}");
+
+    // Every sign-in starts a new session.
+    let (_, again) = sign_in_with_session(&app, "alice").await;
+    assert_ne!(again, value);
+}
+
+#[tokio::test]
+async fn prompt_none_answers_from_the_session_without_a_page() {
+    let key_file = TempPath::new("prompt-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let (_, session) = sign_in_with_session(&app, "alice").await;
+
+    let response = get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &session).await;
+    let (url, query) = redirected(&response);
+    assert!(url.as_str().starts_with(REDIRECT_URI), "{url}");
+    assert_eq!(query["state"], "state-123");
+    let tokens = tokens_for(&app, &query["code"]).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(claims(access_token)["sub"], "alice");
+    assert_eq!(
+        app.put_quote(access_token, "Still here.").await.status(),
+        201
+    );
+
+    // Without `prompt=none` the page is shown, session or not.
+    let page = get_with_session(&app, "/dev-idp/authorize", &authorize_params(), &session).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains(">Sign in</button>"));
+}
+
+#[tokio::test]
+async fn prompt_none_without_a_session_answers_login_required() {
+    let key_file = TempPath::new("no-session-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let unknown = URL_SAFE_NO_PAD.encode([7_u8; 32]);
+    for response in [
+        get(&app, "/dev-idp/authorize", &prompt_none()).await,
+        get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &unknown).await,
+    ] {
+        let (url, query) = redirected(&response);
+        assert!(url.as_str().starts_with(REDIRECT_URI), "{url}");
+        assert_eq!(query["error"], "login_required");
+        assert!(!query["error_description"].is_empty());
+        assert_eq!(query["state"], "state-123");
+        assert!(!query.contains_key("code"));
+    }
+}
+
+#[tokio::test]
+async fn a_refresh_token_rotates_and_a_replay_revokes_its_family() {
+    let key_file = TempPath::new("refresh-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "bob").await;
+    let first = tokens_for(&app, &code).await;
+    assert!(first["refresh_token"].is_string(), "{first}");
+
+    let response = refresh(&app, &first["refresh_token"], CLIENT_ID).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    let second: Value = response.json().await.unwrap();
+    assert_ne!(second["refresh_token"], first["refresh_token"]);
+    assert_ne!(second["access_token"], first["access_token"]);
+    assert_eq!(second["token_type"], "Bearer");
+    assert_eq!(second["expires_in"], 3600);
+    let access_token = second["access_token"].as_str().unwrap();
+    assert_eq!(claims(access_token)["sub"], "bob");
+    let id_token = claims(second["id_token"].as_str().unwrap());
+    assert_eq!(id_token["sub"], "bob");
+    assert_eq!(id_token["aud"], CLIENT_ID);
+    assert_eq!(app.put_quote(access_token, "Renewed.").await.status(), 201);
+
+    // The spent token, presented again, is refused and takes its whole
+    // family with it: the newest token stops working too.
+    assert_oauth_error(
+        refresh(&app, &first["refresh_token"], CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+    assert_oauth_error(
+        refresh(&app, &second["refresh_token"], CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+
+    assert_oauth_error(
+        refresh(&app, &Value::from("no-such-token"), CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_refresh_token_works_only_for_the_client_it_was_issued_to() {
+    let key_file = TempPath::new("refresh-client-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "carol").await;
+    let tokens = tokens_for(&app, &code).await;
+
+    assert_oauth_error(
+        refresh(&app, &tokens["refresh_token"], "another-app").await,
+        "invalid_grant",
+    )
+    .await;
+    // Refused, not spent: its own client still renews with it.
+    assert_eq!(
+        refresh(&app, &tokens["refresh_token"], CLIENT_ID)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn logout_ends_the_session_and_its_refresh_tokens() {
+    let key_file = TempPath::new("logout-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let (code, session) = sign_in_with_session(&app, "dave").await;
+    let signed_in = tokens_for(&app, &code).await;
+    let response = get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &session).await;
+    let (_, query) = redirected(&response);
+    let silent = tokens_for(&app, &query["code"]).await;
+    // A sign-in elsewhere (another browser) is not this session's.
+    let other = tokens_for(&app, &sign_in(&app, &authorize_params(), "dave").await).await;
+
+    let response = get_with_session(
+        &app,
+        "/dev-idp/logout",
+        &[("post_logout_redirect_uri", "http://127.0.0.1:5173/")],
+        &session,
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    let (value, mut attributes) = session_cookie(&response);
+    attributes.sort();
+    assert_eq!(value, "");
+    assert_eq!(
+        attributes,
+        ["HttpOnly", "Max-Age=0", "Path=/dev-idp", "SameSite=Lax"]
+    );
+
+    for tokens in [&signed_in, &silent] {
+        assert_oauth_error(
+            refresh(&app, &tokens["refresh_token"], CLIENT_ID).await,
+            "invalid_grant",
+        )
+        .await;
+    }
+    assert_eq!(
+        refresh(&app, &other["refresh_token"], CLIENT_ID)
+            .await
+            .status(),
+        200
+    );
+    let response = get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &session).await;
+    let (_, query) = redirected(&response);
+    assert_eq!(query["error"], "login_required");
+    assert_eq!(query["state"], "state-123");
+
+    // Logging out without a session still clears the cookie.
+    let response = get(&app, "/dev-idp/logout", &[]).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(session_cookie(&response).0, "");
 }

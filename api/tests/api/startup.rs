@@ -60,6 +60,9 @@ fn bad_values_are_reported_by_variable_name() {
         ("DATABASE_URL", "mysql://localhost/quotes"),
         ("HTTP_HEADER_TIMEOUT_SECS", "0"),
         ("HTTP_KEEP_ALIVE_SECS", "soon"),
+        ("DEV_IDP_TOKEN_TTL_SECS", "0"),
+        ("DEV_IDP_TOKEN_TTL_SECS", "86401"),
+        ("DEV_IDP_TOKEN_TTL_SECS", "an hour"),
     ] {
         let output = run(binary().envs(base).env(variable, value));
         assert_config_error(&output, variable);

@@ -41,7 +41,7 @@ async fn spawn_web_app(bundle: &Bundle, key_file: Option<&TempPath>) -> TestApp 
                 dir,
                 clerk_publishable_key: None,
             });
-            config.dev_idp = key_file.map(|key_file| DevIdpSettings { key_file });
+            config.dev_idp = key_file.map(DevIdpSettings::new);
         }),
         ..Setup::default()
     })

@@ -21,9 +21,9 @@ impl TestApi {
     pub async fn start() -> Self {
         quotes_api::logging::init_for_tests();
         let database = TestDatabase::create().await;
-        let key_file = DevIdpSettings {
-            key_file: std::env::temp_dir().join(format!("{}.pem", unique("quotes-client-dev-idp"))),
-        };
+        let key_file = DevIdpSettings::new(
+            std::env::temp_dir().join(format!("{}.pem", unique("quotes-client-dev-idp"))),
+        );
         let mut config = test_config(&database.url(), "");
         // The issuer is the development provider's, named at start.
         config.dev_idp = Some(key_file.clone());

@@ -1,0 +1,613 @@
+//! What the provider remembers of people who signed in: browser sessions
+//! (behind a cookie, so `prompt=none` can answer without a page) and
+//! refresh-token families, as plain state with the clock passed in, so the
+//! rules can be tested without HTTP and without waiting.
+//!
+//! Anyone who can reach the provider can create both, so both are bounded
+//! (when full, the oldest entry makes room) and every entry expires.
+//!
+//! A session is known by the SHA-256 of its id: the id itself is never
+//! stored, and a lookup's timing says nothing about it.
+//!
+//! Refresh tokens rotate (OAuth 2.0 Security BCP, RFC 9700 §4.14.2): each
+//! use spends the token and answers the next one of its family (every
+//! token descended from one sign-in). A token names its family and its
+//! generation and carries an HMAC of both under the family's own key, so a
+//! family keeps one key and a counter however often it rotates, and still
+//! recognises every token it ever issued: one from an earlier generation
+//! is a spent token presented again, which means it was copied, and the
+//! whole family is revoked.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::{Mutex, MutexGuard, PoisonError};
+use std::time::{Duration, Instant};
+
+use aws_lc_rs::digest::{SHA256, digest};
+use aws_lc_rs::hmac;
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+
+/// How long a browser session lasts, from sign-in.
+pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// Most sessions kept at once.
+pub const MAX_SESSIONS: usize = 1024;
+
+/// How long a refresh-token family lasts, from the sign-in that started
+/// it: rotation renews the token, never the family.
+pub const FAMILY_LIFETIME: Duration = Duration::from_secs(12 * 3600);
+
+/// Most refresh-token families kept at once.
+pub const MAX_FAMILIES: usize = 1024;
+
+/// A session as the server knows it: the SHA-256 of its id.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+pub struct SessionKey([u8; 32]);
+
+impl SessionKey {
+    fn of(id: &str) -> Self {
+        let mut key = [0; 32];
+        key.copy_from_slice(digest(&SHA256, id.as_bytes()).as_ref());
+        Self(key)
+    }
+}
+
+impl std::fmt::Debug for SessionKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SessionKey(..)")
+    }
+}
+
+/// A session just started: the id the browser keeps, and its key.
+pub struct NewSession {
+    /// 256 random bits, base64url: the cookie's value.
+    pub id: String,
+    pub key: SessionKey,
+}
+
+impl std::fmt::Debug for NewSession {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NewSession").finish_non_exhaustive()
+    }
+}
+
+/// A live session: who it speaks for.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SignedIn {
+    pub key: SessionKey,
+    pub user: String,
+}
+
+/// What a new refresh-token family is for.
+#[derive(Debug, Clone, Copy)]
+pub struct FamilyStart<'a> {
+    pub user: &'a str,
+    pub client_id: &'a str,
+    pub scope: &'a str,
+    /// The browser session the sign-in happened in, which logging out of
+    /// revokes the family.
+    pub session: Option<SessionKey>,
+}
+
+/// What a refresh token was worth: the family's user, client and scope,
+/// and the token that replaces it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Renewal {
+    pub user: String,
+    pub client_id: String,
+    pub scope: String,
+    pub refresh_token: String,
+}
+
+/// Why a refresh token is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("{}", self.description())]
+pub enum RefreshError {
+    /// Unknown, forged, revoked or expired: nothing to tell them apart by.
+    Unknown,
+    /// Spent before: its family is now revoked.
+    Reused,
+    /// Presented by another client than the one it was issued to.
+    OtherClient,
+}
+
+impl RefreshError {
+    /// What the client is told.
+    pub const fn description(self) -> &'static str {
+        match self {
+            Self::Unknown => "the refresh token is unknown, revoked or expired",
+            Self::Reused => {
+                "the refresh token was already used, so every token of its sign-in is revoked"
+            }
+            Self::OtherClient => "the refresh token was issued to another client_id",
+        }
+    }
+}
+
+/// Sessions and refresh-token families, under one lock: logging out
+/// touches both.
+#[derive(Debug, Default)]
+pub struct Sessions {
+    state: Mutex<State>,
+}
+
+#[derive(Debug, Default)]
+struct State {
+    sessions: HashMap<SessionKey, Session>,
+    families: HashMap<FamilyId, Family>,
+}
+
+#[derive(Debug)]
+struct Session {
+    user: String,
+    started: Instant,
+}
+
+/// 128 random bits naming a family; not a secret (every token of the
+/// family shows it), the HMAC is.
+type FamilyId = [u8; 16];
+
+struct Family {
+    /// Signs this family's tokens, and nothing else.
+    key: hmac::Key,
+    /// The generation of the one token that may still be used.
+    current: u32,
+    client_id: String,
+    user: String,
+    scope: String,
+    session: Option<SessionKey>,
+    started: Instant,
+}
+
+impl std::fmt::Debug for Family {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Family")
+            .field("current", &self.current)
+            .field("client_id", &self.client_id)
+            .field("user", &self.user)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Sessions {
+    /// Starts a session for `user`. The id is always new, even for a
+    /// browser that already had one (`previous`: the values of its
+    /// cookie), so no id chosen before the sign-in survives it; the
+    /// refresh families of the previous session move to the new one, so
+    /// that logging out of this browser still revokes them. `None` when
+    /// no randomness is available.
+    pub fn start(&self, user: &str, previous: &[&str], now: Instant) -> Option<NewSession> {
+        let id = URL_SAFE_NO_PAD.encode(random::<32>()?);
+        let key = SessionKey::of(&id);
+        let mut state = self.lock();
+        for old in previous.iter().map(|id| SessionKey::of(id)) {
+            state.sessions.remove(&old);
+            for family in state.families.values_mut() {
+                if family.session == Some(old) {
+                    family.session = Some(key);
+                }
+            }
+        }
+        make_room(
+            &mut state.sessions,
+            MAX_SESSIONS,
+            SESSION_LIFETIME,
+            now,
+            |session| session.started,
+        );
+        state.sessions.insert(
+            key,
+            Session {
+                user: user.to_owned(),
+                started: now,
+            },
+        );
+        Some(NewSession { id, key })
+    }
+
+    /// The live session behind one of `ids` (the cookie's values), if any.
+    pub fn find(&self, ids: &[&str], now: Instant) -> Option<SignedIn> {
+        let state = self.lock();
+        ids.iter().find_map(|id| {
+            let key = SessionKey::of(id);
+            state
+                .sessions
+                .get(&key)
+                .filter(|session| alive(session.started, SESSION_LIFETIME, now))
+                .map(|session| SignedIn {
+                    key,
+                    user: session.user.clone(),
+                })
+        })
+    }
+
+    /// Ends the sessions behind `ids`: forgets them and revokes every
+    /// refresh family started in them (even when the session itself has
+    /// expired or made room for others).
+    pub fn end(&self, ids: &[&str]) {
+        let mut state = self.lock();
+        for key in ids.iter().map(|id| SessionKey::of(id)) {
+            state.sessions.remove(&key);
+            state
+                .families
+                .retain(|_, family| family.session != Some(key));
+        }
+    }
+
+    /// Starts a refresh-token family; answers its first token, or `None`
+    /// when no randomness is available.
+    pub fn open_family(&self, start: FamilyStart<'_>, now: Instant) -> Option<String> {
+        let id = random::<16>()?;
+        let family = Family {
+            key: hmac::Key::new(hmac::HMAC_SHA256, &random::<32>()?),
+            current: 0,
+            client_id: start.client_id.to_owned(),
+            user: start.user.to_owned(),
+            scope: start.scope.to_owned(),
+            session: start.session,
+            started: now,
+        };
+        let token = family.token(&id);
+        let mut state = self.lock();
+        make_room(
+            &mut state.families,
+            MAX_FAMILIES,
+            FAMILY_LIFETIME,
+            now,
+            |family| family.started,
+        );
+        state.families.insert(id, family);
+        Some(token)
+    }
+
+    /// Spends `token`, presented by `client_id`, for the next token of its
+    /// family. A token spent before revokes the family.
+    pub fn rotate(
+        &self,
+        token: &str,
+        client_id: &str,
+        now: Instant,
+    ) -> Result<Renewal, RefreshError> {
+        let (id, generation, tag) = parse_token(token).ok_or(RefreshError::Unknown)?;
+        let mut state = self.lock();
+        let family = state.families.get_mut(&id).ok_or(RefreshError::Unknown)?;
+        // Constant time: the tag is the secret part.
+        hmac::verify(&family.key, &signed_part(&id, generation), &tag)
+            .map_err(|_| RefreshError::Unknown)?;
+        if !alive(family.started, FAMILY_LIFETIME, now) {
+            state.families.remove(&id);
+            return Err(RefreshError::Unknown);
+        }
+        if generation < family.current {
+            state.families.remove(&id);
+            return Err(RefreshError::Reused);
+        }
+        if family.client_id != client_id {
+            // Refused, but not spent: the client named the wrong id, and
+            // the token's holder could spend it anyway.
+            return Err(RefreshError::OtherClient);
+        }
+        // A valid tag for a later generation cannot exist; the counter ends
+        // only after four billion renewals, within the family's lifetime.
+        family.current = generation.checked_add(1).ok_or(RefreshError::Unknown)?;
+        Ok(Renewal {
+            user: family.user.clone(),
+            client_id: family.client_id.clone(),
+            scope: family.scope.clone(),
+            refresh_token: family.token(&id),
+        })
+    }
+
+    fn lock(&self) -> MutexGuard<'_, State> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+
+    #[cfg(test)]
+    fn counts(&self) -> (usize, usize) {
+        let state = self.lock();
+        (state.sessions.len(), state.families.len())
+    }
+}
+
+impl Family {
+    /// The token of the current generation.
+    fn token(&self, id: &FamilyId) -> String {
+        let signed = signed_part(id, self.current);
+        let tag = hmac::sign(&self.key, &signed);
+        let mut bytes = signed;
+        bytes.extend_from_slice(tag.as_ref());
+        URL_SAFE_NO_PAD.encode(bytes)
+    }
+}
+
+/// Length of a token's bytes: family id, generation, HMAC-SHA256 tag.
+const TOKEN_BYTES: usize = 16 + 4 + 32;
+
+/// The family id and generation, as the token carries and the tag signs them.
+fn signed_part(id: &FamilyId, generation: u32) -> Vec<u8> {
+    let mut bytes = Vec::with_capacity(TOKEN_BYTES);
+    bytes.extend_from_slice(id);
+    bytes.extend_from_slice(&generation.to_be_bytes());
+    bytes
+}
+
+/// A token's family id, generation and tag; `None` for anything not
+/// shaped like one of ours.
+fn parse_token(token: &str) -> Option<(FamilyId, u32, Vec<u8>)> {
+    // Checked before decoding, so no work is done for arbitrary input.
+    if token.len() != (TOKEN_BYTES * 4).div_ceil(3) {
+        return None;
+    }
+    let bytes = URL_SAFE_NO_PAD.decode(token).ok()?;
+    let (id, rest) = bytes.split_first_chunk::<16>()?;
+    let (generation, tag) = rest.split_first_chunk::<4>()?;
+    (tag.len() == 32).then(|| (*id, u32::from_be_bytes(*generation), tag.to_vec()))
+}
+
+fn alive(started: Instant, lifetime: Duration, now: Instant) -> bool {
+    now.saturating_duration_since(started) < lifetime
+}
+
+/// Drops the expired entries, then the oldest ones while the map is full,
+/// so that one more fits.
+fn make_room<K: Copy + Eq + Hash, V>(
+    map: &mut HashMap<K, V>,
+    max: usize,
+    lifetime: Duration,
+    now: Instant,
+    started: impl Fn(&V) -> Instant,
+) {
+    map.retain(|_, value| alive(started(value), lifetime, now));
+    while map.len() >= max {
+        let Some(oldest) = map
+            .iter()
+            .min_by_key(|(_, value)| started(value))
+            .map(|(key, _)| *key)
+        else {
+            break;
+        };
+        map.remove(&oldest);
+    }
+}
+
+/// `N` random bytes from the system's generator.
+fn random<const N: usize>() -> Option<[u8; N]> {
+    let mut bytes = [0; N];
+    aws_lc_rs::rand::fill(&mut bytes).ok()?;
+    Some(bytes)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn family_for(session: Option<SessionKey>) -> FamilyStart<'static> {
+        FamilyStart {
+            user: "alice",
+            client_id: "spa",
+            scope: "openid offline_access",
+            session,
+        }
+    }
+
+    #[test]
+    fn session_ids_are_long_random_and_url_safe() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let a = sessions.start("alice", &[], now).unwrap();
+        let b = sessions.start("alice", &[], now).unwrap();
+        assert_ne!(a.id, b.id);
+        // 32 bytes: 256 bits.
+        assert_eq!(URL_SAFE_NO_PAD.decode(&a.id).unwrap().len(), 32);
+        assert!(
+            a.id.bytes()
+                .all(|c| c.is_ascii_alphanumeric() || c == b'-' || c == b'_')
+        );
+    }
+
+    #[test]
+    fn a_session_is_found_by_its_id_until_it_expires_or_ends() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let session = sessions.start("alice", &[], now).unwrap();
+        let found = sessions.find(&["unknown", &session.id], now).unwrap();
+        assert_eq!(found.user, "alice");
+        assert_eq!(found.key, session.key);
+        assert_eq!(sessions.find(&["unknown"], now), None);
+
+        let late = now + SESSION_LIFETIME;
+        assert_eq!(sessions.find(&[&session.id], late), None);
+
+        sessions.end(&[&session.id]);
+        assert_eq!(sessions.find(&[&session.id], now), None);
+        assert_eq!(sessions.counts(), (0, 0));
+    }
+
+    #[test]
+    fn sessions_are_bounded_and_the_oldest_makes_room() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        let first = sessions.start("first", &[], start).unwrap();
+        let second = sessions
+            .start("second", &[], start + Duration::from_secs(1))
+            .unwrap();
+        for i in 2..=MAX_SESSIONS {
+            let at = start + Duration::from_secs(u64::try_from(i).unwrap());
+            sessions.start("someone", &[], at).unwrap();
+        }
+        let now = start + Duration::from_secs(2000);
+        assert_eq!(sessions.counts().0, MAX_SESSIONS);
+        assert_eq!(sessions.find(&[&first.id], now), None);
+        assert_eq!(sessions.find(&[&second.id], now).unwrap().user, "second");
+    }
+
+    #[test]
+    fn expired_sessions_make_room_before_live_ones() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        for _ in 0..10 {
+            sessions.start("old", &[], start).unwrap();
+        }
+        let later = start + SESSION_LIFETIME;
+        sessions.start("new", &[], later).unwrap();
+        assert_eq!(sessions.counts().0, 1);
+    }
+
+    #[test]
+    fn refresh_tokens_rotate_and_each_is_spent_by_its_use() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let first = sessions.open_family(family_for(None), now).unwrap();
+        let renewal = sessions.rotate(&first, "spa", now).unwrap();
+        assert_eq!(renewal.user, "alice");
+        assert_eq!(renewal.client_id, "spa");
+        assert_eq!(renewal.scope, "openid offline_access");
+        assert_ne!(renewal.refresh_token, first);
+        let third = sessions
+            .rotate(&renewal.refresh_token, "spa", now)
+            .unwrap()
+            .refresh_token;
+        assert!(sessions.rotate(&third, "spa", now).is_ok());
+    }
+
+    #[test]
+    fn a_spent_token_presented_again_revokes_its_family() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let first = sessions.open_family(family_for(None), now).unwrap();
+        let other = sessions.open_family(family_for(None), now).unwrap();
+        let second = sessions.rotate(&first, "spa", now).unwrap().refresh_token;
+        let third = sessions.rotate(&second, "spa", now).unwrap().refresh_token;
+
+        assert_eq!(
+            sessions.rotate(&first, "spa", now),
+            Err(RefreshError::Reused)
+        );
+        // The newest token dies with its family, and the replay is not
+        // reported as such twice: the family is gone.
+        assert_eq!(
+            sessions.rotate(&third, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+        assert_eq!(
+            sessions.rotate(&second, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+        // Other families are untouched.
+        assert!(sessions.rotate(&other, "spa", now).is_ok());
+    }
+
+    #[test]
+    fn a_refresh_token_works_only_for_its_client() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let token = sessions.open_family(family_for(None), now).unwrap();
+        assert_eq!(
+            sessions.rotate(&token, "other", now),
+            Err(RefreshError::OtherClient)
+        );
+        assert!(sessions.rotate(&token, "spa", now).is_ok());
+    }
+
+    #[test]
+    fn forged_malformed_and_expired_tokens_are_unknown() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let token = sessions.open_family(family_for(None), now).unwrap();
+
+        // The same family and generation with another tag.
+        let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
+        bytes[TOKEN_BYTES - 1] ^= 1;
+        let forged = URL_SAFE_NO_PAD.encode(&bytes);
+        // A later generation of the same family, tag unchanged.
+        bytes[TOKEN_BYTES - 1] ^= 1;
+        bytes[19] = 1;
+        let skipped = URL_SAFE_NO_PAD.encode(&bytes);
+        for bad in [
+            "",
+            "not-a-token",
+            &forged,
+            &skipped,
+            &format!("{token}A"),
+            &token[1..],
+        ] {
+            assert_eq!(
+                sessions.rotate(bad, "spa", now),
+                Err(RefreshError::Unknown),
+                "{bad:?}"
+            );
+        }
+        // A forgery revokes nothing: only a genuine spent token does.
+        assert_eq!(sessions.counts().1, 1);
+
+        let late = now + FAMILY_LIFETIME;
+        assert_eq!(
+            sessions.rotate(&token, "spa", late),
+            Err(RefreshError::Unknown)
+        );
+        assert_eq!(sessions.counts().1, 0);
+    }
+
+    #[test]
+    fn families_are_bounded_and_the_oldest_makes_room() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        let first = sessions.open_family(family_for(None), start).unwrap();
+        let second = sessions
+            .open_family(family_for(None), start + Duration::from_secs(1))
+            .unwrap();
+        for i in 2..=MAX_FAMILIES {
+            let at = start + Duration::from_secs(u64::try_from(i).unwrap());
+            sessions.open_family(family_for(None), at).unwrap();
+        }
+        let now = start + Duration::from_secs(2000);
+        assert_eq!(sessions.counts().1, MAX_FAMILIES);
+        assert_eq!(
+            sessions.rotate(&first, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+        assert!(sessions.rotate(&second, "spa", now).is_ok());
+    }
+
+    #[test]
+    fn ending_a_session_revokes_the_families_started_in_it() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let session = sessions.start("alice", &[], now).unwrap();
+        let mine = sessions
+            .open_family(family_for(Some(session.key)), now)
+            .unwrap();
+        let renewed = sessions.rotate(&mine, "spa", now).unwrap().refresh_token;
+        let elsewhere = sessions.open_family(family_for(None), now).unwrap();
+
+        sessions.end(&[&session.id]);
+        assert_eq!(
+            sessions.rotate(&renewed, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+        assert!(sessions.rotate(&elsewhere, "spa", now).is_ok());
+    }
+
+    #[test]
+    fn a_new_sign_in_replaces_the_session_and_keeps_its_families_revocable() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let old = sessions.start("alice", &[], now).unwrap();
+        let token = sessions
+            .open_family(family_for(Some(old.key)), now)
+            .unwrap();
+
+        let new = sessions.start("bob", &[&old.id], now).unwrap();
+        assert_ne!(new.id, old.id);
+        assert_eq!(sessions.find(&[&old.id], now), None);
+        assert_eq!(sessions.find(&[&new.id], now).unwrap().user, "bob");
+        assert_eq!(sessions.counts(), (1, 1));
+
+        sessions.end(&[&new.id]);
+        assert_eq!(
+            sessions.rotate(&token, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+    }
+}
