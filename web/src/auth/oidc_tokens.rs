@@ -380,8 +380,16 @@ async fn refresh(
         })?;
     let status = response.status();
     if status.is_client_error() {
+        // RFC 6749 §5.2: `invalid_grant` for a spent, revoked or expired
+        // refresh token.
+        let error = response
+            .json::<serde_json::Value>()
+            .await
+            .ok()
+            .and_then(|body| body.get("error")?.as_str().map(str::to_owned))
+            .unwrap_or_else(|| status.to_string());
         return Err(RenewalError::Refused(format!(
-            "The sign-in service refused to renew the session ({status})."
+            "The sign-in service refused to renew the session ({error})."
         )));
     }
     if !status.is_success() {
