@@ -49,7 +49,9 @@ fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f
     Ok(
         match Option::<serde_json::Value>::deserialize(deserializer)? {
             Some(serde_json::Value::Number(n)) => n.as_f64(),
-            Some(serde_json::Value::String(s)) => s.trim().parse().ok(),
+            // Whole seconds: parsing decimals would bring a float parser into
+            // the bundle for the sake of a few old providers.
+            Some(serde_json::Value::String(s)) => s.trim().parse::<u32>().ok().map(f64::from),
             _ => None,
         },
     )
@@ -408,7 +410,14 @@ pub fn now_ms() -> f64 {
 }
 
 fn duration_ms(ms: f64) -> Duration {
-    Duration::from_secs_f64((ms / 1000.0).clamp(0.0, 86_400.0 * 7.0))
+    // Whole milliseconds, at most a week (a timer cannot wait longer).
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "clamped to 0..=a week of milliseconds first"
+    )]
+    let ms = ms.clamp(0.0, 7.0 * 86_400_000.0) as u64;
+    Duration::from_millis(ms)
 }
 
 #[cfg(test)]
@@ -416,7 +425,9 @@ mod tests {
     use base64::Engine;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
-    use super::{TokenResponse, lifetime, renewal_delay, renewal_due};
+    use std::time::Duration;
+
+    use super::{TokenResponse, duration_ms, lifetime, renewal_delay, renewal_due};
 
     fn jwt(claims: &str) -> String {
         format!("e30.{}.c2ln", URL_SAFE_NO_PAD.encode(claims))
@@ -439,6 +450,17 @@ mod tests {
             let delay = renewal_delay(lifetime);
             assert!(delay > 0.0 && delay < lifetime, "{lifetime}: {delay}");
         }
+    }
+
+    #[test]
+    fn a_renewal_already_due_waits_for_nothing() {
+        assert_eq!(duration_ms(-5_000.0), Duration::ZERO);
+        assert_eq!(duration_ms(10_500.4), Duration::from_millis(10_500));
+        assert_eq!(
+            duration_ms(1e15),
+            Duration::from_secs(7 * 86_400),
+            "at most a week"
+        );
     }
 
     #[test]
