@@ -14,10 +14,11 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, Prompt, TokenParams};
+use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, Prompt};
 use super::page;
 use super::provider::DevIdp;
 use super::settings::PATH;
+use super::token_request::TokenParams;
 use crate::http::error::OwnErrorFormat;
 
 /// The browser session's cookie.

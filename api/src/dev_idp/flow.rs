@@ -1,8 +1,9 @@
 //! The rules of the authorization-code flow with PKCE (RFC 6749 §4.1,
 //! RFC 7636), as plain functions and in-memory state, so they can be
 //! tested without HTTP: the authorization request (with OpenID Connect's
-//! `prompt`), codes, and the token request of either grant. Sessions and
-//! refresh tokens are in [`super::sessions`].
+//! `prompt`) and its codes. The token request is read in
+//! [`super::token_request`]; sessions and refresh tokens are in
+//! [`super::sessions`].
 //!
 //! The provider only ever sends a browser back to a loopback address: it
 //! runs on loopback itself, and a redirect anywhere else would hand codes
@@ -365,93 +366,14 @@ pub struct Grant {
     expires: Instant,
 }
 
-/// The parameters of a token request, as sent.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
-pub struct TokenParams {
-    pub grant_type: Option<String>,
-    pub code: Option<String>,
-    pub redirect_uri: Option<String>,
-    pub client_id: Option<String>,
-    pub code_verifier: Option<String>,
-    pub refresh_token: Option<String>,
-}
-
-/// A token request with every parameter its grant needs present and well
-/// formed.
-#[derive(Debug)]
-pub enum TokenRequest<'a> {
-    /// `grant_type=authorization_code` (RFC 6749 §4.1.3).
-    Code(CodeExchange<'a>),
-    /// `grant_type=refresh_token` (RFC 6749 §6).
-    Refresh {
-        refresh_token: &'a str,
-        client_id: &'a str,
-    },
-}
-
-/// The parameters of a code exchange.
+/// The parameters of a code exchange, present and well formed (see
+/// [`super::token_request`]).
 #[derive(Debug)]
 pub struct CodeExchange<'a> {
-    code: &'a str,
-    redirect_uri: &'a str,
-    client_id: &'a str,
-    code_verifier: &'a str,
-}
-
-impl TokenParams {
-    /// Checks the request for its grant type.
-    pub fn parse(&self) -> Result<TokenRequest<'_>, FlowError> {
-        use ErrorCode::{InvalidRequest, UnsupportedGrantType};
-        match self.grant_type.as_deref() {
-            Some("authorization_code") => self.code_exchange().map(TokenRequest::Code),
-            Some("refresh_token") => {
-                let (Some(refresh_token), Some(client_id)) =
-                    (self.refresh_token.as_deref(), self.client_id.as_deref())
-                else {
-                    return Err(FlowError::new(
-                        InvalidRequest,
-                        "refresh_token and client_id are required",
-                    ));
-                };
-                Ok(TokenRequest::Refresh {
-                    refresh_token,
-                    client_id,
-                })
-            }
-            None => Err(FlowError::new(InvalidRequest, "grant_type is required")),
-            Some(_) => Err(FlowError::new(
-                UnsupportedGrantType,
-                "only grant_type=authorization_code and refresh_token are supported",
-            )),
-        }
-    }
-
-    fn code_exchange(&self) -> Result<CodeExchange<'_>, FlowError> {
-        use ErrorCode::InvalidRequest;
-        let (Some(code), Some(redirect_uri), Some(client_id), Some(code_verifier)) = (
-            self.code.as_deref(),
-            self.redirect_uri.as_deref(),
-            self.client_id.as_deref(),
-            self.code_verifier.as_deref(),
-        ) else {
-            return Err(FlowError::new(
-                InvalidRequest,
-                "code, redirect_uri, client_id and code_verifier are required",
-            ));
-        };
-        if !is_code_verifier(code_verifier) {
-            return Err(FlowError::new(
-                InvalidRequest,
-                "code_verifier must be 43 to 128 characters of [A-Za-z0-9-._~]",
-            ));
-        }
-        Ok(CodeExchange {
-            code,
-            redirect_uri,
-            client_id,
-            code_verifier,
-        })
-    }
+    pub(super) code: &'a str,
+    pub(super) redirect_uri: &'a str,
+    pub(super) client_id: &'a str,
+    pub(super) code_verifier: &'a str,
 }
 
 /// The flow's memory: codes waiting to be exchanged and the names signed
@@ -701,34 +623,6 @@ mod tests {
     }
 
     #[test]
-    fn refresh_requests_need_the_token_and_the_client() {
-        let refresh = |token: Option<&str>, client: Option<&str>| TokenParams {
-            grant_type: Some("refresh_token".to_owned()),
-            refresh_token: token.map(str::to_owned),
-            client_id: client.map(str::to_owned),
-            ..TokenParams::default()
-        };
-        assert!(matches!(
-            refresh(Some("t"), Some("spa")).parse(),
-            Ok(TokenRequest::Refresh {
-                refresh_token: "t",
-                client_id: "spa"
-            })
-        ));
-        for params in [refresh(None, Some("spa")), refresh(Some("t"), None)] {
-            assert_eq!(params.parse().unwrap_err().code, ErrorCode::InvalidRequest);
-        }
-        let password = TokenParams {
-            grant_type: Some("password".to_owned()),
-            ..TokenParams::default()
-        };
-        assert_eq!(
-            password.parse().unwrap_err().code,
-            ErrorCode::UnsupportedGrantType
-        );
-    }
-
-    #[test]
     fn an_untrusted_redirect_is_never_followed() {
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".to_owned());
@@ -736,21 +630,12 @@ mod tests {
         assert!(matches!(p.validate(OWN_PORT), Err(AuthorizeError::Page(_))));
     }
 
-    fn token_params(code: &str) -> TokenParams {
-        TokenParams {
-            grant_type: Some("authorization_code".to_owned()),
-            code: Some(code.to_owned()),
-            redirect_uri: Some("http://localhost:5173/cb".to_owned()),
-            client_id: Some("spa".to_owned()),
-            code_verifier: Some(VERIFIER.to_owned()),
-            refresh_token: None,
-        }
-    }
-
-    fn redeem(state: &FlowState, params: &TokenParams) -> Result<Grant, FlowError> {
-        match params.parse()? {
-            TokenRequest::Code(exchange) => state.redeem(&exchange),
-            TokenRequest::Refresh { .. } => panic!("not a code exchange"),
+    fn exchange(code: &str) -> CodeExchange<'_> {
+        CodeExchange {
+            code,
+            redirect_uri: "http://localhost:5173/cb",
+            client_id: "spa",
+            code_verifier: VERIFIER,
         }
     }
 
@@ -759,16 +644,18 @@ mod tests {
         let state = FlowState::default();
         let authorization = params().validate(OWN_PORT).unwrap();
         let code = state.issue(authorization.clone(), "alice", None).unwrap();
-        let grant = redeem(&state, &token_params(&code)).unwrap();
+        let grant = state.redeem(&exchange(&code)).unwrap();
         assert_eq!(grant.user, "alice");
-        let again = redeem(&state, &token_params(&code)).unwrap_err();
+        let again = state.redeem(&exchange(&code)).unwrap_err();
         assert_eq!(again.code, ErrorCode::InvalidGrant);
 
         let code = state.issue(authorization, "bob", None).unwrap();
-        let mut other_client = token_params(&code);
-        other_client.client_id = Some("other".to_owned());
+        let other_client = CodeExchange {
+            client_id: "other",
+            ..exchange(&code)
+        };
         assert_eq!(
-            redeem(&state, &other_client).unwrap_err().code,
+            state.redeem(&other_client).unwrap_err().code,
             ErrorCode::InvalidGrant
         );
         assert_eq!(state.recent_users(), ["bob", "alice"]);

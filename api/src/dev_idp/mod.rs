@@ -10,9 +10,10 @@
 //! Browsers sign in through the authorization-code flow with PKCE
 //! ([`flow`] holds its rules, `endpoints` its handlers, `page` its
 //! HTML, `routes` where they are): the "sign in as" page asks only for a user name.
-//! A sign-in also starts a browser session, which lets an app ask again
-//! with `prompt=none` and no page, and every code exchange starts a family
-//! of rotating refresh tokens ([`sessions`] holds both).
+//! The token endpoint's request is read in [`token_request`]. A sign-in
+//! also starts a browser session, which lets an app ask again with
+//! `prompt=none` and no page, and every code exchange starts a family of
+//! rotating refresh tokens ([`sessions`] holds both).
 
 mod endpoints;
 pub mod flow;
@@ -21,6 +22,7 @@ mod provider;
 mod routes;
 pub mod sessions;
 mod settings;
+pub mod token_request;
 
 pub use self::provider::{DevIdp, TokenResponse};
 pub use self::routes::routes;

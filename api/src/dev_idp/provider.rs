@@ -14,9 +14,10 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use super::flow::{Authorization, ErrorCode, FlowError, FlowState, TokenParams, TokenRequest};
+use super::flow::{Authorization, ErrorCode, FlowError, FlowState};
 use super::sessions::{FamilyStart, NewSession, Sessions};
 use super::settings::{DevIdpError, DevIdpSettings};
+use super::token_request::{TokenParams, TokenRequest};
 
 /// The provider: one signing key and the issuer it signs for.
 pub struct DevIdp {
