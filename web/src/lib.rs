@@ -7,6 +7,7 @@
 //!   the one place where a failure becomes a message.
 //! - [`hooks`]: a screen's requests and state ([`hooks::use_quote`]).
 //! - [`pages`], [`components`]: what is on screen.
+//! - [`storage`]: what the app keeps in `sessionStorage` (never a token).
 
 pub mod api;
 pub mod app;
@@ -15,6 +16,7 @@ pub mod components;
 pub mod config;
 pub mod hooks;
 pub mod pages;
+pub mod storage;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 

@@ -3,28 +3,51 @@
 // save, reload, replace, a refused quote, delete, sign out, a second user
 // who sees only their own quote, and the API going away and coming back.
 // Screenshots at desktop and phone widths, light and dark. Last, the time
-// from navigation to the saved quote on screen, over ten sign-ins.
+// from navigation to the saved quote on screen, over ten sign-ins, and
+// from a reload to the quote on screen, over ten reloads.
 //
-// Tokens live in the page's memory only, so a reload signs in again (two
-// clicks with the development provider); the quote is still there.
+// Sessions: tokens live in the page's memory only, but a reload stays
+// signed in without a click (the tab's marker in sessionStorage, then
+// prompt=none at the provider, whose session cookie answers); prompt=none
+// without a provider session lands on the signed-out page once; signing
+// out, then reloading, stays signed out. Against a second server whose
+// access tokens live 20 seconds: a minute of saving keeps working on
+// renewed tokens; a refresh token presented by someone else first (so the
+// app's own use is a reuse, which revokes the sign-in) makes the next save
+// say "sign in again", and the text typed meanwhile is still in the
+// editor after signing in again.
 //
 // The Clerk path runs too, against a stand-in of the part of clerk-js the
 // app calls (load, mountSignIn, mountUserButton, addListener,
 // session.getToken, signOut), served in place of Clerk's Frontend API; its
-// session tokens are development tokens the API accepts.
+// session tokens are development tokens the API accepts. A token the API
+// refuses as expired is replaced once, with getToken({ skipCache: true }).
 //
-// Environment: QUOTES_URL, CHROMIUM (executable), OUT (screenshot folder),
-// QUOTES_CLERK_TOKEN (a token for the stand-in's user, clerk_carol).
+// Environment: QUOTES_URL, QUOTES_SHORT_TOKENS_URL (the server with
+// 20-second tokens), CHROMIUM (executable), OUT (screenshot folder),
+// QUOTES_CLERK_TOKEN (a token for the stand-in's user, clerk_carol),
+// QUOTES_DEV_IDP_KEY_FILE (the provider's key, to sign an expired token).
 // The outage is asked of the caller, which runs the API: the script writes
 // `web app: control stop-api` (or `start-api`) and reads `ok` from stdin.
 
-import { mkdirSync } from "node:fs";
+import { createPrivateKey, sign } from "node:crypto";
+import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
 import { launch } from "./chromium.mjs";
 
-const { QUOTES_URL: base, CHROMIUM: executablePath, OUT: out, QUOTES_CLERK_TOKEN: clerkToken } = process.env;
+const {
+  QUOTES_URL: base,
+  QUOTES_SHORT_TOKENS_URL: shortBase,
+  CHROMIUM: executablePath,
+  OUT: out,
+  QUOTES_CLERK_TOKEN: clerkToken,
+  QUOTES_DEV_IDP_KEY_FILE: keyFile,
+} = process.env;
 const TIMEOUT = 15_000;
+// The app's sessionStorage keys (web/src/storage.rs).
+const MARKER = "quotes.signed_in";
+const DRAFT = "quotes.draft";
 
 let checks = 0;
 // The page under test, for a screenshot when a step fails.
@@ -66,6 +89,54 @@ async function signOut(page) {
   await page.getByRole("button", { name: "Sign in" }).waitFor();
 }
 
+// Everything a page asks of the provider: the authorize requests (with
+// their prompt) and the token grants (with the refresh token each answer
+// carried), so checks can say "no sign-in page", "renewed", "one try".
+function watchProvider(page, origin) {
+  const seen = { authorize: [], signInForms: 0, grants: [], refused: [] };
+  page.on("request", (request) => {
+    const url = new URL(request.url());
+    if (url.origin !== origin) return;
+    if (url.pathname === "/dev-idp/authorize" && request.method() === "GET") {
+      seen.authorize.push(url.searchParams.get("prompt") ?? "");
+    }
+    if (url.pathname === "/dev-idp/authorize" && request.method() === "POST") seen.signInForms++;
+  });
+  page.on("response", (response) => {
+    const url = new URL(response.url());
+    if (url.origin !== origin) return;
+    if (url.pathname === "/me/quote" && response.status() === 401) seen.refused.push(response.request().method());
+    if (url.pathname !== "/dev-idp/token" || response.request().method() !== "POST") return;
+    const grant = new URLSearchParams(response.request().postData() ?? "").get("grant_type");
+    seen.grants.push({ grant, status: response.status(), body: response.json().catch(() => ({})) });
+  });
+  return seen;
+}
+
+// The app's next use of its refresh token, as the provider answers it.
+function nextRenewal(page, origin, status) {
+  return page.waitForResponse(
+    (response) =>
+      response.url() === `${origin}/dev-idp/token` &&
+      new URLSearchParams(response.request().postData() ?? "").get("grant_type") === "refresh_token" &&
+      response.status() === status,
+    { timeout: 45_000 },
+  );
+}
+
+// A development token like `token`, signed with the provider's key, that
+// expired a minute ago (beyond the API's 5 s of leeway).
+function expiredLike(token) {
+  const [header, payload] = token.split(".");
+  const claims = JSON.parse(Buffer.from(payload, "base64url"));
+  const now = Math.floor(Date.now() / 1000);
+  Object.assign(claims, { iat: now - 3600, nbf: now - 3600, exp: now - 60 });
+  const input = `${header}.${Buffer.from(JSON.stringify(claims)).toString("base64url")}`;
+  const key = createPrivateKey(readFileSync(keyFile));
+  const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
+  return `${input}.${signature.toString("base64url")}`;
+}
+
 function median(values) {
   const sorted = [...values].sort((a, b) => a - b);
   const middle = sorted.length >> 1;
@@ -87,9 +158,21 @@ function clerkStandIn(token) {
   const standIn = window.__standIn = {
     publishableKey: script && script.getAttribute("data-clerk-publishable-key"),
     tokenCalls: 0,
+    // getToken({ skipCache: true }) calls; they replace the cached token.
+    freshCalls: 0,
+    cached: ${JSON.stringify(token)},
     signedOut: false,
   };
-  const session = { getToken: async () => { standIn.tokenCalls++; return ${JSON.stringify(token)}; } };
+  const session = {
+    getToken: async (options) => {
+      standIn.tokenCalls++;
+      if (options && options.skipCache) {
+        standIn.freshCalls++;
+        standIn.cached = ${JSON.stringify(token)};
+      }
+      return standIn.cached;
+    },
+  };
   const clerk = {
     user: null,
     session: null,
@@ -122,6 +205,7 @@ try {
   page.on("console", (message) => {
     if (message.type() === "error") consoleErrors.push(message.text());
   });
+  const provider = watchProvider(page, base);
 
   // Signed out: what this is, and the way in.
   await page.goto(`${base}/`);
@@ -145,12 +229,20 @@ try {
   check(await page.getByRole("button", { name: "Delete quote" }).isVisible(), "no delete button with a quote");
   await shot(page, "saved-desktop-light");
 
-  // Reload: tokens were in memory, so sign in again; the quote is kept.
+  // Reload: still signed in, with no click. The tab's marker (never a
+  // token) sends the app to the provider with prompt=none, and the
+  // provider's session answers with a code at once.
+  check(await page.evaluate((key) => sessionStorage.getItem(key), MARKER) === "1", "no signed-in marker");
+  const storedKeys = await page.evaluate(() => Object.keys(sessionStorage).map((key) => `${key}=${sessionStorage.getItem(key)}`));
+  check(storedKeys.every((entry) => !/eyJ/.test(entry)), `a token in sessionStorage: ${storedKeys}`);
+  const formsBefore = provider.signInForms;
+  provider.authorize.length = 0;
   await page.reload();
-  await page.getByRole("button", { name: "Sign in" }).waitFor();
-  await signIn(page, "web_alice");
   await page.locator("#current-quote", { hasText: first }).waitFor();
-  checks++;
+  check(await page.getByText("Signed in as web_alice").isVisible(), "the reload lost who is signed in");
+  check(provider.authorize.join() === "none", `the reload asked the provider ${provider.authorize.length} times, prompts: ${provider.authorize}`);
+  check(provider.signInForms === formsBefore, "the reload went through the sign-in page");
+  check(page.url() === `${base}/`, `the address still carries the code: ${page.url()}`);
 
   // Replace, with Enter (Shift+Enter makes a new line first).
   const textarea = page.getByLabel("Your favourite quote");
@@ -196,6 +288,15 @@ try {
   await page.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
   await signOut(page);
   check(!(await page.getByText("Signed in as").isVisible()), "still signed in after signing out");
+
+  // Signed out, a reload stays signed out: no marker, no trip to the provider.
+  check(await page.evaluate((key) => sessionStorage.getItem(key), MARKER) === null, "the marker outlived sign-out");
+  provider.authorize.length = 0;
+  await page.reload();
+  await page.getByRole("button", { name: "Sign in" }).waitFor();
+  await page.waitForLoadState("networkidle");
+  check(provider.authorize.length === 0, `the reload after sign-out asked the provider: ${provider.authorize}`);
+  check(!(await page.getByText("Signed in as").isVisible()), "signed in again by a reload after signing out");
 
   // A second user sees only their own quote.
   await signIn(page, "web_bob");
@@ -290,6 +391,25 @@ try {
   await save(clerkPage, "Signed in through Clerk.");
   await clerkPage.locator("#current-quote", { hasText: "Signed in through Clerk." }).waitFor();
   check(await clerkPage.evaluate(() => window.__standIn.tokenCalls) >= 2, "no fresh token per call");
+
+  // Clerk's cached token has expired by the time the API sees it: the API
+  // refuses it as expired, the app asks Clerk past its cache once and the
+  // same save goes through.
+  await clerkPage.evaluate((token) => { window.__standIn.cached = token; }, expiredLike(clerkToken));
+  const clerkPuts = [];
+  const collectPut = (response) => {
+    if (response.url() === `${base}/me/quote` && response.request().method() === "PUT") clerkPuts.push(response);
+  };
+  clerkPage.on("response", collectPut);
+  await save(clerkPage, "Saved with a replaced token.");
+  await clerkPage.locator("#current-quote", { hasText: "Saved with a replaced token." }).waitFor();
+  clerkPage.off("response", collectPut);
+  check(await clerkPage.evaluate(() => window.__standIn.freshCalls) === 1, "getToken({ skipCache: true }) was not asked exactly once");
+  const putStatuses = clerkPuts.map((response) => response.status());
+  check(putStatuses.join() === "401,200", `the save's answers: ${putStatuses}`);
+  const expiredType = (await clerkPuts[0].json()).type;
+  check(expiredType === "urn:quotes:problem:expired-token", `the first answer's problem: ${expiredType}`);
+  check(!(await clerkPage.getByText("Sign in again").isVisible()), "an expired Clerk token signed out");
   await shot(clerkPage, "clerk-signed-in-desktop-light");
   await clerkPage.getByRole("button", { name: "Sign out" }).click();
   await clerkPage.getByRole("button", { name: "Continue as clerk_carol" }).waitFor();
@@ -309,12 +429,15 @@ try {
       }
     }).observe(document, { childList: true, subtree: true });
   });
-  const timed = await timing.newPage();
-  current = timed;
-  timed.setDefaultTimeout(TIMEOUT);
   const fromReturn = [];
   const fromClick = [];
+  let timed = null;
   for (let run = 0; run < 10; run++) {
+    // A new tab each time: a signed-in tab would sign in by itself.
+    await timed?.close();
+    timed = await timing.newPage();
+    current = timed;
+    timed.setDefaultTimeout(TIMEOUT);
     await timed.goto(`${base}/`);
     const clicked = performance.now();
     await timed.getByRole("button", { name: "Sign in" }).click();
@@ -325,14 +448,131 @@ try {
     fromReturn.push(await timed.evaluate(() => window.__quoteShownAt));
   }
   check(fromReturn.every((ms) => ms > 0), `a timing was not taken: ${fromReturn}`);
-  await timing.close();
   console.log(
     `web app: navigation to the saved quote on screen, median of ${fromReturn.length}: ` +
       `${median(fromReturn).toFixed(0)} ms from the return from the provider, ` +
       `${median(fromClick).toFixed(0)} ms from the click on "Sign in"`,
   );
 
-  check(consoleErrors.every((text) => /401|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
+  // A reload of the signed-in tab to the quote on screen (through the
+  // provider with prompt=none and back), ten times.
+  const fromReload = [];
+  const reloadReturn = [];
+  for (let run = 0; run < 10; run++) {
+    const started = performance.now();
+    await timed.reload();
+    await timed.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
+    fromReload.push(performance.now() - started);
+    reloadReturn.push(await timed.evaluate(() => window.__quoteShownAt));
+  }
+  check(!(await timed.getByRole("button", { name: "Sign in" }).isVisible()), "a reload signed out");
+  await timing.close();
+  console.log(
+    `web app: reload to the saved quote on screen, median of ${fromReload.length}: ` +
+      `${median(fromReload).toFixed(0)} ms from the reload ` +
+      `(${median(reloadReturn).toFixed(0)} ms from the return from the provider)`,
+  );
+
+  // prompt=none without a provider session: a tab marked signed in, in a
+  // browser with no provider cookie, lands on the signed-out page once.
+  const fresh = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const restoring = await fresh.newPage();
+  current = restoring;
+  restoring.setDefaultTimeout(TIMEOUT);
+  const freshProvider = watchProvider(restoring, base);
+  await restoring.goto(`${base}/config.json`);
+  await restoring.evaluate((key) => sessionStorage.setItem(key, "1"), MARKER);
+  await restoring.goto(`${base}/`);
+  await restoring.getByRole("button", { name: "Sign in" }).waitFor();
+  await restoring.waitForLoadState("networkidle");
+  check(freshProvider.authorize.join() === "none", `prompt=none without a session asked: ${freshProvider.authorize}`);
+  check(restoring.url() === `${base}/`, `the address still carries the answer: ${restoring.url()}`);
+  check(await restoring.evaluate((key) => sessionStorage.getItem(key), MARKER) === null, "the marker outlived a failed restore");
+  check(!(await restoring.getByRole("alert").isVisible()), "a quiet sign-out shows an error");
+  await restoring.reload();
+  await restoring.getByRole("button", { name: "Sign in" }).waitFor();
+  await restoring.waitForLoadState("networkidle");
+  check(freshProvider.authorize.length === 1, `the restore was tried again: ${freshProvider.authorize}`);
+  await shot(restoring, "restore-refused-desktop-light");
+  await fresh.close();
+
+  // 20-second tokens: a minute of saving works on renewed tokens, with no
+  // sign-in and no refused request.
+  const short = await browser.newContext({ viewport: { width: 1280, height: 900 } });
+  const renewing = await short.newPage();
+  current = renewing;
+  renewing.setDefaultTimeout(TIMEOUT);
+  renewing.on("console", (message) => {
+    if (message.type() === "error") consoleErrors.push(`short tokens: ${message.text()}`);
+  });
+  const shortProvider = watchProvider(renewing, shortBase);
+  await renewing.goto(`${shortBase}/`);
+  await renewing.getByRole("button", { name: "Sign in" }).click();
+  await renewing.getByLabel("User name").fill("web_dora");
+  await renewing.getByRole("button", { name: "Sign in", exact: true }).click();
+  await renewing.getByText("Signed in as web_dora").waitFor();
+  check(
+    shortProvider.grants[0]?.grant === "authorization_code" && (await shortProvider.grants[0].body).refresh_token,
+    "the sign-in's token response has no refresh token",
+  );
+  const minute = performance.now();
+  let saves = 0;
+  while (performance.now() - minute < 60_000) {
+    const text = `Still signed in, save ${++saves}.`;
+    await save(renewing, text);
+    await renewing.locator("#current-quote", { hasText: text }).waitFor();
+    // A person saving every few seconds, not a load test.
+    await renewing.waitForTimeout(2_000);
+  }
+  const renewals = shortProvider.grants.filter((g) => g.grant === "refresh_token");
+  check(renewals.length >= 4 && renewals.every((g) => g.status === 200), `renewals in a minute of 20 s tokens: ${JSON.stringify(renewals.map((g) => g.status))}`);
+  check(shortProvider.refused.length === 0, `the API refused tokens: ${shortProvider.refused}`);
+  check(shortProvider.authorize.length === 1 && shortProvider.signInForms === 1, "the minute needed another sign-in");
+  await renewing.reload();
+  await renewing.locator("#current-quote", { hasText: `save ${saves}.` }).waitFor();
+  console.log(`web app: 60 s on 20 s tokens: ${saves} saves, ${renewals.length} renewals, ${shortProvider.refused.length} tokens refused`);
+
+  // Renewal refused: someone else presents the app's refresh token first,
+  // so the app's own use of it is a reuse and the provider revokes the
+  // sign-in. The next save says "sign in again"; the text typed meanwhile
+  // is in the editor after signing in again.
+  const renewed = await nextRenewal(renewing, shortBase, 200);
+  const stolen = (await renewed.json()).refresh_token;
+  const theft = await fetch(`${shortBase}/dev-idp/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: stolen, client_id: "quotes-web" }),
+  });
+  check(theft.status === 200, `presenting the app's refresh token answered ${theft.status}`);
+  const theirs = (await theft.json()).refresh_token;
+  const unsaved = "Written while the session was ending.";
+  await renewing.getByLabel("Your favourite quote").fill(unsaved);
+  const reuse = await nextRenewal(renewing, shortBase, 400);
+  check((await reuse.json()).error === "invalid_grant", "the reuse was not refused as invalid_grant");
+  // The reuse revoked the whole sign-in, the other party's new token too.
+  const revoked = await fetch(`${shortBase}/dev-idp/token`, {
+    method: "POST",
+    headers: { "content-type": "application/x-www-form-urlencoded" },
+    body: new URLSearchParams({ grant_type: "refresh_token", refresh_token: theirs, client_id: "quotes-web" }),
+  });
+  check(revoked.status === 400, `the sign-in was not revoked by the reuse: ${revoked.status}`);
+  await renewing.getByRole("button", { name: "Save quote" }).click();
+  await renewing.getByText("Sign in again").waitFor();
+  check(await renewing.getByRole("button", { name: "Sign in" }).isVisible(), "no way to sign in again after a refused renewal");
+  await shot(renewing, "renewal-refused-desktop-light");
+  await renewing.getByRole("button", { name: "Sign in" }).click();
+  await renewing.getByLabel("User name").fill("web_dora");
+  await renewing.getByRole("button", { name: "Sign in", exact: true }).click();
+  await renewing.getByText("Signed in as web_dora").waitFor();
+  await renewing.locator("#current-quote").waitFor();
+  check(await renewing.getByLabel("Your favourite quote").inputValue() === unsaved, "the typed text was lost on signing in again");
+  check((await renewing.locator("#current-quote").innerText()).includes(`save ${saves}.`), "the stored quote changed without a save");
+  await renewing.getByRole("button", { name: "Save quote" }).click();
+  await renewing.locator("#current-quote", { hasText: unsaved }).waitFor();
+  check(await renewing.evaluate((key) => sessionStorage.getItem(key), DRAFT) === null, "the draft outlived its save");
+  await short.close();
+
+  check(consoleErrors.every((text) => /401|400|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
   console.log(`web app: ${checks} checks passed`);
 } catch (error) {
   console.error(`web app: ${error.message}`);

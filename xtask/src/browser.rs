@@ -121,7 +121,9 @@ pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
 /// The web app end to end: the real API with its development provider
 /// serving the bundle, driven through sign-in, save, replace, refuse,
 /// delete and sign-out for two users, and through an outage of the API;
-/// screenshots at two widths in light and dark.
+/// screenshots at two widths in light and dark. A second server issues
+/// access tokens that live 20 seconds, for the checks of renewal and of a
+/// refused renewal (the first one's outage would end its sessions).
 ///
 /// The script asks for the outage on its standard output (`web app:
 /// control stop-api` / `start-api`) and waits for `ok` on its standard
@@ -131,14 +133,22 @@ pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
     let dist = crate::web::build()?;
     let dist = dist.to_string_lossy();
     let mut server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
-    // The Clerk stand-in hands out tokens the API accepts.
+    let short_lived = ApiServer::start_with_args(
+        "web_app_short",
+        &[("DEV_IDP_TOKEN_TTL_SECS", "20")],
+        &["--web-dir", &dist],
+    )?;
+    // The Clerk stand-in hands out tokens the API accepts; the script signs
+    // an expired one with the provider's key.
     let clerk_token = server.dev_token("clerk_carol")?;
     let mut child = Command::new("node")
         .arg(root().join("xtask/browser/web-app.mjs"))
         .env("QUOTES_URL", server.url())
+        .env("QUOTES_SHORT_TOKENS_URL", short_lived.url())
         .env("CHROMIUM", chromium)
         .env("OUT", target_dir().join("xtask/screenshots"))
         .env("QUOTES_CLERK_TOKEN", clerk_token)
+        .env("QUOTES_DEV_IDP_KEY_FILE", server.key_file())
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())

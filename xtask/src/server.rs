@@ -87,6 +87,12 @@ impl ApiServer {
         }
     }
 
+    /// The development provider's signing key (PEM), for tokens a test
+    /// makes itself (an expired one, say).
+    pub fn key_file(&self) -> &std::path::Path {
+        &self.key_file
+    }
+
     /// The name of the server's database.
     pub fn database(&self) -> &str {
         &self.database

@@ -1,8 +1,11 @@
 //! The quotes API through the generated `quotes-client`, with the caller's
-//! token on every request; [`message`]: the one place where a failed call
-//! becomes what the person reads; and the API's length rule for a quote
-//! ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor shows before
-//! the API enforces it.
+//! token on every request ([`with_token`], which also replaces a token the
+//! API refused as expired, once); [`message`]: the one place where a
+//! failed call becomes what the person reads; and the API's length rule
+//! for a quote ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor
+//! shows before the API enforces it.
+
+use std::future::Future;
 
 use quotes_client::auth::Bearer;
 use quotes_client::problem::problem;
@@ -10,6 +13,10 @@ use quotes_client::types::{Problem, Quote, SaveQuote};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
 use crate::auth::TokenSource;
+
+/// The problem `type` of a token the API refused only because it expired:
+/// a renewed token may succeed where it failed.
+pub const EXPIRED_TOKEN: &str = "urn:quotes:problem:expired-token";
 
 /// Most characters a quote may have, as [`counted_chars`] counts them. The
 /// API's rule; the only place the app states the number.
@@ -86,16 +93,43 @@ impl Api {
     }
 }
 
-/// A client for `base` with a fresh token from `token_source`. A token
-/// that cannot be had counts as refused (sign in again).
-pub async fn connect(base: &str, token_source: &TokenSource) -> Result<Api, Problem> {
-    let token = token_source.token().await.map_err(|detail| Problem {
+/// Makes `call` with a client for `base` that carries a token from
+/// `token_source`. When the API refuses that token as expired, gets a
+/// fresh one and makes the call once more (every call here may be
+/// repeated: the API refused the first before doing anything). A token
+/// that cannot be had, and a second refusal, come back as a 401 problem:
+/// sign in again.
+pub async fn with_token<T, F>(
+    base: &str,
+    token_source: &TokenSource,
+    call: impl Fn(Api) -> F,
+) -> Result<T, Problem>
+where
+    F: Future<Output = Result<T, Problem>>,
+{
+    let token = token_source.token().await.map_err(no_token)?;
+    match call(Api::new(base, &token)?).await {
+        Err(problem) if is_expired(&problem) => {
+            let fresh = token_source.fresh_token(&token).await.map_err(no_token)?;
+            call(Api::new(base, &fresh)?).await
+        }
+        answer => answer,
+    }
+}
+
+/// No token to send: as if the API had refused one.
+fn no_token(detail: String) -> Problem {
+    Problem {
         type_: "about:blank".to_owned(),
         title: "Unauthorized".to_owned(),
         status: 401,
         detail,
-    })?;
-    Api::new(base, &token)
+    }
+}
+
+/// The API refused the token only because it has expired.
+pub fn is_expired(problem: &Problem) -> bool {
+    problem.status == 401 && problem.type_ == EXPIRED_TOKEN
 }
 
 /// The API refused the token (expired, revoked, from elsewhere).
@@ -130,7 +164,7 @@ fn local_problem(detail: &str) -> Problem {
 mod tests {
     use quotes_client::types::Problem;
 
-    use super::message;
+    use super::{EXPIRED_TOKEN, is_expired, is_unauthorized, message};
 
     fn problem(status: i32, detail: &str) -> Problem {
         Problem {
@@ -139,6 +173,34 @@ mod tests {
             status,
             detail: detail.to_owned(),
         }
+    }
+
+    fn refused(type_: &str) -> Problem {
+        Problem {
+            type_: type_.to_owned(),
+            title: "Unauthorized".to_owned(),
+            status: 401,
+            detail: "The token was refused.".to_owned(),
+        }
+    }
+
+    #[test]
+    fn only_an_expired_token_is_worth_a_retry() {
+        assert!(is_expired(&refused(EXPIRED_TOKEN)));
+        assert!(!is_expired(&refused("urn:quotes:problem:invalid-token")));
+        assert!(!is_expired(&refused("about:blank")));
+        assert!(
+            !is_expired(&Problem {
+                status: 400,
+                ..refused(EXPIRED_TOKEN)
+            }),
+            "the type counts only with a 401"
+        );
+        // Every refusal, expired or not, is "sign in again" once retried.
+        assert!(is_unauthorized(&refused(EXPIRED_TOKEN)));
+        assert!(is_unauthorized(&refused(
+            "urn:quotes:problem:invalid-token"
+        )));
     }
 
     #[test]

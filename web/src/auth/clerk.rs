@@ -1,8 +1,11 @@
 //! Clerk: its browser library (clerk-js), loaded from the instance's
 //! Frontend API, which the publishable key names. Clerk's own components
 //! sign people in (`mountSignIn`) and show who they are
-//! (`mountUserButton`); a fresh session token is asked for before each API
-//! call (`session.getToken()`).
+//! (`mountUserButton`); a session token is asked for before each API call
+//! (`session.getToken()`, which clerk-js caches and renews), and past its
+//! cache (`getToken({ skipCache: true })`) when the API refused one as
+//! expired. clerk-js keeps its own session (its cookies), so a reload stays
+//! signed in without the app storing anything.
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
@@ -123,6 +126,13 @@ impl ClerkJs {
             .find_map(|value| value.as_string().filter(|s| !s.is_empty()))
     }
 
+    /// Clerk's id of the signed-in user.
+    pub fn user_id(&self) -> Option<String> {
+        Reflect::get(&self.user(), &"id".into())
+            .ok()
+            .and_then(|id| id.as_string())
+    }
+
     /// Calls `listener` whenever the user or session changes.
     pub fn on_change(&self, listener: Box<dyn FnMut(JsValue)>) {
         let closure = Closure::wrap(listener);
@@ -131,16 +141,23 @@ impl ClerkJs {
         closure.forget();
     }
 
-    /// A fresh session token for the API.
-    pub async fn token(&self) -> Result<String, String> {
+    /// A session token for the API: clerk-js's cached one while it is
+    /// fresh, or with `skip_cache` a new one from Clerk.
+    pub async fn token(&self, skip_cache: bool) -> Result<String, String> {
         let session = self.session();
         let get_token = Reflect::get(&session, &"getToken".into())
             .ok()
             .and_then(|f| f.dyn_into::<Function>().ok())
             .ok_or("Your Clerk session has ended.")?;
-        let promise = get_token
-            .call0(&session)
-            .map_err(|_| "Clerk could not give a token.")?;
+        let promise = if skip_cache {
+            let options = js_sys::Object::new();
+            Reflect::set(&options, &"skipCache".into(), &JsValue::TRUE)
+                .map_err(|_| "Clerk could not give a token.")?;
+            get_token.call1(&session, &options)
+        } else {
+            get_token.call0(&session)
+        }
+        .map_err(|_| "Clerk could not give a token.")?;
         JsFuture::from(Promise::resolve(&promise))
             .await
             .ok()

@@ -3,11 +3,14 @@
 //! API's tokens come from. How each provider signs people in is in its own
 //! module ([`oidc`], [`clerk`]), with its settings.
 //!
-//! The session lives in this component's memory only, never in browser
-//! storage, so a reload signs in again.
+//! Tokens live in memory only, never in browser storage. A reload keeps
+//! the person signed in all the same: with OpenID Connect through the
+//! provider's own session ([`oidc::start`]), with Clerk through
+//! clerk-js's.
 
 pub mod clerk;
 pub mod oidc;
+pub mod oidc_tokens;
 
 use std::rc::Rc;
 
@@ -15,13 +18,18 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use self::clerk::ClerkJs;
+use self::oidc_tokens::OidcTokens;
 use crate::config::{AppConfig, Provider};
+use crate::storage;
 
 /// A signed-in person.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Session {
     /// What to call them.
     pub name: String,
+    /// Who they are to the provider (`sub`, Clerk's user id); their unsaved
+    /// draft is kept under it.
+    pub user_id: String,
     /// Where the API's bearer tokens come from.
     pub token_source: TokenSource,
     /// Kept for the provider's sign-out.
@@ -31,18 +39,37 @@ pub struct Session {
 /// Where bearer tokens come from.
 #[derive(Debug, Clone, PartialEq)]
 pub enum TokenSource {
-    /// One access token, kept in memory (OpenID Connect).
-    Fixed(String),
-    /// A fresh session token from Clerk before each call.
+    /// The tokens of an OpenID Connect sign-in, in memory, renewed with the
+    /// provider's refresh token when it gave one.
+    Oidc(OidcTokens),
+    /// A session token from Clerk before each call (clerk-js caches and
+    /// renews it).
     Clerk(ClerkJs),
 }
 
 impl TokenSource {
-    /// A token for the next API call.
+    /// A token for the next API call; waits for a renewal under way.
     pub async fn token(&self) -> Result<String, String> {
         match self {
-            TokenSource::Fixed(token) => Ok(token.clone()),
-            TokenSource::Clerk(clerk) => clerk.token().await,
+            TokenSource::Oidc(tokens) => tokens.access_token().await,
+            TokenSource::Clerk(clerk) => clerk.token(false).await,
+        }
+    }
+
+    /// A token to replace `refused`, which the API refused as expired: a
+    /// renewed one, or (Clerk) one fetched past clerk-js's cache.
+    pub async fn fresh_token(&self, refused: &str) -> Result<String, String> {
+        match self {
+            TokenSource::Oidc(tokens) => tokens.fresh_token(refused).await,
+            TokenSource::Clerk(clerk) => clerk.token(true).await,
+        }
+    }
+
+    /// The session is over: no more tokens from here (Clerk's session is
+    /// ended by Clerk's own sign-out).
+    pub fn end(&self) {
+        if let TokenSource::Oidc(tokens) = self {
+            tokens.end();
         }
     }
 }
@@ -88,8 +115,9 @@ pub struct Auth {
     pub clerk: Option<ClerkJs>,
     pub sign_in: Callback<()>,
     pub sign_out: Callback<()>,
-    /// The API refused the token: back to signed out, with a notice. The
-    /// app never signs in again by itself, so a refused token cannot loop.
+    /// The API refused the token even after one renewal (or no token could
+    /// be had): back to signed out, with a notice. The app never signs in
+    /// again by itself, so a refused token cannot loop.
     pub on_token_refused: Callback<()>,
 }
 
@@ -110,6 +138,7 @@ fn clerk_status(clerk: &ClerkJs) -> AuthAction {
     match clerk.signed_in_name() {
         Some(name) => AuthAction::SignedIn(Session {
             name,
+            user_id: clerk.user_id().unwrap_or_default(),
             token_source: TokenSource::Clerk(clerk.clone()),
             id_token: None,
         }),
@@ -132,10 +161,15 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         use_effect_with((), move |()| {
             spawn_local(async move {
                 match provider {
-                    Provider::Oidc(settings) => match oidc::complete_sign_in(&settings).await {
-                        Ok(Some(session)) => status.dispatch(AuthAction::SignedIn(session)),
-                        Ok(None) => status.dispatch(AuthAction::SignedOut(None)),
-                        Err(message) => status.dispatch(AuthAction::SignedOut(Some(message))),
+                    Provider::Oidc(settings) => match oidc::start(&settings).await {
+                        oidc::Start::SignedIn(session) => {
+                            status.dispatch(AuthAction::SignedIn(session));
+                        }
+                        oidc::Start::SignedOut(notice) => {
+                            status.dispatch(AuthAction::SignedOut(notice));
+                        }
+                        // The page is leaving; "Signing in…" until it has.
+                        oidc::Start::Restoring => {}
                     },
                     Provider::Clerk(settings) => match clerk::start(&settings).await {
                         Ok(loaded) => {
@@ -178,10 +212,16 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
         let clerk = (*clerk).clone();
         Callback::from(move |()| {
             let id_token = match &current {
-                AuthStatus::SignedIn(session) => session.id_token.clone(),
+                AuthStatus::SignedIn(session) => {
+                    session.token_source.end();
+                    session.id_token.clone()
+                }
                 _ => None,
             };
-            // Tokens are forgotten first, whatever the provider does.
+            // Tokens, the marker and the draft are forgotten first,
+            // whatever the provider does.
+            oidc::forget_session();
+            storage::forget_draft();
             dispatcher.dispatch(AuthAction::SignedOut(None));
             match provider.clone() {
                 Provider::Clerk(_) => {
@@ -202,7 +242,14 @@ pub fn AuthProvider(props: &AuthProviderProps) -> Html {
 
     let on_token_refused = {
         let dispatcher = status.dispatcher();
+        let current = (*status).clone();
         Callback::from(move |()| {
+            // The tab is signed out now: a reload stays so. The draft is
+            // kept for signing in again.
+            if let AuthStatus::SignedIn(session) = &current {
+                session.token_source.end();
+            }
+            oidc::forget_session();
             dispatcher.dispatch(AuthAction::SignedOut(Some(
                 "Your session has ended. Sign in again to continue.".to_owned(),
             )));

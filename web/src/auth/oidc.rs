@@ -1,6 +1,16 @@
 //! OpenID Connect in the browser: the authorization-code flow with PKCE
 //! (S256). The verifier, state and nonce live in `sessionStorage` only for
-//! the redirect round trip; the tokens live in memory only.
+//! the redirect round trip; the tokens live in memory only
+//! ([`OidcTokens`], which also renews them).
+//!
+//! A reload keeps the person signed in without keeping a token: while the
+//! tab is signed in it carries a marker in `sessionStorage`
+//! ([`crate::storage`]), and a page load that finds it asks the provider
+//! again with `prompt=none`. A provider that still has its own session
+//! answers with a code at once; one that has none answers
+//! `login_required`, and the app shows the signed-out page. The marker is
+//! removed before every such answer is acted on, so this happens once per
+//! page load and never loops.
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -8,11 +18,10 @@ use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use wasm_bindgen::JsValue;
 
+use super::oidc_tokens::{OidcTokens, TokenEndpoint, TokenResponse, now_ms};
 use super::{Session, TokenSource};
 use crate::config::app_base;
-
-/// `sessionStorage` key of a sign-in in progress.
-const PENDING: &str = "quotes.oidc.pending";
+use crate::storage::{self, PENDING_SIGN_IN};
 
 /// What the app needs from an OpenID provider: `config.json`'s provider
 /// when its `kind` is `oidc`.
@@ -46,13 +55,32 @@ struct Pending {
     state: String,
     nonce: String,
     verifier: String,
+    /// A `prompt=none` attempt to restore the session after a reload.
+    #[serde(default)]
+    silent: bool,
 }
 
-#[derive(Debug, Deserialize)]
-struct TokenResponse {
-    access_token: String,
-    #[serde(default)]
-    id_token: Option<String>,
+/// How a page load starts, as far as the provider is concerned.
+#[derive(Debug)]
+pub enum Start {
+    /// Back from the provider with a code: signed in.
+    SignedIn(Session),
+    /// Nobody; with a notice when something went wrong.
+    SignedOut(Option<String>),
+    /// On the way to the provider to restore the session (`prompt=none`).
+    Restoring,
+}
+
+/// Whether the provider asks a person to sign in, say, rather than
+/// reporting a fault: after `prompt=none` that just means "signed out".
+fn needs_a_person(error: &str) -> bool {
+    matches!(
+        error,
+        "login_required"
+            | "interaction_required"
+            | "consent_required"
+            | "account_selection_required"
+    )
 }
 
 #[derive(Debug, Deserialize)]
@@ -94,11 +122,20 @@ pub async fn discover(issuer: &str) -> Result<Discovery, String> {
 
 /// Leaves for the provider's sign-in page.
 pub async fn begin_sign_in(settings: &OidcSettings) -> Result<(), String> {
+    begin(settings, false).await
+}
+
+/// Leaves for the provider: to its sign-in page, or `silent`ly with
+/// `prompt=none` (the provider answers at once, with a code or an error).
+/// Scopes are the configured ones: `offline_access` (which some providers
+/// want before they give a refresh token) only when they include it.
+async fn begin(settings: &OidcSettings, silent: bool) -> Result<(), String> {
     let discovery = discover(&settings.issuer).await?;
     let pending = Pending {
         state: random_token()?,
         nonce: random_token()?,
         verifier: random_token()?,
+        silent,
     };
     let mut query = vec![
         ("response_type", "code".to_owned()),
@@ -113,34 +150,100 @@ pub async fn begin_sign_in(settings: &OidcSettings) -> Result<(), String> {
     if let Some(audience) = &settings.audience {
         query.push(("audience", audience.clone()));
     }
-    let storage = session_storage()?;
+    if silent {
+        query.push(("prompt", "none".to_owned()));
+    }
     let saved = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
-    storage
-        .set_item(PENDING, &saved)
-        .map_err(|_| "This browser does not allow session storage.".to_owned())?;
+    storage::set(PENDING_SIGN_IN, &saved)?;
     navigate(&with_query(&discovery.authorization_endpoint, &query))
 }
 
-/// Finishes a sign-in when the provider sent the browser back here;
-/// `Ok(None)` when this page load is not such a return.
-pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>, String> {
-    let Some(params) = callback_params() else {
-        return Ok(None);
-    };
-    let storage = session_storage()?;
-    let pending = storage.get_item(PENDING).ok().flatten();
+/// What this page load is: the provider's answer (finished here), a
+/// reload of a signed-in tab (off to the provider with `prompt=none`), or
+/// neither (signed out). The signed-in marker is set after a sign-in and
+/// removed on every failure, so a failed restore is not tried again.
+pub async fn start(settings: &OidcSettings) -> Start {
+    if let Some(params) = callback_params() {
+        return match complete_sign_in(settings, &params).await {
+            Ok(session) => {
+                storage::set_signed_in_marker(true);
+                Start::SignedIn(session)
+            }
+            Err(failure) => {
+                storage::set_signed_in_marker(false);
+                Start::SignedOut(failure.notice)
+            }
+        };
+    }
+    if !storage::signed_in_marker() {
+        return Start::SignedOut(None);
+    }
+    // A silent attempt that never came back (a provider that showed a page
+    // after all, and the person went back): do not try again.
+    let earlier =
+        storage::get(PENDING_SIGN_IN).and_then(|raw| serde_json::from_str::<Pending>(&raw).ok());
+    if earlier.is_some_and(|pending| pending.silent) {
+        storage::remove(PENDING_SIGN_IN);
+        storage::set_signed_in_marker(false);
+        return Start::SignedOut(None);
+    }
+    match begin(settings, true).await {
+        Ok(()) => Start::Restoring,
+        Err(message) => {
+            storage::set_signed_in_marker(false);
+            Start::SignedOut(Some(message))
+        }
+    }
+}
+
+/// Signed out (or the session ended): a reload stays signed out.
+pub fn forget_session() {
+    storage::set_signed_in_marker(false);
+}
+
+/// A sign-in that did not complete, and what to tell the person (nothing
+/// when a silent attempt only found that nobody is signed in).
+#[derive(Debug)]
+struct Failure {
+    notice: Option<String>,
+}
+
+impl From<String> for Failure {
+    fn from(message: String) -> Self {
+        Self {
+            notice: Some(message),
+        }
+    }
+}
+
+impl From<&str> for Failure {
+    fn from(message: &str) -> Self {
+        Self::from(message.to_owned())
+    }
+}
+
+/// Finishes a sign-in: the provider sent the browser back here with
+/// `params`.
+async fn complete_sign_in(
+    settings: &OidcSettings,
+    params: &CallbackParams,
+) -> Result<Session, Failure> {
+    let pending = storage::get(PENDING_SIGN_IN);
     // The verifier is single use, whatever happens next.
-    let _ = storage.remove_item(PENDING);
+    storage::remove(PENDING_SIGN_IN);
     clean_address();
     let pending: Pending = pending
         .and_then(|raw| serde_json::from_str(&raw).ok())
         .ok_or("This sign-in was not started here (or it was already used); sign in again.")?;
     if params.get("state").as_deref() != Some(pending.state.as_str()) {
-        return Err("The sign-in answer does not match the request; sign in again.".to_owned());
+        return Err("The sign-in answer does not match the request; sign in again.".into());
     }
     if let Some(error) = params.get("error") {
+        if pending.silent && needs_a_person(&error) {
+            return Err(Failure { notice: None });
+        }
         let description = params.get("error_description").unwrap_or(error);
-        return Err(format!("Sign-in failed: {description}."));
+        return Err(format!("Sign-in failed: {description}.").into());
     }
     let code = params
         .get("code")
@@ -154,6 +257,7 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
         ("client_id", settings.client_id.as_str()),
         ("code_verifier", pending.verifier.as_str()),
     ];
+    let requested_at = now_ms();
     let response = reqwest::Client::new()
         .post(&discovery.token_endpoint)
         .form(&form)
@@ -164,7 +268,8 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
         return Err(format!(
             "The sign-in service refused the code ({}); sign in again.",
             response.status()
-        ));
+        )
+        .into());
     }
     let tokens: TokenResponse = response
         .json()
@@ -172,14 +277,25 @@ pub async fn complete_sign_in(settings: &OidcSettings) -> Result<Option<Session>
         .map_err(|e| format!("The sign-in service's answer is unreadable ({e})."))?;
     let id_token = tokens
         .id_token
+        .clone()
         .ok_or("The sign-in service sent no ID token.")?;
     let claims = id_claims(&id_token)?;
     check_id_claims(&claims, settings, &pending.nonce)?;
-    Ok(Some(Session {
-        name: claims.name.filter(|n| !n.is_empty()).unwrap_or(claims.sub),
-        token_source: TokenSource::Fixed(tokens.access_token),
+    let endpoint = TokenEndpoint {
+        url: discovery.token_endpoint,
+        client_id: settings.client_id.clone(),
+    };
+    let token_source =
+        TokenSource::Oidc(OidcTokens::new(endpoint, &claims.sub, tokens, requested_at));
+    Ok(Session {
+        name: claims
+            .name
+            .filter(|n| !n.is_empty())
+            .unwrap_or_else(|| claims.sub.clone()),
+        user_id: claims.sub,
+        token_source,
         id_token: Some(id_token),
-    }))
+    })
 }
 
 /// Where to send the browser to end the provider's session, if it says.
@@ -284,12 +400,6 @@ fn clean_address() {
     }
 }
 
-fn session_storage() -> Result<web_sys::Storage, String> {
-    web_sys::window()
-        .and_then(|w| w.session_storage().ok().flatten())
-        .ok_or_else(|| "This browser does not allow session storage.".to_owned())
-}
-
 fn navigate(url: &str) -> Result<(), String> {
     web_sys::window()
         .ok_or("no window")?
@@ -300,7 +410,15 @@ fn navigate(url: &str) -> Result<(), String> {
 
 #[cfg(test)]
 mod tests {
-    use super::challenge;
+    use super::{challenge, needs_a_person};
+
+    #[test]
+    fn only_a_request_for_a_person_is_a_quiet_sign_out() {
+        assert!(needs_a_person("login_required"));
+        assert!(needs_a_person("interaction_required"));
+        assert!(!needs_a_person("invalid_request"));
+        assert!(!needs_a_person("server_error"));
+    }
 
     #[test]
     fn the_challenge_is_rfc_7636s() {

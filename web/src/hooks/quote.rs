@@ -2,9 +2,14 @@
 //! change it (load on mount, save, delete), as one reducer. The page that
 //! uses it only renders [`QuoteState`] and calls [`UseQuote`]'s callbacks.
 //!
-//! Every request goes through [`crate::api`], and every failure through
-//! its `message`, except a refused token: that signs out instead (the
-//! auth context's `on_token_refused`), since no retry here can fix it.
+//! Every request goes through [`crate::api`] (which replaces a token the
+//! API refused as expired, once), and every failure through its
+//! `message`, except a refused token: that signs out instead (the auth
+//! context's `on_token_refused`), since no retry here can fix it.
+//!
+//! The editor's text is kept in `sessionStorage` ([`crate::storage`]) from
+//! the first keystroke until it is saved or the quote deleted, so that it
+//! survives a reload and signing in again after a refused token.
 
 use std::future::Future;
 use std::ops::Deref;
@@ -15,7 +20,8 @@ use yew::platform::spawn_local;
 use yew::prelude::*;
 
 use crate::api::{self, Api};
-use crate::auth::{TokenSource, use_auth};
+use crate::auth::{Session, TokenSource, use_auth};
+use crate::storage;
 
 /// The request under way; one at a time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -43,7 +49,12 @@ pub struct QuoteState {
 #[derive(Debug)]
 pub enum QuoteAction {
     Start(Busy),
-    Loaded(Option<Quote>),
+    /// The stored quote arrived; `unsaved` is text typed before (a
+    /// reload, or signing in again), which the editor shows instead.
+    Loaded {
+        quote: Option<Quote>,
+        unsaved: Option<String>,
+    },
     Saved(Quote),
     Deleted,
     Failed(String),
@@ -62,11 +73,13 @@ impl Reducible for QuoteState {
                 next.busy = Some(busy);
                 next.error = None;
             }
-            QuoteAction::Loaded(quote) => {
-                next.draft = quote
-                    .as_ref()
-                    .map(|q| q.quote.to_string())
-                    .unwrap_or_default();
+            QuoteAction::Loaded { quote, unsaved } => {
+                next.draft = unsaved.unwrap_or_else(|| {
+                    quote
+                        .as_ref()
+                        .map(|q| q.quote.to_string())
+                        .unwrap_or_default()
+                });
                 next.stored = quote;
                 next.busy = None;
             }
@@ -118,11 +131,11 @@ impl Deref for UseQuote {
     }
 }
 
-/// The quote of the person whose tokens come from `token_source`, loaded
-/// when the component mounts. Only inside `<AuthProvider>` (it reads where
-/// the API is, and whom to tell about a refused token).
+/// The quote of the signed-in `session`, loaded when the component
+/// mounts. Only inside `<AuthProvider>` (it reads where the API is, and
+/// whom to tell about a refused token).
 #[hook]
-pub fn use_quote(token_source: TokenSource) -> UseQuote {
+pub fn use_quote(session: Rc<Session>) -> UseQuote {
     let auth = use_auth();
     let state = use_reducer(|| QuoteState {
         busy: Some(Busy::Loading),
@@ -130,15 +143,23 @@ pub fn use_quote(token_source: TokenSource) -> UseQuote {
     });
     let requests = Requests {
         api_base: auth.config.api_base.clone(),
-        token_source,
+        token_source: session.token_source.clone(),
         dispatcher: state.dispatcher(),
         on_token_refused: auth.on_token_refused.clone(),
     };
+    let user = session.user_id.clone();
 
     {
         let requests = requests.clone();
+        let user = user.clone();
         use_effect_with((), move |()| {
-            requests.send(|api| async move { api.quote().await }, QuoteAction::Loaded);
+            requests.send(
+                |api| async move { api.quote().await },
+                move |quote| QuoteAction::Loaded {
+                    quote,
+                    unsaved: storage::draft_for(&user),
+                },
+            );
         });
     }
 
@@ -152,8 +173,14 @@ pub fn use_quote(token_source: TokenSource) -> UseQuote {
             let text = state.draft.clone();
             state.dispatch(QuoteAction::Start(Busy::Saving));
             requests.send(
-                move |api| async move { api.save(&text).await },
-                QuoteAction::Saved,
+                move |api| {
+                    let text = text.clone();
+                    async move { api.save(&text).await }
+                },
+                |quote| {
+                    storage::forget_draft();
+                    QuoteAction::Saved(quote)
+                },
             );
         })
     };
@@ -164,7 +191,10 @@ pub fn use_quote(token_source: TokenSource) -> UseQuote {
             dispatcher.dispatch(QuoteAction::Start(Busy::Deleting));
             requests.send(
                 |api| async move { api.delete().await },
-                |()| QuoteAction::Deleted,
+                |()| {
+                    storage::forget_draft();
+                    QuoteAction::Deleted
+                },
             );
         })
     };
@@ -175,7 +205,10 @@ pub fn use_quote(token_source: TokenSource) -> UseQuote {
     };
     let edit = {
         let dispatcher = state.dispatcher();
-        Callback::from(move |text| dispatcher.dispatch(QuoteAction::Edit(text)))
+        Callback::from(move |text: String| {
+            storage::keep_draft(&user, &text);
+            dispatcher.dispatch(QuoteAction::Edit(text));
+        })
     };
 
     UseQuote {
@@ -200,12 +233,13 @@ struct Requests {
 
 impl Requests {
     /// Runs `call` in the background and dispatches what `done` makes of
-    /// its answer. A client per call: Clerk's tokens are short-lived and
-    /// asked for fresh. A refused token signs out, once, with a notice;
-    /// any other failure is shown.
+    /// its answer. A client per call, with the token of the moment (renewed
+    /// or, with Clerk, short-lived); `call` may run twice when the first
+    /// token was refused as expired. A token still refused signs out, once,
+    /// with a notice; any other failure is shown.
     fn send<T, F>(
         &self,
-        call: impl FnOnce(Api) -> F + 'static,
+        call: impl Fn(Api) -> F + 'static,
         done: impl FnOnce(T) -> QuoteAction + 'static,
     ) where
         T: 'static,
@@ -213,10 +247,7 @@ impl Requests {
     {
         let requests = self.clone();
         spawn_local(async move {
-            let answer = match api::connect(&requests.api_base, &requests.token_source).await {
-                Ok(api) => call(api).await,
-                Err(problem) => Err(problem),
-            };
+            let answer = api::with_token(&requests.api_base, &requests.token_source, call).await;
             match answer {
                 Ok(value) => requests.dispatcher.dispatch(done(value)),
                 Err(problem) if api::is_unauthorized(&problem) => {
@@ -254,21 +285,52 @@ mod tests {
             .fold(Rc::new(QuoteState::default()), Reducible::reduce)
     }
 
+    fn loaded(text: &str) -> QuoteAction {
+        QuoteAction::Loaded {
+            quote: Some(stored(text)),
+            unsaved: None,
+        }
+    }
+
     #[test]
     fn a_loaded_quote_is_also_the_draft() {
-        let state = after([
-            QuoteAction::Start(Busy::Loading),
-            QuoteAction::Loaded(Some(stored("Less is more."))),
-        ]);
+        let state = after([QuoteAction::Start(Busy::Loading), loaded("Less is more.")]);
         assert_eq!(state.draft, "Less is more.");
         assert!(state.stored.is_some());
         assert_eq!(state.busy, None);
     }
 
     #[test]
+    fn text_typed_before_signing_in_again_wins_over_the_stored_quote() {
+        let state = after([
+            QuoteAction::Start(Busy::Loading),
+            QuoteAction::Loaded {
+                quote: Some(stored("Less is more.")),
+                unsaved: Some("More is more, after all".to_owned()),
+            },
+        ]);
+        assert_eq!(state.draft, "More is more, after all");
+        assert_eq!(
+            state
+                .stored
+                .as_ref()
+                .map(|q| q.quote.to_string())
+                .as_deref(),
+            Some("Less is more."),
+            "the stored quote is still the stored one"
+        );
+        let none_stored = after([QuoteAction::Loaded {
+            quote: None,
+            unsaved: Some("First words".to_owned()),
+        }]);
+        assert_eq!(none_stored.draft, "First words");
+        assert!(none_stored.stored.is_none());
+    }
+
+    #[test]
     fn cancel_delete_keeps_the_quote() {
         let state = after([
-            QuoteAction::Loaded(Some(stored("Less is more."))),
+            loaded("Less is more."),
             QuoteAction::AskDelete,
             QuoteAction::CancelDelete,
         ]);
@@ -280,7 +342,7 @@ mod tests {
     #[test]
     fn a_failure_keeps_the_draft_and_closes_the_confirmation() {
         let state = after([
-            QuoteAction::Loaded(Some(stored("Less is more."))),
+            loaded("Less is more."),
             QuoteAction::Edit("More is more.".to_owned()),
             QuoteAction::AskDelete,
             QuoteAction::Start(Busy::Deleting),

@@ -18,7 +18,7 @@ pub struct QuotePageProps {
 #[function_component]
 pub fn QuotePage(props: &QuotePageProps) -> Html {
     let auth = use_auth();
-    let quote = use_quote(props.session.token_source.clone());
+    let quote = use_quote(props.session.clone());
     let user_button = use_node_ref();
     {
         let clerk = auth.clerk.clone();

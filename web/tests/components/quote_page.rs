@@ -1,20 +1,31 @@
 //! The signed-in page against answers the test chooses: the quote or the
-//! empty state, and the API's problem documents turned into what people
-//! read.
+//! empty state, the API's problem documents turned into what people read,
+//! a token the API refuses as expired renewed and the request made once
+//! more, at most once, and unsaved text kept across page loads.
 
 use std::rc::Rc;
 
+use quotes_web::auth::oidc_tokens::{OidcTokens, TokenEndpoint, now_ms};
 use quotes_web::auth::{Auth, AuthStatus, Session, TokenSource};
 use quotes_web::pages::QuotePage;
 use wasm_bindgen_test::wasm_bindgen_test;
 use yew::prelude::*;
 
-use crate::support::{Calls, FakeFetch, auth, mount, oidc_config, press, type_into};
+use crate::support::{
+    Calls, FakeFetch, auth, mount, mount_as_is, oidc_config, press, session_storage, type_into,
+};
 
 const API: &str = "https://api.example.test";
 const PROBLEM: &str = "application/problem+json";
 const NOT_FOUND: &str = r#"{"type": "urn:quotes:problem:no-quote", "title": "Not Found",
     "status": 404, "detail": "You have no quote yet."}"#;
+const EXPIRED: &str = r#"{"type": "urn:quotes:problem:expired-token", "title": "Unauthorized",
+    "status": 401, "detail": "The token has expired."}"#;
+const QUOTE: &str = r#"{"quote": "Simplicity is prerequisite for reliability.",
+    "created_at": "2026-11-26T08:00:00Z", "updated_at": "2026-11-26T09:30:00Z"}"#;
+/// The provider's token endpoint, as the fake `fetch` records it.
+const RENEWAL: &str =
+    "POST /token  grant_type=refresh_token&refresh_token=refresh-1&client_id=quotes-web";
 
 #[derive(Debug, PartialEq, Properties)]
 struct HarnessProps {
@@ -32,9 +43,28 @@ fn Harness(props: &HarnessProps) -> Html {
 }
 
 fn signed_in(expired: &Calls) -> HarnessProps {
+    signed_in_with(expired, OidcTokens::fixed("token-of-ada"))
+}
+
+/// Signed in with an access token `first` and the refresh token
+/// `refresh-1`, renewed at the provider's `/token`.
+fn renewable(expired: &Calls) -> HarnessProps {
+    let tokens = serde_json::from_str(
+        r#"{"access_token": "first", "refresh_token": "refresh-1", "expires_in": 3600}"#,
+    )
+    .expect("a token response");
+    let endpoint = TokenEndpoint {
+        url: "https://id.example.test/token".to_owned(),
+        client_id: "quotes-web".to_owned(),
+    };
+    signed_in_with(expired, OidcTokens::new(endpoint, "ada", tokens, now_ms()))
+}
+
+fn signed_in_with(expired: &Calls, tokens: OidcTokens) -> HarnessProps {
     let session = Rc::new(Session {
         name: "Ada".to_owned(),
-        token_source: TokenSource::Fixed("token-of-ada".to_owned()),
+        user_id: "ada".to_owned(),
+        token_source: TokenSource::Oidc(tokens),
         id_token: None,
     });
     HarnessProps {
@@ -49,9 +79,7 @@ fn signed_in(expired: &Calls) -> HarnessProps {
 
 #[wasm_bindgen_test]
 async fn a_stored_quote_is_shown_and_ready_to_edit() {
-    let quote = r#"{"quote": "Simplicity is prerequisite for reliability.",
-        "created_at": "2026-11-26T08:00:00Z", "updated_at": "2026-11-26T09:30:00Z"}"#;
-    let fetch = FakeFetch::new(&[("GET /me/quote", 200, "application/json", quote)]);
+    let fetch = FakeFetch::new(&[("GET /me/quote", 200, "application/json", QUOTE)]);
     let page = mount::<Harness>(signed_in(&Calls::default())).await;
     page.until("the quote", |page| page.find("#current-quote").is_some())
         .await;
@@ -134,4 +162,143 @@ async fn a_refused_token_signs_out_instead_of_showing_an_error() {
     page.until("the sign-out", |_| expired.count() > 0).await;
     assert_eq!(expired.count(), 1);
     assert!(page.find("[role=alert]").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn an_expired_token_is_renewed_and_the_request_made_once_more() {
+    let fetch = FakeFetch::new(&[
+        ("GET /me/quote", 401, PROBLEM, EXPIRED),
+        ("GET /me/quote", 200, "application/json", QUOTE),
+        (
+            "POST /token",
+            200,
+            "application/json",
+            r#"{"access_token": "second", "refresh_token": "refresh-2", "expires_in": 3600}"#,
+        ),
+    ]);
+    let expired = Calls::default();
+    let page = mount::<Harness>(renewable(&expired)).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    assert_eq!(
+        fetch.requests(),
+        [
+            "GET /me/quote Bearer first",
+            RENEWAL,
+            "GET /me/quote Bearer second"
+        ]
+    );
+    assert_eq!(expired.count(), 0, "no sign-out");
+    assert!(page.find("[role=alert]").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn a_token_refused_again_after_renewal_signs_out_once() {
+    let fetch = FakeFetch::new(&[
+        ("GET /me/quote", 401, PROBLEM, EXPIRED),
+        (
+            "POST /token",
+            200,
+            "application/json",
+            r#"{"access_token": "second", "expires_in": 3600}"#,
+        ),
+    ]);
+    let expired = Calls::default();
+    let page = mount::<Harness>(renewable(&expired)).await;
+    page.until("the sign-out", |_| expired.count() > 0).await;
+    assert_eq!(
+        fetch.requests(),
+        [
+            "GET /me/quote Bearer first",
+            RENEWAL,
+            "GET /me/quote Bearer second"
+        ],
+        "one renewal, one more try, then no more"
+    );
+    assert_eq!(expired.count(), 1);
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_renewal_signs_out() {
+    let fetch = FakeFetch::new(&[
+        ("GET /me/quote", 401, PROBLEM, EXPIRED),
+        (
+            "POST /token",
+            400,
+            "application/json",
+            r#"{"error": "invalid_grant"}"#,
+        ),
+    ]);
+    let expired = Calls::default();
+    let page = mount::<Harness>(renewable(&expired)).await;
+    page.until("the sign-out", |_| expired.count() > 0).await;
+    assert_eq!(fetch.requests(), ["GET /me/quote Bearer first", RENEWAL]);
+    assert_eq!(expired.count(), 1);
+    assert!(page.find("[role=alert]").is_none());
+}
+
+#[wasm_bindgen_test]
+async fn typed_text_is_kept_until_it_is_saved() {
+    let saved = r#"{"quote": "Typed, then kept.",
+        "created_at": "2026-11-26T08:00:00Z", "updated_at": "2026-11-26T10:00:00Z"}"#;
+    let _fetch = FakeFetch::new(&[
+        ("GET /me/quote", 200, "application/json", QUOTE),
+        ("PUT /me/quote", 200, "application/json", saved),
+    ]);
+    let page = mount::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    type_into(&page.textarea(), "Typed, then kept.").await;
+    let kept = session_storage()
+        .get_item("quotes.draft")
+        .expect("readable")
+        .unwrap_or_default();
+    assert!(kept.contains("Typed, then kept."), "{kept}");
+    assert!(
+        !kept.contains("token"),
+        "no token next to the draft: {kept}"
+    );
+    drop(page);
+
+    // The next page load (after signing in again) shows it in the editor,
+    // and the stored quote where it was.
+    let page = mount_as_is::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    assert_eq!(page.textarea().value(), "Typed, then kept.");
+    assert_eq!(
+        page.text("#current-quote"),
+        "Simplicity is prerequisite for reliability."
+    );
+
+    // Saved: nothing is kept any more.
+    assert!(press(&page.textarea(), "Enter", false).await);
+    page.until("the saved quote", |page| {
+        page.text("#current-quote") == "Typed, then kept."
+    })
+    .await;
+    assert_eq!(
+        session_storage()
+            .get_item("quotes.draft")
+            .expect("readable"),
+        None
+    );
+}
+
+#[wasm_bindgen_test]
+async fn someone_elses_draft_is_not_shown() {
+    session_storage()
+        .set_item(
+            "quotes.draft",
+            r#"{"user": "grace", "text": "Grace's unsaved words"}"#,
+        )
+        .expect("stored");
+    let _fetch = FakeFetch::new(&[("GET /me/quote", 200, "application/json", QUOTE)]);
+    let page = mount_as_is::<Harness>(signed_in(&Calls::default())).await;
+    page.until("the quote", |page| page.find("#current-quote").is_some())
+        .await;
+    assert_eq!(
+        page.textarea().value(),
+        "Simplicity is prerequisite for reliability."
+    );
 }

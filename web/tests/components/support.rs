@@ -17,8 +17,16 @@ pub struct Mounted<C: BaseComponent> {
     root: Element,
 }
 
-/// Renders `C` with `props` and lets it settle.
+/// Renders `C` with `props` and lets it settle, in a tab with nothing in
+/// `sessionStorage` (no draft or marker left by another test).
 pub async fn mount<C: BaseComponent>(props: C::Properties) -> Mounted<C> {
+    session_storage().clear().expect("storage cleared");
+    mount_as_is(props).await
+}
+
+/// Renders `C` with `props` and lets it settle, with `sessionStorage` as
+/// the test left it.
+pub async fn mount_as_is<C: BaseComponent>(props: C::Properties) -> Mounted<C> {
     let document = document();
     let root = document.create_element("div").expect("a div");
     document
@@ -93,6 +101,12 @@ impl<C: BaseComponent> Drop for Mounted<C> {
         }
         self.root.remove();
     }
+}
+
+pub fn session_storage() -> web_sys::Storage {
+    web_sys::window()
+        .and_then(|window| window.session_storage().ok().flatten())
+        .expect("session storage")
 }
 
 pub fn document() -> web_sys::Document {
@@ -173,8 +187,10 @@ impl Calls {
 }
 
 /// While alive, `fetch` answers from a table instead of the network:
-/// `"METHOD /path"` to `[status, content type, body]`. Anything else gets a
-/// 599. Every request is recorded as `"METHOD /path authorization"`.
+/// `"METHOD /path"` to `[status, content type, body]`. A route given more
+/// than once answers in that order, the last answer from then on.
+/// Anything else gets a 599. Every request is recorded as `"METHOD /path
+/// authorization"`, and a form's body after that.
 pub struct FakeFetch {
     original: JsValue,
 }
@@ -188,7 +204,13 @@ impl FakeFetch {
                 &JsValue::from(*content_type),
                 &JsValue::from(*body),
             );
-            js_sys::Reflect::set(&table, &JsValue::from(*route), &answer).expect("set");
+            let key = JsValue::from(*route);
+            let answers = js_sys::Reflect::get(&table, &key)
+                .ok()
+                .filter(|answers| answers.is_object())
+                .map_or_else(js_sys::Array::new, |answers| js_sys::Array::from(&answers));
+            answers.push(&answer);
+            js_sys::Reflect::set(&table, &key, &answers).expect("set");
         }
         let global = js_sys::global();
         let original = js_sys::Reflect::get(&global, &"fetch".into()).expect("fetch");
@@ -199,8 +221,12 @@ impl FakeFetch {
                const request = new Request(input, init);
                const path = new URL(request.url).pathname;
                const key = `${request.method} ${path}`;
-               globalThis.__requests.push(`${key} ${request.headers.get('authorization') ?? ''}`);
-               const [status, type, body] = table[key] ?? [599, 'text/plain', 'no route'];
+               const form = (request.headers.get('content-type') ?? '')
+                 .startsWith('application/x-www-form-urlencoded');
+               const sent = form ? ` ${await request.clone().text()}` : '';
+               globalThis.__requests.push(`${key} ${request.headers.get('authorization') ?? ''}${sent}`);
+               const answers = table[key] ?? [[599, 'text/plain', 'no route']];
+               const [status, type, body] = answers.length > 1 ? answers.shift() : answers[0];
                const response = new Response(status === 204 ? null : body,
                                              { status, headers: { 'content-type': type } });
                // As from the network: the app's HTTP client reads the URL.
