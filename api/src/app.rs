@@ -11,7 +11,7 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, HttpServer, web};
 use utoipa_actix_web::AppExt;
 
-use crate::auth::{Clock, KeyStore, KeyStoreSettings, Verifier};
+use crate::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::{self, DevIdp};
@@ -39,6 +39,10 @@ pub struct Seams {
 pub struct Application {
     port: u16,
     server: Server,
+    /// Marked draining on SIGTERM/SIGINT.
+    readiness: web::Data<ops::Readiness>,
+    /// How long the server keeps serving after SIGTERM/SIGINT.
+    drain: std::time::Duration,
     /// The metrics listener, when `METRICS_BIND_ADDR` asks for one.
     metrics: Option<(u16, Server)>,
 }
@@ -81,20 +85,7 @@ impl Application {
         let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
-        let keys = match &config.auth.static_key {
-            Some(key) => KeyStore::fixed(key.clone()),
-            None => KeyStore::new(
-                &config.auth.issuer,
-                config.auth.jwks_url.clone(),
-                seams.key_store,
-            ),
-        };
-        keys.start();
-        let mut verifier = Verifier::new(&config.auth, keys);
-        if let Some(clock) = seams.clock {
-            verifier = verifier.with_clock(clock);
-        }
-        let verifier = web::Data::new(verifier);
+        let verifier = web::Data::new(verifier(&config.auth, seams));
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
         let readiness = web::Data::new(ops::Readiness::default());
@@ -116,6 +107,7 @@ impl Application {
         });
         let cors_origins = config.cors_allowed_origins.clone();
 
+        let app_readiness = readiness.clone();
         let server = HttpServer::new(move || {
             // Called once on each worker's thread (again if one restarts).
             let share = next_share.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -165,6 +157,8 @@ impl Application {
         })
         .listen(listener)?
         .shutdown_timeout(config.shutdown_timeout.as_secs())
+        // SIGTERM/SIGINT are handled in `run`, which drains first.
+        .disable_signals()
         // Headers must arrive within this, or the connection is closed
         // (slowloris); idle keep-alive connections are closed too.
         .client_request_timeout(config.header_timeout)
@@ -175,6 +169,8 @@ impl Application {
         Ok(Self {
             port,
             server: server.run(),
+            readiness: app_readiness,
+            drain: config.shutdown_drain,
             metrics,
         })
     }
@@ -194,9 +190,30 @@ impl Application {
         self.server.handle()
     }
 
-    /// Serves until the process is told to stop; the metrics listener
-    /// stops with the API.
+    /// Serves until the process is told to stop (SIGTERM or SIGINT): from
+    /// then on `/readyz` answers `503` while the server keeps serving for
+    /// the drain period, then it stops accepting connections and lets the
+    /// requests in flight finish. A second signal skips the rest of the
+    /// drain. The metrics listener stops with the API.
     pub async fn run(self) -> std::io::Result<()> {
+        let handle = self.server.handle();
+        let readiness = self.readiness.clone();
+        let drain = self.drain;
+        tokio::spawn(async move {
+            if stop_signal().await.is_err() {
+                return;
+            }
+            readiness.start_draining();
+            tracing::info!(
+                drain_secs = drain.as_secs(),
+                "stopping: /readyz answers 503, serving on during the drain"
+            );
+            tokio::select! {
+                () = tokio::time::sleep(drain) => {}
+                _ = stop_signal() => tracing::info!("stopping now: a second signal"),
+            }
+            handle.stop(true).await;
+        });
         let Some((_, metrics)) = self.metrics else {
             return self.server.await;
         };
@@ -207,6 +224,30 @@ impl Application {
         let _ = metrics.await;
         served
     }
+}
+
+/// The token verifier, its keys loading from now on.
+fn verifier(auth: &AuthSettings, seams: Seams) -> Verifier {
+    let keys = match &auth.static_key {
+        Some(key) => KeyStore::fixed(key.clone()),
+        None => KeyStore::new(&auth.issuer, auth.jwks_url.clone(), seams.key_store),
+    };
+    keys.start();
+    let verifier = Verifier::new(auth, keys);
+    match seams.clock {
+        Some(clock) => verifier.with_clock(clock),
+        None => verifier,
+    }
+}
+
+/// The first SIGTERM or SIGINT.
+async fn stop_signal() -> std::io::Result<()> {
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?;
+    tokio::select! {
+        _ = terminate.recv() => {}
+        interrupted = tokio::signal::ctrl_c() => interrupted?,
+    }
+    Ok(())
 }
 
 /// The metrics listener: one worker, `GET /metrics` only, stopped with the

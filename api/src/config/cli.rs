@@ -92,6 +92,12 @@ pub struct ServeArgs {
     #[arg(long, env = "SHUTDOWN_TIMEOUT_SECS", default_value = "10")]
     pub shutdown_timeout_secs: String,
 
+    /// Seconds the server keeps serving after SIGTERM/SIGINT, with
+    /// `/readyz` answering 503, before it stops accepting connections (so
+    /// that a load balancer stops sending requests first).
+    #[arg(long, env = "SHUTDOWN_DRAIN_SECS", default_value = "0")]
+    pub shutdown_drain_secs: String,
+
     /// Seconds a whole request (reading the body included) may take before
     /// it is answered 408.
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "15")]

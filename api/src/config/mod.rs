@@ -36,6 +36,8 @@ pub struct Config {
     pub bind_addr: SocketAddr,
     pub http_workers: Option<usize>,
     pub shutdown_timeout: Duration,
+    /// How long the server keeps serving after SIGTERM/SIGINT, not ready.
+    pub shutdown_drain: Duration,
     pub request_timeout: Duration,
     /// How long a client may take to send a request's headers.
     pub header_timeout: Duration,
@@ -101,6 +103,10 @@ impl Config {
             shutdown_timeout: Duration::from_secs(number(
                 "SHUTDOWN_TIMEOUT_SECS",
                 &args.shutdown_timeout_secs,
+            )?),
+            shutdown_drain: Duration::from_secs(number(
+                "SHUTDOWN_DRAIN_SECS",
+                &args.shutdown_drain_secs,
             )?),
             request_timeout: Duration::from_secs(
                 u64::try_from(positive(
@@ -225,6 +231,7 @@ impl Config {
             bind_addr: SocketAddr::from(([127, 0, 0, 1], 8080)),
             http_workers: None,
             shutdown_timeout: Duration::from_secs(10),
+            shutdown_drain: Duration::ZERO,
             request_timeout: Duration::from_secs(15),
             header_timeout: Duration::from_secs(5),
             keep_alive: Duration::from_secs(30),

@@ -41,9 +41,23 @@ pub const READINESS_MAX_AGE: Duration = Duration::from_secs(1);
 #[derive(Debug, Default)]
 pub struct Readiness {
     last: tokio::sync::Mutex<Option<(Instant, bool)>>,
+    /// Set on SIGTERM: the server still serves, but asks for no new traffic.
+    draining: std::sync::atomic::AtomicBool,
 }
 
 impl Readiness {
+    /// From now on `/readyz` answers `503`, so load balancers and
+    /// Kubernetes send new requests elsewhere while this server finishes.
+    pub fn start_draining(&self) {
+        self.draining
+            .store(true, std::sync::atomic::Ordering::Release);
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_draining(&self) -> bool {
+        self.draining.load(std::sync::atomic::Ordering::Acquire)
+    }
+
     /// Whether the database answers and the schema is migrated, as checked
     /// at most [`READINESS_MAX_AGE`] ago.
     pub async fn database_ok(&self, db: &Database) -> bool {
@@ -101,7 +115,9 @@ pub struct NotReady {
 /// Readiness
 ///
 /// `200` when the database answers, the schema is migrated and the signing
-/// keys are loaded; otherwise `503` with the checks that failed. Load
+/// keys are loaded; otherwise `503` with the checks that failed, and `503`
+/// from the moment the server is told to stop (it keeps serving for
+/// `SHUTDOWN_DRAIN_SECS`, so that balancers can move traffic away first). Load
 /// balancers route traffic by it. The database check is at most a second
 /// old, so probes never compete with requests for connections.
 #[utoipa::path(
@@ -119,13 +135,14 @@ pub async fn readyz(
     verifier: web::Data<Verifier>,
     readiness: web::Data<Readiness>,
 ) -> HttpResponse {
+    let draining = readiness.is_draining();
     let database_ok = readiness.database_ok(&db).await;
     let keys_ok = verifier.keys().is_loaded();
     let checks = Checks {
         database: database_ok.into(),
         signing_keys: keys_ok.into(),
     };
-    if database_ok && keys_ok {
+    if database_ok && keys_ok && !draining {
         return HttpResponse::Ok().json(Ready {
             status: "ready",
             checks,
@@ -139,7 +156,12 @@ pub async fn readyz(
                 kind: ProblemType::Unavailable.uri(),
                 title: "Service Unavailable",
                 status: 503,
-                detail: "Not ready to serve requests; see checks.".to_owned(),
+                detail: if draining {
+                    "Shutting down: finishing the requests in flight; send new ones elsewhere."
+                        .to_owned()
+                } else {
+                    "Not ready to serve requests; see checks.".to_owned()
+                },
             },
             checks,
         })

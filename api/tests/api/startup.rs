@@ -60,6 +60,7 @@ fn bad_values_are_reported_by_variable_name() {
         ("DATABASE_URL", "mysql://localhost/quotes"),
         ("HTTP_HEADER_TIMEOUT_SECS", "0"),
         ("HTTP_KEEP_ALIVE_SECS", "soon"),
+        ("SHUTDOWN_DRAIN_SECS", "-1"),
         ("DEV_IDP_TOKEN_TTL_SECS", "0"),
         ("DEV_IDP_TOKEN_TTL_SECS", "86401"),
         ("DEV_IDP_TOKEN_TTL_SECS", "an hour"),
@@ -342,4 +343,67 @@ async fn every_line_logged_inside_a_request_carries_its_request_id() {
     };
     assert_eq!(rejected["reason"], "issuer", "{rejected}");
     assert_eq!(rejected["span"]["request_id"], "trace-7f3a", "{rejected}");
+}
+
+#[tokio::test]
+async fn sigterm_turns_readiness_off_and_serves_on_through_the_drain() {
+    let key = TestKey::rsa();
+    let idp = TestIdp::start(&[&key]);
+    let db = TestDatabase::create().await;
+    let server = start_server_with(
+        &db,
+        &idp,
+        binary()
+            .env("SHUTDOWN_DRAIN_SECS", "2")
+            .stderr(Stdio::null()),
+    )
+    .await;
+    let base = format!("http://127.0.0.1:{}", server.port);
+    let client = reqwest::Client::new();
+    let status = |path: &'static str| {
+        let request = client.get(format!("{base}{path}"));
+        async move { request.send().await.map(|r| r.status().as_u16()) }
+    };
+    assert_eq!(status("/readyz").await.unwrap(), 200);
+
+    terminate(&server.child);
+    let signalled = Instant::now();
+    // Not ready at once, so that a balancer stops sending new requests...
+    loop {
+        if status("/readyz").await.unwrap() == 503 {
+            break;
+        }
+        assert!(
+            signalled.elapsed() < Duration::from_secs(1),
+            "/readyz still answers 200 after SIGTERM"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    // ...while requests that still arrive are served.
+    assert_eq!(status("/healthz").await.unwrap(), 200);
+    let saved = client
+        .put(format!("{base}/me/quote"))
+        .bearer_auth(key.sign(&idp.claims("user_draining")))
+        .json(&serde_json::json!({"quote": "Served while draining."}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), 201);
+    assert!(
+        signalled.elapsed() < Duration::from_secs(2),
+        "the checks took longer than the drain"
+    );
+
+    // Then it stops by itself, cleanly.
+    let exit = tokio::task::spawn_blocking(move || {
+        let mut server = server;
+        server.child.wait().unwrap()
+    })
+    .await
+    .unwrap();
+    assert!(exit.success(), "{exit:?}");
+    assert!(
+        signalled.elapsed() >= Duration::from_secs(2),
+        "stopped before the drain ended"
+    );
 }
