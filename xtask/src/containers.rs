@@ -13,6 +13,9 @@ const COMPOSE_FILES: &[&str] = &["docker-compose.yml", "docker-compose.replicas.
 /// Every Dockerfile of the project.
 const DOCKERFILES: &[&str] = &["api/Dockerfile", "web/Dockerfile"];
 
+/// The Kubernetes manifests, validated against the API's schemas offline.
+const KUBERNETES_DIR: &str = "deploy/kubernetes";
+
 /// The script that writes the web app's config.json when its container
 /// starts.
 const CONFIG_JSON_SCRIPT: &str = "web/container/config-json.sh";
@@ -46,6 +49,7 @@ pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
         )?;
         tally.passed += 1;
     }
+    kubernetes(tools, tally)?;
     config_json(tally)?;
     content_security_policy(tally)
 }
@@ -234,4 +238,52 @@ fn content_security_policy(tally: &mut Tally) -> Result {
     }
     tally.passed += 1;
     Ok(())
+}
+
+/// Every manifest in `deploy/kubernetes` against Kubernetes' own schemas
+/// (strict: no unknown fields), and the pod's grace period long enough for
+/// the drain and the requests in flight.
+fn kubernetes(tools: &PythonTools, tally: &mut Tally) -> Result {
+    let dir = root().join(KUBERNETES_DIR);
+    let mut manifests: Vec<_> = std::fs::read_dir(&dir)
+        .map_err(|e| format!("{}: {e}", dir.display()))?
+        .filter_map(|entry| entry.ok().map(|entry| entry.path()))
+        .filter(|path| path.extension().is_some_and(|ext| ext == "yaml"))
+        .collect();
+    manifests.sort();
+    run_checked(
+        tools
+            .tool("kubernetes-validate")
+            .args(["--strict", "--quiet"])
+            .args(&manifests),
+        "kubernetes-validate",
+    )?;
+    tally.passed += 1;
+
+    let read = |file: &str| {
+        std::fs::read_to_string(dir.join(file)).map_err(|e| format!("{KUBERNETES_DIR}/{file}: {e}"))
+    };
+    let (api, config) = (read("api.yaml")?, read("config.yaml")?);
+    let grace = setting(&api, "terminationGracePeriodSeconds")?;
+    let drain = setting(&config, "SHUTDOWN_DRAIN_SECS")?;
+    let finish = setting(&config, "SHUTDOWN_TIMEOUT_SECS")?;
+    if grace <= drain + finish {
+        return Err(format!(
+            "{KUBERNETES_DIR}: terminationGracePeriodSeconds ({grace}) must exceed \
+             SHUTDOWN_DRAIN_SECS + SHUTDOWN_TIMEOUT_SECS ({drain} + {finish}), or the pod \
+             is killed with requests in flight"
+        ));
+    }
+    println!("kubernetes: grace period {grace} s > drain {drain} s + finish {finish} s");
+    tally.passed += 1;
+    Ok(())
+}
+
+/// The number after `key:` in a manifest (quoted or not).
+fn setting(manifest: &str, key: &str) -> Result<u64> {
+    manifest
+        .lines()
+        .find_map(|line| line.trim().strip_prefix(key)?.strip_prefix(':'))
+        .and_then(|value| value.trim().trim_matches('"').parse().ok())
+        .ok_or_else(|| format!("{KUBERNETES_DIR}: no number for {key}"))
 }
