@@ -81,6 +81,14 @@ impl Application {
         let shares =
             Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
         let workers = shares.len();
+        // The connection budget: every instance may hold this many, so
+        // instances x this must fit what the database or pooler accepts.
+        tracing::info!(
+            database_connections = config.database.pool_size,
+            workers,
+            "at most {} database connections from this instance",
+            config.database.pool_size
+        );
         shares[0].migrate_in_background().await;
         let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));

@@ -331,16 +331,23 @@ async fn every_line_logged_inside_a_request_carries_its_request_id() {
     assert_eq!(response.status(), 401);
 
     let deadline = Instant::now() + Duration::from_secs(10);
+    let mut budget = None;
     let rejected = loop {
         let left = deadline.saturating_duration_since(Instant::now());
         let line = received
             .recv_timeout(left)
             .expect("the token rejection is logged");
         let entry: serde_json::Value = serde_json::from_str(&line).unwrap();
+        if entry.get("database_connections").is_some() {
+            budget = Some(entry.clone());
+        }
         if entry["message"] == "token rejected" {
             break entry;
         }
     };
+    // The start says how many connections this instance may hold.
+    let budget = budget.expect("the connection budget is logged at start");
+    assert_eq!(budget["database_connections"], 8, "{budget}");
     assert_eq!(rejected["reason"], "issuer", "{rejected}");
     assert_eq!(rejected["span"]["request_id"], "trace-7f3a", "{rejected}");
 }
