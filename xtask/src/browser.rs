@@ -50,7 +50,7 @@ pub fn chromedriver() -> Result<PathBuf> {
 
 /// The program named by `variable`, or the first of `paths` that exists,
 /// or the first of `paths` once apt has installed `package`.
-fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBuf> {
+pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBuf> {
     if let Some(path) = std::env::var_os(variable) {
         return Some(PathBuf::from(path));
     }

@@ -29,7 +29,7 @@ mod walkthrough;
 mod web;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::time::Instant;
 
@@ -173,7 +173,8 @@ fn test() -> Result {
         layers::check(&mut tally)
     })?;
     step("supply chain (cargo deny)", || deny::check(&mut tally))?;
-    step("Rust tests", || cargo_test(&mut tally))?;
+    let haproxy = step("HAProxy (for the rolling-restart test)", haproxy)?;
+    step("Rust tests", || cargo_test(&haproxy, &mut tally))?;
     step("web app unit tests", || web::test(&mut tally))?;
     let python = step("Python tools", python::PythonTools::install)?;
     step("container files", || containers::check(&python, &mut tally))?;
@@ -278,9 +279,20 @@ fn cargo(args: &[&str]) -> Result {
 }
 
 /// Runs `cargo test`, echoing its output and adding up its summaries.
-fn cargo_test(tally: &mut Tally) -> Result {
+/// Debian's `haproxy`, the real load balancer the replicas test puts in
+/// front of three API processes; installed with apt when missing and we may.
+fn haproxy() -> Result<PathBuf> {
+    browser::installed("HAPROXY", &["/usr/sbin/haproxy"], "haproxy").ok_or_else(|| {
+        "the rolling-restart test needs HAProxy: install it (`apt-get install haproxy`) \
+         or set HAPROXY to an haproxy executable"
+            .to_owned()
+    })
+}
+
+fn cargo_test(haproxy: &Path, tally: &mut Tally) -> Result {
     let mut child = Command::new(env!("CARGO"))
         .args(["test", "--workspace", "--color", "never"])
+        .env("HAPROXY", haproxy)
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -15,6 +15,7 @@ mod helpers;
 mod openapi;
 mod operations;
 mod quotes;
+mod replicas;
 mod resilience;
 mod startup;
 mod tokens;
