@@ -31,13 +31,14 @@ mod web;
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
-use std::time::Instant;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
 
 fn main() -> ExitCode {
     let task = std::env::args().nth(1);
     let result = match task.as_deref() {
         Some("run") => run(),
-        Some("test") => test(),
+        Some("test") => test().inspect_err(|_| print_step_times()),
         Some("bench") => bench::run(),
         Some("web") => web::build().map(drop),
         Some("browser") => browser_checks(),
@@ -197,14 +198,37 @@ fn test() -> Result {
         bench::smoke(&mut tally)
     })?;
     step("README walkthrough", || walkthrough::run(&mut tally))?;
+    print_step_times();
     println!("\nxtask: every check passed in {:.0?}", started.elapsed());
     println!("tests: {} passed, {} failed", tally.passed, tally.failed);
     Ok(())
 }
 
+/// Each step's name and how long it took, for the table `test` ends with.
+static STEP_TIMES: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
+
 fn step<T>(name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
     println!("\n==> {name}");
-    run().map_err(|e| format!("{name} failed: {e}"))
+    let started = Instant::now();
+    let result = run().map_err(|e| format!("{name} failed: {e}"));
+    if let Ok(mut times) = STEP_TIMES.lock() {
+        times.push((name.to_owned(), started.elapsed()));
+    }
+    result
+}
+
+/// The steps run so far with their times, slowest marked, as a table a
+/// person can read at the end of a long run.
+fn print_step_times() {
+    let Ok(times) = STEP_TIMES.lock() else {
+        return;
+    };
+    let width = times.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
+    println!("\n{:<width$}  {:>8}", "step", "time");
+    for (name, took) in times.iter() {
+        let secs = took.as_secs();
+        println!("{name:<width$}  {:>4}m{:02}s", secs / 60, secs % 60);
+    }
 }
 
 /// The repository's root folder.
