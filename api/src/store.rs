@@ -5,7 +5,10 @@
 //! write computes them in SQL as UTC so the session time zone never matters.
 //!
 //! Every statement is prepared once per connection (diesel's statement
-//! cache), so a request costs the database one round trip.
+//! cache), so a request costs the database one round trip; behind a
+//! transaction-mode pooler statements are prepared inside each request's
+//! transaction instead (`db::PoolMode`). The functions take the connection
+//! they are given and never open transactions themselves.
 
 use chrono::{DateTime, NaiveDateTime, Utc};
 use diesel::dsl;

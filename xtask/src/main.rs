@@ -29,7 +29,7 @@ mod walkthrough;
 mod web;
 
 use std::io::{BufRead, BufReader};
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -174,8 +174,27 @@ fn test() -> Result {
         layers::check(&mut tally)
     })?;
     step("supply chain (cargo deny)", || deny::check(&mut tally))?;
-    let haproxy = step("HAProxy (for the rolling-restart test)", haproxy)?;
-    step("Rust tests", || cargo_test(&haproxy, &mut tally))?;
+    let parts = step(
+        "HAProxy and PgBouncer (for the rolling-restart and pooler tests)",
+        ServiceParts::install,
+    )?;
+    step("Rust tests", || {
+        cargo_test(&["--workspace"], &parts, &[], &mut tally)
+    })?;
+    step(
+        "the API's database tests through PgBouncer in transaction mode",
+        || {
+            cargo_test(
+                &["--package", "quotes-api", "--test", "api", "--"]
+                    .into_iter()
+                    .chain(THROUGH_POOLER.iter().copied())
+                    .collect::<Vec<_>>(),
+                &parts,
+                &[("QUOTES_TEST_THROUGH_PGBOUNCER", "1")],
+                &mut tally,
+            )
+        },
+    )?;
     step("web app unit tests", || web::test(&mut tally))?;
     let python = step("Python tools", python::PythonTools::install)?;
     step("container files", || containers::check(&python, &mut tally))?;
@@ -302,21 +321,56 @@ fn cargo(args: &[&str]) -> Result {
     }
 }
 
-/// Runs `cargo test`, echoing its output and adding up its summaries.
+/// The API's test modules whose requests reach the database, run a second
+/// time with PgBouncer in transaction mode in front of it.
+const THROUGH_POOLER: &[&str] = &[
+    "quotes::",
+    "webhooks::",
+    "operations::",
+    "clerk::",
+    "clients::",
+];
+
 /// Debian's `haproxy`, the real load balancer the replicas test puts in
-/// front of three API processes; installed with apt when missing and we may.
-fn haproxy() -> Result<PathBuf> {
-    browser::installed("HAPROXY", &["/usr/sbin/haproxy"], "haproxy").ok_or_else(|| {
-        "the rolling-restart test needs HAProxy: install it (`apt-get install haproxy`) \
-         or set HAPROXY to an haproxy executable"
-            .to_owned()
-    })
+/// front of three API processes, and `pgbouncer`, the real
+/// transaction-mode pooler; installed with apt when missing and we may.
+struct ServiceParts {
+    haproxy: PathBuf,
+    pgbouncer: PathBuf,
 }
 
-fn cargo_test(haproxy: &Path, tally: &mut Tally) -> Result {
+impl ServiceParts {
+    fn install() -> Result<Self> {
+        let haproxy =
+            browser::installed("HAPROXY", &["/usr/sbin/haproxy"], "haproxy").ok_or_else(|| {
+                "the rolling-restart test needs HAProxy: install it (`apt-get install haproxy`) \
+                 or set HAPROXY to an haproxy executable"
+                    .to_owned()
+            })?;
+        let pgbouncer = browser::installed("PGBOUNCER", &["/usr/sbin/pgbouncer"], "pgbouncer")
+            .ok_or_else(|| {
+                "the pooler tests need PgBouncer: install it (`apt-get install pgbouncer`) \
+                 or set PGBOUNCER to a pgbouncer executable"
+                    .to_owned()
+            })?;
+        Ok(Self { haproxy, pgbouncer })
+    }
+}
+
+/// Runs `cargo test` with `args`, echoing its output and adding up its
+/// summaries.
+fn cargo_test(
+    args: &[&str],
+    parts: &ServiceParts,
+    env: &[(&str, &str)],
+    tally: &mut Tally,
+) -> Result {
     let mut child = Command::new(env!("CARGO"))
-        .args(["test", "--workspace", "--color", "never"])
-        .env("HAPROXY", haproxy)
+        .args(["test", "--color", "never"])
+        .args(args)
+        .env("HAPROXY", &parts.haproxy)
+        .env("PGBOUNCER", &parts.pgbouncer)
+        .envs(env.iter().copied())
         .stdout(Stdio::piped())
         .spawn()
         .map_err(|e| format!("cannot run cargo: {e}"))?;

@@ -201,9 +201,15 @@ pub struct DatabaseArgs {
     #[arg(long, env = "DATABASE_CONNECT_TIMEOUT_MS", default_value = "3000")]
     pub database_connect_timeout_ms: String,
 
-    /// Postgres `statement_timeout` for every connection, in milliseconds.
+    /// Postgres `statement_timeout` for every statement, in milliseconds.
     #[arg(long, env = "DATABASE_STATEMENT_TIMEOUT_MS", default_value = "5000")]
     pub database_statement_timeout_ms: String,
+
+    /// `session` (direct, or a session-mode pooler) or `transaction` (a
+    /// transaction-mode pooler: PgBouncer, Neon's or Supabase's pooled URL):
+    /// then no state is kept on a server connection between transactions.
+    #[arg(long, env = "DATABASE_POOL_MODE", default_value = "session")]
+    pub database_pool_mode: String,
 }
 
 /// Identity provider settings.

@@ -219,6 +219,10 @@ pub fn database_settings(args: &DatabaseArgs) -> Result<DatabaseSettings, Config
             "DATABASE_STATEMENT_TIMEOUT_MS",
             &args.database_statement_timeout_ms,
         )?,
+        pool_mode: args
+            .database_pool_mode
+            .parse()
+            .map_err(|message| ConfigError::new("DATABASE_POOL_MODE", message))?,
     })
 }
 

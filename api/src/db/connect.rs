@@ -5,11 +5,13 @@
 use std::sync::Arc;
 
 use diesel::ConnectionError;
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel::connection::CacheSize;
+use diesel_async::{AsyncConnection, AsyncPgConnection, SimpleAsyncConnection};
+use futures_util::future::Either;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
 use tokio_postgres::config::SslMode;
 
-use super::settings::{DatabaseSettings, DatabaseUrl, TlsMode};
+use super::settings::{DatabaseSettings, DatabaseUrl, PoolMode, TlsMode};
 
 /// Shown to Postgres operators in `pg_stat_activity`.
 const APPLICATION_NAME: &str = "quotes-api";
@@ -21,14 +23,14 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<AsyncPgConnection, C
     config
         .application_name(APPLICATION_NAME)
         .connect_timeout(settings.connect_timeout);
-    let mut conn = match url.tls {
+    match url.tls {
         TlsMode::Disable => {
             config.ssl_mode(SslMode::Disable);
             let (client, connection) = config
                 .connect(tokio_postgres::NoTls)
                 .await
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+            set_up(settings, client, connection).await
         }
         mode => {
             config.ssl_mode(if mode == TlsMode::Prefer {
@@ -41,17 +43,76 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<AsyncPgConnection, C
                 .connect(tls)
                 .await
                 .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
-            AsyncPgConnection::try_from_client_and_connection(client, connection).await?
+            set_up(settings, client, connection).await
         }
-    };
-    // A session setting rather than a startup option, because connection
-    // poolers such as PgBouncer refuse unknown startup options.
-    let timeout_ms = settings.statement_timeout.as_millis();
-    diesel::sql_query(format!("SET statement_timeout = {timeout_ms}"))
-        .execute(&mut conn)
-        .await
-        .map_err(ConnectionError::CouldntSetupConfiguration)?;
-    Ok(conn)
+    }
+}
+
+/// Wraps an open connection for diesel and gives it the session settings
+/// the pool mode allows.
+async fn set_up<S>(
+    settings: &DatabaseSettings,
+    client: tokio_postgres::Client,
+    mut connection: tokio_postgres::Connection<tokio_postgres::Socket, S>,
+) -> Result<AsyncPgConnection, ConnectionError>
+where
+    S: tokio_postgres::tls::TlsStream + Unpin + Send + 'static,
+{
+    match settings.pool_mode {
+        PoolMode::Session => {
+            let mut conn =
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+            // A session setting rather than a startup option, because
+            // connection poolers such as PgBouncer refuse unknown startup
+            // options.
+            conn.batch_execute(&format!(
+                "SET statement_timeout = {}",
+                settings.statement_timeout.as_millis()
+            ))
+            .await
+            .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            Ok(conn)
+        }
+        // The server connection behind this one changes between
+        // transactions: a statement prepared in one would be missing (or,
+        // worse, another client's) in the next. So statements are prepared
+        // and closed inside the transaction that uses them, the timeout is
+        // set per transaction (`Database::run`), and diesel's own set-up
+        // statements (`SET TIME ZONE`, `SET CLIENT_ENCODING`, which PgBouncer
+        // then carries to every server connection this client gets) run in
+        // a transaction of their own.
+        PoolMode::Transaction => {
+            let begin = client.batch_execute("BEGIN");
+            // The connection has to be driven for `BEGIN` to be answered;
+            // it is handed on to diesel, still open, once it is.
+            match futures_util::future::select(std::pin::pin!(begin), &mut connection).await {
+                Either::Left((begun, _)) => {
+                    begun.map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                }
+                Either::Right(_) => {
+                    return Err(ConnectionError::BadConnection(
+                        "the connection closed while it was being set up".to_owned(),
+                    ));
+                }
+            }
+            let mut conn =
+                AsyncPgConnection::try_from_client_and_connection(client, connection).await?;
+            conn.batch_execute("COMMIT")
+                .await
+                .map_err(ConnectionError::CouldntSetupConfiguration)?;
+            conn.set_prepared_statement_cache_size(CacheSize::Disabled);
+            Ok(conn)
+        }
+    }
+}
+
+/// The statement timeout as a transaction's own setting, for work behind a
+/// transaction-mode pooler, where a session setting would not follow.
+pub(super) fn local_timeout(settings: &DatabaseSettings) -> String {
+    format!(
+        "SET LOCAL statement_timeout = {}",
+        settings.statement_timeout.as_millis()
+    )
 }
 
 fn tls_config(url: &DatabaseUrl) -> Result<rustls::ClientConfig, ConnectionError> {

@@ -1,14 +1,19 @@
 //! The embedded migrations, and creating the database when asked.
 
-use diesel::ConnectionError;
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, ConnectionError};
 use diesel_async::async_connection_wrapper::AsyncConnectionWrapper;
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 
-use super::connect::connect;
+use super::connect::{connect, local_timeout};
 use super::settings::DatabaseSettings;
 
 const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+
+/// The advisory lock migrations hold: any number unlikely to be another
+/// application's (the ASCII of `quotes`).
+const MIGRATION_LOCK: i64 = 0x71_75_6f_74_65_73;
 
 /// Why migrating failed.
 #[derive(Debug, thiserror::Error)]
@@ -66,11 +71,22 @@ pub async fn migrate(settings: &DatabaseSettings) -> Result<usize, MigrationErro
         .map_err(|_| ConnectionError::BadConnection("timed out".to_owned()))??;
     // diesel's migration harness is synchronous; it gets a blocking thread of
     // its own so that it can drive the async connection from there.
+    let set_timeout = local_timeout(settings);
     tokio::task::spawn_blocking(move || {
         let mut conn = AsyncConnectionWrapper::<AsyncPgConnection>::from(conn);
-        conn.run_pending_migrations(MIGRATIONS)
-            .map(|applied| applied.len())
-            .map_err(|e| MigrationError::Run(e.to_string()))
+        // All pending migrations in one transaction (each in a savepoint of
+        // its own): a release's schema lands whole or not at all, and the
+        // transaction-scoped lock makes replicas that start together take
+        // turns. Nothing outlives the transaction, so this works through a
+        // transaction-mode pooler too.
+        conn.transaction(|conn| {
+            conn.batch_execute(&format!(
+                "{set_timeout}; SELECT pg_advisory_xact_lock({MIGRATION_LOCK})"
+            ))?;
+            conn.run_pending_migrations(MIGRATIONS)
+                .map(|applied| applied.len())
+        })
+        .map_err(|e: Box<dyn std::error::Error + Send + Sync>| MigrationError::Run(e.to_string()))
     })
     .await
     .map_err(|e| MigrationError::Run(e.to_string()))?

@@ -1,8 +1,9 @@
 //! Postgres: the settings, one connection, the pool and the migrations.
 //! A leaf: it knows nothing of HTTP or of the rest of the API.
 //!
-//! Every new connection gets `application_name` and `statement_timeout`,
-//! so a stuck query cannot hold a request for ever.
+//! Every connection gets `application_name`, and every statement a
+//! `statement_timeout` (per connection, or per transaction behind a
+//! transaction-mode pooler), so a stuck query cannot hold a request for ever.
 
 mod connect;
 mod migrate;
@@ -11,5 +12,5 @@ mod settings;
 
 pub use self::connect::connect;
 pub use self::migrate::{MigrationError, create_database_if_missing, migrate};
-pub use self::pool::{Connection, Database, DatabaseUnavailable};
-pub use self::settings::{DatabaseSettings, DatabaseUrl, TlsMode};
+pub use self::pool::{Database, DatabaseError, DatabaseUnavailable};
+pub use self::settings::{DatabaseSettings, DatabaseUrl, PoolMode, TlsMode};

@@ -6,17 +6,20 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use diesel::QueryResult;
 use diesel_async::pooled_connection::deadpool::{Hook, HookError, Object, Pool, PoolError};
 use diesel_async::pooled_connection::{
     AsyncDieselConnectionManager, ManagerConfig, RecyclingMethod,
 };
-use diesel_async::{AsyncPgConnection, RunQueryDsl};
+use diesel_async::{
+    AnsiTransactionManager, AsyncPgConnection, SimpleAsyncConnection, TransactionManager,
+};
 use futures_util::FutureExt;
 use futures_util::future::BoxFuture;
 
-use super::connect::connect;
+use super::connect::{connect, local_timeout};
 use super::migrate::migrate;
-use super::settings::DatabaseSettings;
+use super::settings::{DatabaseSettings, PoolMode};
 
 /// Why a connection could not be had.
 #[derive(Debug, thiserror::Error)]
@@ -25,6 +28,15 @@ pub enum DatabaseUnavailable {
     NotMigrated,
     #[error("no database connection: {0}")]
     Pool(#[from] PoolError),
+}
+
+/// Why a unit of work failed: no connection, or the database said no.
+#[derive(Debug, thiserror::Error)]
+pub enum DatabaseError {
+    #[error(transparent)]
+    Unavailable(#[from] DatabaseUnavailable),
+    #[error("database error: {0}")]
+    Query(#[from] diesel::result::Error),
 }
 
 /// A share of the connection pool and what is known about the schema.
@@ -58,7 +70,7 @@ impl fmt::Debug for Database {
 }
 
 /// A pooled connection.
-pub type Connection = Object<AsyncPgConnection>;
+type Connection = Object<AsyncPgConnection>;
 
 impl Database {
     /// `settings.pool_size` connections split as evenly as they go into
@@ -91,23 +103,55 @@ impl Database {
             .collect())
     }
 
-    /// A connection for one request; fails fast while the database is away.
-    pub async fn conn(&self) -> Result<Connection, DatabaseUnavailable> {
+    /// A connection for one unit of work ([`Database::run`]); fails fast
+    /// while the schema is not migrated.
+    async fn conn(&self) -> Result<Connection, DatabaseUnavailable> {
         if !self.is_migrated() {
             return Err(DatabaseUnavailable::NotMigrated);
         }
         Ok(self.pool.get().await?)
     }
 
+    /// Runs `work` on a pooled connection: as it is in session mode; in
+    /// transaction mode inside a transaction of its own that carries the
+    /// statement timeout, committed when `work` succeeds and rolled back
+    /// when it fails. Handlers put each request's queries in one `run`.
+    pub async fn run<T>(
+        &self,
+        work: impl AsyncFnOnce(&mut AsyncPgConnection) -> QueryResult<T>,
+    ) -> Result<T, DatabaseError> {
+        let mut conn = self.conn().await?;
+        match self.shared.settings.pool_mode {
+            PoolMode::Session => Ok(work(&mut conn).await?),
+            PoolMode::Transaction => {
+                // One simple-protocol message, so one round trip.
+                let begin = format!("BEGIN; {}", local_timeout(&self.shared.settings));
+                AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await?;
+                match work(&mut conn).await {
+                    Ok(value) => {
+                        AnsiTransactionManager::commit_transaction(&mut *conn).await?;
+                        Ok(value)
+                    }
+                    Err(error) => {
+                        // A connection whose rollback failed is marked
+                        // broken and never handed out again.
+                        let _ = AnsiTransactionManager::rollback_transaction(&mut *conn).await;
+                        Err(error.into())
+                    }
+                }
+            }
+        }
+    }
+
     /// Whether the database answers a trivial query right now.
     pub async fn ping(&self) -> bool {
         let check = async {
             let mut conn = self.pool.get().await.ok()?;
-            diesel::sql_query("SELECT 1").execute(&mut conn).await.ok()
+            conn.batch_execute("SELECT 1").await.ok()
         };
         matches!(
             tokio::time::timeout(self.shared.settings.acquire_timeout, check).await,
-            Ok(Some(_))
+            Ok(Some(()))
         )
     }
 
@@ -207,11 +251,9 @@ async fn ping_if_idle(conn: &mut AsyncPgConnection, idle: Duration) -> Result<()
     if idle < IDLE_BEFORE_PING {
         return Ok(());
     }
-    diesel::sql_query("SELECT 1")
-        .execute(conn)
-        .await
-        .map(drop)
-        .map_err(|error| {
-            HookError::Message(format!("an idle connection failed a ping: {error}").into())
-        })
+    // The simple protocol: no statement is prepared, which a transaction
+    // pooler could not keep.
+    conn.batch_execute("SELECT 1").await.map_err(|error| {
+        HookError::Message(format!("an idle connection failed a ping: {error}").into())
+    })
 }

@@ -18,8 +18,45 @@ pub struct DatabaseSettings {
     pub acquire_timeout: Duration,
     /// How long opening a connection may take.
     pub connect_timeout: Duration,
-    /// Postgres `statement_timeout` of every connection.
+    /// Postgres `statement_timeout` of every statement.
     pub statement_timeout: Duration,
+    /// Whether a server connection may carry state between transactions.
+    pub pool_mode: PoolMode,
+}
+
+/// What the API may leave on a server connection, which depends on what
+/// sits between it and Postgres.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PoolMode {
+    /// Each connection is a Postgres session of its own (direct, or a
+    /// session-mode pooler): statements are prepared once per connection
+    /// and `statement_timeout` is set once when it opens. One round trip
+    /// per query.
+    #[default]
+    Session,
+    /// Server connections change between transactions (PgBouncer's
+    /// `pool_mode = transaction`, Neon's and Supabase's pooled endpoints):
+    /// nothing outlives a transaction. Every unit of work runs in a
+    /// transaction that sets `statement_timeout` locally, and statements are
+    /// prepared, used and closed inside it. Three more round trips per
+    /// request; the price of sharing a few server connections among many
+    /// clients.
+    Transaction,
+}
+
+impl FromStr for PoolMode {
+    type Err = String;
+
+    fn from_str(raw: &str) -> Result<Self, Self::Err> {
+        match raw.trim().to_ascii_lowercase().as_str() {
+            "session" => Ok(Self::Session),
+            "transaction" => Ok(Self::Transaction),
+            other => Err(format!(
+                "`{other}` is not a pool mode; use `session` (direct or session pooling) \
+                 or `transaction` (PgBouncer transaction mode, Neon's or Supabase's pooled URL)"
+            )),
+        }
+    }
 }
 
 impl DatabaseSettings {
@@ -40,6 +77,7 @@ impl DatabaseSettings {
             acquire_timeout: Self::DEFAULT_ACQUIRE_TIMEOUT,
             connect_timeout: Self::DEFAULT_CONNECT_TIMEOUT,
             statement_timeout: Self::DEFAULT_STATEMENT_TIMEOUT,
+            pool_mode: PoolMode::Session,
         }
     }
 }

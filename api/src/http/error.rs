@@ -14,7 +14,7 @@ use serde::Serialize;
 use std::borrow::Cow;
 
 use crate::auth::AuthError;
-use crate::db::DatabaseUnavailable;
+use crate::db::{DatabaseError, DatabaseUnavailable};
 use crate::quotes::QuoteError;
 use crate::webhooks::WebhookError;
 
@@ -161,9 +161,12 @@ pub enum ApiError {
     Database(#[source] diesel::result::Error),
 }
 
-impl From<diesel::result::Error> for ApiError {
-    fn from(error: diesel::result::Error) -> Self {
-        Self::Database(error)
+impl From<DatabaseError> for ApiError {
+    fn from(error: DatabaseError) -> Self {
+        match error {
+            DatabaseError::Unavailable(error) => Self::DatabaseUnavailable(error),
+            DatabaseError::Query(error) => Self::Database(error),
+        }
     }
 }
 

@@ -93,8 +93,9 @@ impl From<StoredQuote> for Quote {
 )]
 #[get("/me/quote")]
 pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
-    let mut conn = db.conn().await?;
-    let stored = store::find_quote(&mut conn, caller.user_id())
+    let user_id = caller.user_id();
+    let stored = db
+        .run(async |conn| store::find_quote(conn, user_id).await)
         .await?
         .ok_or(ApiError::QuoteNotFound)?;
     Ok(HttpResponse::Ok().json(Quote::from(stored)))
@@ -130,8 +131,10 @@ pub async fn put_quote(
     Json(body): Json<SaveQuote>,
 ) -> Result<HttpResponse, ApiError> {
     let quote = QuoteText::parse(&body.quote)?;
-    let mut conn = db.conn().await?;
-    let (stored, saved) = store::save_quote(&mut conn, caller.user_id(), &quote).await?;
+    let user_id = caller.user_id();
+    let (stored, saved) = db
+        .run(async |conn| store::save_quote(conn, user_id, &quote).await)
+        .await?;
     let status = match saved {
         Saved::Created => StatusCode::CREATED,
         Saved::Replaced => StatusCode::OK,
@@ -158,8 +161,11 @@ pub async fn delete_quote(
     caller: Caller,
     db: web::Data<Database>,
 ) -> Result<HttpResponse, ApiError> {
-    let mut conn = db.conn().await?;
-    if store::delete_quote(&mut conn, caller.user_id()).await? {
+    let user_id = caller.user_id();
+    if db
+        .run(async |conn| store::delete_quote(conn, user_id).await)
+        .await?
+    {
         Ok(HttpResponse::NoContent().finish())
     } else {
         Err(ApiError::QuoteNotFound)

@@ -87,8 +87,8 @@ pub async fn clerk_webhook(
 
     let erased = match &event {
         Event::UserDeleted { user_id } => {
-            let mut conn = db.conn().await?;
-            store::delete_user(&mut conn, user_id).await?
+            db.run(async |conn| store::delete_user(conn, user_id).await)
+                .await?
         }
         Event::Other { .. } => 0,
     };

@@ -41,7 +41,7 @@ pub fn test_key_settings() -> KeyStoreSettings {
 }
 
 /// A path in the temporary directory that no other test uses, removed on drop.
-#[expect(missing_debug_implementations, reason = "a test fixture")]
+#[derive(Debug)]
 pub struct TempPath(pub std::path::PathBuf);
 
 impl TempPath {

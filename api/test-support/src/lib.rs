@@ -1,5 +1,6 @@
 //! What the tests of the API and of its client share: the test database,
-//! a test identity provider, a proxy that cuts the database away, and the
+//! a test identity provider, a proxy that cuts the database away, a real
+//! transaction-mode pooler, and the
 //! test configuration built from the production defaults.
 //!
 //! Like the tests it serves, it panics when the test environment is broken
@@ -13,6 +14,7 @@
 mod config;
 mod database;
 mod idp;
+mod pooler;
 mod proxy;
 
 pub use crate::config::{TempPath, test_config, test_key_settings};
@@ -20,4 +22,5 @@ pub use crate::database::{
     TestDatabase, admin_address, admin_execute, admin_port, admin_query_one, admin_url, unique,
 };
 pub use crate::idp::{JwksMode, TestIdp, TestKey, now};
+pub use crate::pooler::{PgBouncer, THROUGH_PGBOUNCER, through_pgbouncer};
 pub use crate::proxy::{DatabaseUrlFor, FlakyProxy};

@@ -287,3 +287,14 @@ async fn every_migration_is_undone_by_its_down_sql() {
         assert!(!table_exists().await);
     }
 }
+
+#[tokio::test]
+async fn a_transaction_pooled_connection_keeps_no_session_setting() {
+    let db = TestDatabase::create().await;
+    let mut settings = settings_for(&db.url());
+    settings.pool_mode = quotes_api::db::PoolMode::Transaction;
+    let mut conn = quotes_api::db::connect(&settings).await.unwrap();
+    // The timeout travels with each transaction instead (see `pooler.rs`).
+    assert_eq!(show(&mut conn, "statement_timeout").await, "0");
+    assert_eq!(show(&mut conn, "application_name").await, "quotes-api");
+}

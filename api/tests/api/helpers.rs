@@ -9,9 +9,10 @@ use std::time::Duration;
 use quotes_api::Seams;
 use quotes_api::auth::{Clock, KeyStoreSettings};
 use quotes_api::config::Config;
+use quotes_api::db::PoolMode;
 pub use quotes_test_support::{
-    DatabaseUrlFor, FlakyProxy, JwksMode, TempPath, TestDatabase, TestIdp, TestKey, admin_port,
-    admin_query_one, now, test_config, test_key_settings,
+    DatabaseUrlFor, FlakyProxy, JwksMode, PgBouncer, TempPath, TestDatabase, TestIdp, TestKey,
+    admin_port, admin_query_one, now, test_config, test_key_settings, through_pgbouncer,
 };
 use serde_json::{Value, json};
 
@@ -47,6 +48,8 @@ pub struct TestApp {
     pub idp: TestIdp,
     pub key: TestKey,
     pub db: TestDatabase,
+    /// The pooler between the API and `db`, on a run through PgBouncer.
+    _pooler: Option<PgBouncer>,
     handle: actix_web::dev::ServerHandle,
 }
 
@@ -99,11 +102,19 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     };
     let key_refs: Vec<&TestKey> = setup.keys.iter().collect();
     let idp = TestIdp::start(&key_refs);
-    let database_url = match setup.database_url {
-        Some(make) => make(&db),
-        None => db.url(),
+    // On a run through PgBouncer (`QUOTES_TEST_THROUGH_PGBOUNCER`), every
+    // test that does not route its database itself goes through one in
+    // transaction mode, with fewer server connections than the API's pool.
+    let pooler = (setup.database_url.is_none() && through_pgbouncer()).then(|| PgBouncer::start(2));
+    let database_url = match (setup.database_url, &pooler) {
+        (Some(make), _) => make(&db),
+        (None, Some(pooler)) => pooler.url_for(&db),
+        (None, None) => db.url(),
     };
     let mut config = test_config(&database_url, &idp.issuer);
+    if pooler.is_some() {
+        config.database.pool_mode = PoolMode::Transaction;
+    }
     (setup.configure)(&mut config, &idp);
     let seams = Seams {
         key_store: setup.key_settings,
@@ -128,6 +139,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
         idp,
         key: setup.keys[0].clone(),
         db,
+        _pooler: pooler,
         handle,
     };
     if setup.wait_ready {

@@ -14,6 +14,7 @@ mod hardening;
 mod helpers;
 mod openapi;
 mod operations;
+mod pooler;
 mod quotes;
 mod replicas;
 mod resilience;

@@ -56,6 +56,7 @@ fn bad_values_are_reported_by_variable_name() {
         ("CORS_ALLOWED_ORIGINS", "https://app.example.com/path"),
         ("AUTH_AUTHORIZED_PARTIES", "nope"),
         ("DATABASE_POOL_SIZE", "0"),
+        ("DATABASE_POOL_MODE", "statement"),
         ("LOG_FORMAT", "xml"),
         ("DATABASE_URL", "mysql://localhost/quotes"),
         ("HTTP_HEADER_TIMEOUT_SECS", "0"),
