@@ -15,8 +15,10 @@ use crate::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::{self, DevIdp};
+use crate::http::rate_limit::{self, RateLimits};
 use crate::http::telemetry::{self, REQUEST_ID};
 use crate::http::{MAX_BODY_BYTES, docs, error, metrics as metrics_http, ops, security, webhooks};
+use crate::rate_limit::CallerLimits;
 use crate::{metrics, openapi, routes, web_app};
 
 /// Connections the kernel queues for accepting.
@@ -24,6 +26,35 @@ pub const LISTEN_BACKLOG: u32 = 4096;
 
 /// Open connections one worker serves at once; more wait in the backlog.
 pub const MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
+
+/// One share of the pool for each worker (see `Database`): there are never
+/// more shares, and so workers, than connections.
+fn database_shares(config: &Config) -> std::io::Result<Vec<Database>> {
+    let workers = config
+        .http_workers
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
+    let shares =
+        Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
+    // The connection budget: every instance may hold this many, so
+    // instances x this must fit what the database or pooler accepts.
+    tracing::info!(
+        database_connections = config.database.pool_size,
+        workers = shares.len(),
+        pool_mode = ?config.database.pool_mode,
+        "at most {} database connections from this instance",
+        config.database.pool_size
+    );
+    Ok(shares)
+}
+
+/// Each caller's share, shared by every worker; `None` when switched off.
+fn rate_limits(config: &Config) -> Option<web::Data<RateLimits>> {
+    config.rate_limit.map(|settings| {
+        let limits = std::sync::Arc::new(CallerLimits::new(settings));
+        CallerLimits::forget_idle_in_background(&limits);
+        web::Data::new(RateLimits::new(limits, &config.trusted_proxies))
+    })
+}
 
 /// What tests may replace in a server: the key store's timings and the
 /// verifier's clock.
@@ -73,22 +104,8 @@ impl Application {
         let dev_idp = dev_identity_provider(&mut config, local_addr)?;
         warn_if_any_audience_is_accepted(&config);
         metrics::install();
-        // Each worker owns a share of the pool (see `Database`); there are
-        // never more shares, and so workers, than connections.
-        let workers = config
-            .http_workers
-            .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
-        let shares =
-            Database::split(config.database.clone(), workers).map_err(std::io::Error::other)?;
+        let shares = database_shares(&config)?;
         let workers = shares.len();
-        // The connection budget: every instance may hold this many, so
-        // instances x this must fit what the database or pooler accepts.
-        tracing::info!(
-            database_connections = config.database.pool_size,
-            workers,
-            "at most {} database connections from this instance",
-            config.database.pool_size
-        );
         shares[0].migrate_in_background().await;
         let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
@@ -114,6 +131,7 @@ impl Application {
             ))
         });
         let cors_origins = config.cors_allowed_origins.clone();
+        let rate_limits = rate_limits(&config);
 
         let app_readiness = readiness.clone();
         let server = HttpServer::new(move || {
@@ -137,6 +155,9 @@ impl Application {
             if let Some(secret) = &webhook_secret {
                 app = app.app_data(secret.clone());
             }
+            if let Some(limits) = &rate_limits {
+                app = app.app_data(limits.clone());
+            }
             if let Some(idp) = &dev_idp {
                 // Registered before the API's catch-all scope, so its paths
                 // never reach it.
@@ -158,6 +179,7 @@ impl Application {
                 .into_app()
                 .app_data(telemetry::RequestTimeout(request_timeout))
                 .wrap(from_fn(head_as_get))
+                .wrap(from_fn(rate_limit::limit))
                 .wrap(from_fn(telemetry::deadline))
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::observe))

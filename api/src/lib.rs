@@ -7,7 +7,8 @@
 //!   quote's rules ([`quotes`]), authentication's settings, keys and
 //!   verifier ([`auth`]), Clerk's webhook signature and events
 //!   ([`webhooks`]), Postgres' settings, TLS, pool and migrations ([`db`]),
-//!   the data layer ([`store`], [`schema`]) and the [`metrics`] recorder;
+//!   the data layer ([`store`], [`schema`]), each caller's share of the
+//!   server ([`rate_limit`]) and the [`metrics`] recorder;
 //! - **the HTTP edge** ([`http`]): the problem+json error mapping, the
 //!   extractors, middleware and handlers; beside it the development
 //!   identity provider ([`dev_idp`]) and the web app's files ([`web_app`]);
@@ -27,6 +28,7 @@ pub mod logging;
 pub mod metrics;
 pub mod openapi;
 pub mod quotes;
+pub mod rate_limit;
 pub mod routes;
 pub mod schema;
 pub mod store;

@@ -123,6 +123,12 @@ pub fn record_token_rejection(reason: &'static str) {
     metrics::counter!("quotes_token_rejections_total", "reason" => reason).increment(1);
 }
 
+/// A request refused for its caller's rate, by what the caller was
+/// counted as (`user` or `address`).
+pub fn record_rate_limited(key: &'static str) {
+    metrics::counter!("quotes_rate_limited_total", "key" => key).increment(1);
+}
+
 /// One attempt to refresh the signing keys.
 pub fn record_jwks_refresh(trigger: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };

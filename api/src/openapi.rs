@@ -12,6 +12,7 @@ use utoipa_actix_web::AppExt;
 use serde_json::{Value, json};
 
 use crate::http::error::{Problem, ProblemType};
+use crate::http::rate_limit::UNLIMITED;
 
 /// How to call the API, shown at the top of Swagger UI.
 const DESCRIPTION: &str = "\
@@ -31,7 +32,13 @@ Every error is `application/problem+json` (RFC 9457) with `type`, `title`, \
 `status` and `detail`; each response below names its problem types. Every \
 response carries `X-Request-Id`, the caller's own when it sent a plain one \
 (up to 128 letters, digits, `-`, `_`, `.`, `:`). `HEAD` is answered wherever \
-`GET` is.";
+`GET` is.
+
+Each caller has a rate: the verified user on `/me` paths, the client address \
+elsewhere (`/healthz` and `/readyz` are never limited). Responses carry \
+`RateLimit-Policy` and `RateLimit` (IETF draft \
+`draft-ietf-httpapi-ratelimit-headers`); over the rate a request gets `429` \
+with `Retry-After`.";
 
 #[derive(OpenApi)]
 #[openapi(
@@ -94,9 +101,27 @@ pub fn document() -> Document {
 
 /// What every operation has in common and the routes cannot say: the
 /// request id on every request and response, `Retry-After` on `503`, a
-/// `405` with `Allow` and a `default` problem, `security: []` on public
-/// operations, and an example problem for each error response.
+/// `405` with `Allow`, a `429` with the `RateLimit` headers (but on the
+/// probes) and a `default` problem, `security: []` on public operations,
+/// and an example problem for each error response.
 fn complete(document: &mut Value) {
+    add_shared_components(document);
+    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+        return;
+    };
+    for (path, item) in paths.iter_mut() {
+        let Some(item) = item.as_object_mut() else {
+            continue;
+        };
+        for operation in item.values_mut().filter_map(Value::as_object_mut) {
+            complete_operation(path, operation);
+        }
+    }
+}
+
+/// The headers, parameter and responses every operation refers to, and the
+/// list of problem types.
+fn add_shared_components(document: &mut Value) {
     document["components"]["headers"] = json!({
         "X-Request-Id": {
             "description": "The request's id, as the caller sent it (when plain) or as made by the server; also in the server's log line.",
@@ -110,6 +135,16 @@ fn complete(document: &mut Value) {
             "description": "The methods this path supports.",
             "schema": {"type": "string"},
             "example": "GET, HEAD, PUT, DELETE"
+        },
+        "RateLimit-Policy": {
+            "description": "The caller's quota (IETF draft `draft-ietf-httpapi-ratelimit-headers`): `q` requests at once, whole again after `w` seconds. The caller is the verified user on `/me` paths, the client address elsewhere. Absent when the server runs without a rate limit.",
+            "schema": {"type": "string"},
+            "example": "\"per-caller\";q=100;w=10"
+        },
+        "RateLimit": {
+            "description": "What is left of the caller's quota: `r` more requests at once now, the whole quota back in `t` seconds.",
+            "schema": {"type": "string"},
+            "example": "\"per-caller\";r=97;t=1"
         }
     });
     document["components"]["parameters"] = json!({
@@ -132,6 +167,19 @@ fn complete(document: &mut Value) {
             "content": {"application/problem+json": {
                 "schema": {"$ref": "#/components/schemas/Problem"},
                 "example": problem_example("about:blank", "Method Not Allowed", 405, "This resource supports GET, HEAD, PUT, DELETE.")
+            }}
+        },
+        "TooManyRequests": {
+            "description": "The caller (the verified user on `/me` paths, the client address elsewhere) is over its rate; wait `Retry-After` seconds. Problem type `urn:quotes:problem:rate-limited`.",
+            "headers": {
+                "Retry-After": {"$ref": "#/components/headers/Retry-After"},
+                "RateLimit-Policy": {"$ref": "#/components/headers/RateLimit-Policy"},
+                "RateLimit": {"$ref": "#/components/headers/RateLimit"},
+                "X-Request-Id": {"$ref": "#/components/headers/X-Request-Id"}
+            },
+            "content": {"application/problem+json": {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": problem_example("urn:quotes:problem:rate-limited", "Too Many Requests", 429, "Too many requests from this caller; try again in 1 s.")
             }}
         },
         "Error": {
@@ -158,40 +206,39 @@ fn complete(document: &mut Value) {
             .map(|kind| kind.uri())
             .collect::<Vec<_>>()
     );
-    let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else {
+}
+
+fn complete_operation(path: &str, operation: &mut serde_json::Map<String, Value>) {
+    if !operation.contains_key("security") {
+        operation.insert("security".to_owned(), json!([]));
+    }
+    let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
+    if let Some(parameters) = parameters.as_array_mut() {
+        parameters.push(json!({"$ref": "#/components/parameters/X-Request-Id"}));
+    }
+    let Some(responses) = operation
+        .get_mut("responses")
+        .and_then(Value::as_object_mut)
+    else {
         return;
     };
-    for (path, item) in paths.iter_mut() {
-        let Some(item) = item.as_object_mut() else {
-            continue;
-        };
-        for operation in item.values_mut().filter_map(Value::as_object_mut) {
-            if !operation.contains_key("security") {
-                operation.insert("security".to_owned(), json!([]));
-            }
-            let parameters = operation.entry("parameters").or_insert_with(|| json!([]));
-            if let Some(parameters) = parameters.as_array_mut() {
-                parameters.push(json!({"$ref": "#/components/parameters/X-Request-Id"}));
-            }
-            let Some(responses) = operation
-                .get_mut("responses")
-                .and_then(Value::as_object_mut)
-            else {
-                continue;
-            };
-            for (status, response) in responses.iter_mut() {
-                complete_response(path, status, response);
-            }
-            responses.insert(
-                "405".to_owned(),
-                json!({"$ref": "#/components/responses/MethodNotAllowed"}),
-            );
-            responses.insert(
-                "default".to_owned(),
-                json!({"$ref": "#/components/responses/Error"}),
-            );
-        }
+    for (status, response) in responses.iter_mut() {
+        complete_response(path, status, response);
     }
+    if !UNLIMITED.contains(&path) {
+        responses.insert(
+            "429".to_owned(),
+            json!({"$ref": "#/components/responses/TooManyRequests"}),
+        );
+    }
+    responses.insert(
+        "405".to_owned(),
+        json!({"$ref": "#/components/responses/MethodNotAllowed"}),
+    );
+    responses.insert(
+        "default".to_owned(),
+        json!({"$ref": "#/components/responses/Error"}),
+    );
 }
 
 fn complete_response(path: &str, status: &str, response: &mut Value) {

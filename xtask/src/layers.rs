@@ -23,6 +23,7 @@ const LAYERS: &[(&str, u8)] = &[
     ("db", 0),
     ("auth", 0),
     ("webhooks", 0),
+    ("rate_limit", 0),
     // The HTTP edge, and the parts that serve HTTP of their own.
     ("http", 1),
     ("dev_idp", 1),

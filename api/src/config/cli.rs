@@ -165,9 +165,19 @@ pub struct ServeArgs {
 
     /// Peers (IP addresses or CIDR ranges, comma-separated) whose
     /// `Forwarded` / `X-Forwarded-*` headers are believed: the reverse
-    /// proxies in front of this server.
+    /// proxies in front of this server (the web app's `api_base`, and the
+    /// client address the rate limit counts).
     #[arg(long, env = "TRUSTED_PROXIES", default_value = "")]
     pub trusted_proxies: String,
+
+    /// Requests a minute each caller (a verified user on `/me/*`, a client
+    /// address elsewhere) may make after its burst; `off` for no limit.
+    #[arg(long, env = "RATE_LIMIT_PER_MINUTE", default_value = "600")]
+    pub rate_limit_per_minute: String,
+
+    /// Requests each caller may make at once before the rate applies.
+    #[arg(long, env = "RATE_LIMIT_BURST", default_value = "100")]
+    pub rate_limit_burst: String,
 
     /// Serve the web app's static bundle (`cargo xtask web` makes it in
     /// `web/dist`) from this folder, with a `config.json` for it.

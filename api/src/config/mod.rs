@@ -13,6 +13,7 @@ pub mod cli;
 mod values;
 
 use std::net::SocketAddr;
+use std::num::NonZeroU32;
 use std::time::Duration;
 
 use ipnet::IpNet;
@@ -27,6 +28,7 @@ use crate::auth::AuthSettings;
 use crate::db::{DatabaseSettings, DatabaseUrl};
 use crate::dev_idp::{self, DevIdpSettings};
 pub use crate::logging::LogFormat;
+use crate::rate_limit::RateLimitSettings;
 use crate::web_app::WebAppSettings;
 use crate::webhooks::SigningSecret;
 
@@ -48,6 +50,8 @@ pub struct Config {
     pub metrics: MetricsConfig,
     /// Peers whose forwarded headers are believed.
     pub trusted_proxies: Vec<IpNet>,
+    /// Each caller's share; `None` when `RATE_LIMIT_PER_MINUTE=off`.
+    pub rate_limit: Option<RateLimitSettings>,
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     /// Set when the development identity provider is on; `auth` then trusts it.
@@ -133,6 +137,7 @@ impl Config {
                 on_api_listener: args.metrics_on_api_listener,
             },
             trusted_proxies: trusted_proxies(&args.trusted_proxies)?,
+            rate_limit: rate_limit(&args.rate_limit_per_minute, &args.rate_limit_burst)?,
             database: database_settings(&args.database)?,
             auth,
             dev_idp,
@@ -243,6 +248,7 @@ impl Config {
             log_format: LogFormat::Text,
             metrics: MetricsConfig::default(),
             trusted_proxies: Vec::new(),
+            rate_limit: Some(RateLimitSettings::default()),
             database,
             auth,
             dev_idp: None,
@@ -250,6 +256,26 @@ impl Config {
             web: None,
         }
     }
+}
+
+/// `RATE_LIMIT_PER_MINUTE` (a number, or `off`) and `RATE_LIMIT_BURST`.
+fn rate_limit(per_minute: &str, burst: &str) -> Result<Option<RateLimitSettings>, ConfigError> {
+    let burst = nonzero_u32("RATE_LIMIT_BURST", burst)?;
+    if per_minute.trim().eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    Ok(Some(RateLimitSettings {
+        per_minute: nonzero_u32("RATE_LIMIT_PER_MINUTE", per_minute)?,
+        burst,
+    }))
+}
+
+fn nonzero_u32(variable: &'static str, raw: &str) -> Result<NonZeroU32, ConfigError> {
+    let n = positive(variable, raw)?;
+    u32::try_from(n)
+        .ok()
+        .and_then(NonZeroU32::new)
+        .ok_or_else(|| ConfigError::new(variable, "is too large"))
 }
 
 fn seconds(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {

@@ -11,6 +11,7 @@ use actix_web::http::header::AUTHORIZATION;
 use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::error::ApiError;
+use super::rate_limit::RateLimits;
 use crate::auth::{AuthError, Identity, Verifier};
 
 /// The authenticated caller of a request.
@@ -38,6 +39,7 @@ impl FromRequest for Caller {
     fn from_request(req: &HttpRequest, _payload: &mut Payload) -> Self::Future {
         let token = bearer_token(req).map(str::to_owned);
         let verifier = req.app_data::<web::Data<Verifier>>().cloned();
+        let limits = req.app_data::<web::Data<RateLimits>>().cloned();
         let req = req.clone();
         Box::pin(async move {
             let verifier = verifier.expect("the Verifier is registered as app data");
@@ -49,11 +51,19 @@ impl FromRequest for Caller {
                 Ok(identity) => {
                     req.extensions_mut()
                         .insert(CallerId(identity.subject.clone()));
+                    if let Some(limits) = &limits {
+                        limits.check_user(&req, &identity.subject)?;
+                    }
                     Ok(Self { identity })
                 }
                 Err(error) => {
                     tracing::info!(reason = error.reason(), "token rejected");
                     crate::metrics::record_token_rejection(error.reason());
+                    // Whoever sends refused tokens is anonymous: counted by
+                    // address, as on every public path.
+                    if let Some(limits) = &limits {
+                        limits.check_address(&req)?;
+                    }
                     Err(error.into())
                 }
             }

@@ -16,6 +16,7 @@ use std::borrow::Cow;
 use crate::auth::AuthError;
 use crate::db::{DatabaseError, DatabaseUnavailable};
 use crate::quotes::QuoteError;
+use crate::rate_limit::Limited;
 use crate::webhooks::WebhookError;
 
 /// Media type of every error body.
@@ -36,13 +37,14 @@ pub enum ProblemType {
     MalformedJson,
     InvalidWebhook,
     Unavailable,
+    RateLimited,
     /// Plain HTTP errors, whose title says it all.
     Blank,
 }
 
 impl ProblemType {
     /// Every problem type.
-    pub const ALL: [Self; 9] = [
+    pub const ALL: [Self; 10] = [
         Self::MissingToken,
         Self::ExpiredToken,
         Self::InvalidToken,
@@ -51,6 +53,7 @@ impl ProblemType {
         Self::MalformedJson,
         Self::InvalidWebhook,
         Self::Unavailable,
+        Self::RateLimited,
         Self::Blank,
     ];
 
@@ -65,6 +68,7 @@ impl ProblemType {
             Self::MalformedJson => "urn:quotes:problem:malformed-json",
             Self::InvalidWebhook => "urn:quotes:problem:invalid-webhook",
             Self::Unavailable => "urn:quotes:problem:unavailable",
+            Self::RateLimited => "urn:quotes:problem:rate-limited",
             Self::Blank => "about:blank",
         }
     }
@@ -81,6 +85,9 @@ impl ProblemType {
             Self::InvalidWebhook => "400: a delivery was refused",
             Self::Unavailable => {
                 "503: the database or the signing keys are out of reach; retry after `Retry-After`"
+            }
+            Self::RateLimited => {
+                "429: this caller (user, or client address) is over its rate; retry after `Retry-After`"
             }
             Self::Blank => "any other status: its title says it all",
         }
@@ -155,6 +162,8 @@ pub enum ApiError {
     RequestTimeout { limit: std::time::Duration },
     #[error("method not allowed")]
     MethodNotAllowed { allow: Cow<'static, str> },
+    #[error("rate limited for {} s", .0.retry_after_secs)]
+    RateLimited(Limited),
     #[error("database unavailable: {0}")]
     DatabaseUnavailable(#[from] DatabaseUnavailable),
     #[error("database error: {0}")]
@@ -228,6 +237,14 @@ impl ApiError {
                 "Misdirected Request",
                 format!("This resource answers only to {answers_to}."),
             ),
+            Self::RateLimited(limited) => (
+                ProblemType::RateLimited,
+                "Too Many Requests",
+                format!(
+                    "Too many requests from this caller; try again in {} s.",
+                    limited.retry_after_secs
+                ),
+            ),
             Self::DatabaseUnavailable(_) => (
                 ProblemType::Unavailable,
                 "Service Unavailable",
@@ -284,6 +301,7 @@ impl ResponseError for ApiError {
             }
             Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
+            Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MisdirectedRequest { .. } => StatusCode::MISDIRECTED_REQUEST,
             Self::DatabaseUnavailable(_) => StatusCode::SERVICE_UNAVAILABLE,
             Self::Database(error) if is_transient(error) => StatusCode::SERVICE_UNAVAILABLE,
@@ -311,6 +329,13 @@ impl ResponseError for ApiError {
                 if let Ok(value) = HeaderValue::from_str(allow) {
                     response.headers_mut().insert(header::ALLOW, value);
                 }
+            }
+            // The `RateLimit` headers are added by `rate_limit::limit`.
+            Self::RateLimited(limited) => {
+                response.headers_mut().insert(
+                    header::RETRY_AFTER,
+                    HeaderValue::from(limited.retry_after_secs),
+                );
             }
             _ => {}
         }

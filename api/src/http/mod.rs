@@ -1,6 +1,7 @@
 //! The HTTP edge: the one problem+json error mapping, the extractors
 //! (the caller, JSON bodies), the middleware every response passes
-//! (request id and span, access log, deadline, security headers), and the
+//! (request id and span, access log, deadline, rate limit, security
+//! headers), and the
 //! handlers. Handlers are thin: they parse with typed extractors, call the
 //! leaves below (quotes, auth, webhooks, the data layer) and shape the
 //! response. Nothing below imports from here.
@@ -12,6 +13,7 @@ pub mod json;
 pub mod metrics;
 pub mod ops;
 pub mod quotes;
+pub mod rate_limit;
 pub mod security;
 pub mod telemetry;
 pub mod webhooks;

@@ -16,6 +16,7 @@ mod openapi;
 mod operations;
 mod pooler;
 mod quotes;
+mod rate_limit;
 mod replicas;
 mod resilience;
 mod startup;

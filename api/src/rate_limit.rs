@@ -1,0 +1,243 @@
+//! A fair share for every caller under overload: each caller (a verified
+//! user, or a client address) may make `burst` requests at once and
+//! `per_minute` a minute after that, so that one of them cannot take every
+//! worker and database connection from the others. The generic cell rate
+//! algorithm, from the `governor` crate. A leaf: it knows nothing of HTTP.
+
+use std::net::IpAddr;
+use std::num::NonZeroU32;
+use std::sync::{Arc, Weak};
+use std::time::Duration;
+
+use governor::clock::{Clock, DefaultClock};
+use governor::middleware::StateInformationMiddleware;
+use governor::state::keyed::DefaultKeyedStateStore;
+use governor::{Quota, RateLimiter};
+
+/// How many requests a caller may make.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateLimitSettings {
+    /// Requests a minute, sustained.
+    pub per_minute: NonZeroU32,
+    /// Requests at once, before the rate applies.
+    pub burst: NonZeroU32,
+}
+
+impl RateLimitSettings {
+    /// Ten requests a second: far above what a person does, low enough that
+    /// one script cannot crowd out the rest.
+    pub const DEFAULT_PER_MINUTE: NonZeroU32 = NonZeroU32::new(600).expect("not zero");
+    /// A page load, a burst of retries, a few tabs at once.
+    pub const DEFAULT_BURST: NonZeroU32 = NonZeroU32::new(100).expect("not zero");
+}
+
+impl Default for RateLimitSettings {
+    fn default() -> Self {
+        Self {
+            per_minute: Self::DEFAULT_PER_MINUTE,
+            burst: Self::DEFAULT_BURST,
+        }
+    }
+}
+
+/// Whom a request is counted against.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum CallerKey {
+    /// A verified token's `sub`: the same user from any address.
+    User(Box<str>),
+    /// A client address; an IPv6 one by its /64, the block one machine or
+    /// household gets, so that rotating addresses within it does not help.
+    Address(IpAddr),
+}
+
+impl CallerKey {
+    /// The key of a verified user.
+    pub fn user(subject: &str) -> Self {
+        Self::User(subject.into())
+    }
+
+    /// The key of a client address.
+    pub fn address(ip: IpAddr) -> Self {
+        match ip.to_canonical() {
+            IpAddr::V6(v6) => {
+                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+                Self::Address(IpAddr::V6(prefix.into()))
+            }
+            v4 @ IpAddr::V4(_) => Self::Address(v4),
+        }
+    }
+}
+
+/// Where a caller stands after a request was let through, for the
+/// `RateLimit` headers.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
+    /// The burst, as the policy's quota.
+    pub limit: u32,
+    /// Seconds in which a spent burst comes back whole.
+    pub window_secs: u64,
+    /// Requests the caller may still make at once.
+    pub remaining: u32,
+    /// Seconds until the burst is whole again.
+    pub reset_secs: u64,
+}
+
+/// A request refused: the caller is over its rate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Limited {
+    /// The caller's standing (nothing remaining).
+    pub usage: Usage,
+    /// Whole seconds until the next request would be let through.
+    pub retry_after_secs: u64,
+}
+
+type Keyed = RateLimiter<
+    CallerKey,
+    DefaultKeyedStateStore<CallerKey>,
+    DefaultClock,
+    StateInformationMiddleware,
+>;
+
+/// The callers' rates, shared by every worker.
+#[derive(Debug)]
+pub struct CallerLimits {
+    limiter: Keyed,
+    quota: Quota,
+}
+
+impl CallerLimits {
+    /// How often callers whose burst has come back whole are forgotten:
+    /// the memory held is what the callers of about the last
+    /// `burst / per_minute` minutes plus this interval need, whoever they
+    /// are and however many addresses they use.
+    pub const FORGET_EVERY: Duration = Duration::from_secs(10);
+
+    pub fn new(settings: RateLimitSettings) -> Self {
+        let quota = Quota::per_minute(settings.per_minute).allow_burst(settings.burst);
+        Self {
+            limiter: RateLimiter::dashmap(quota).with_middleware::<StateInformationMiddleware>(),
+            quota,
+        }
+    }
+
+    /// Counts one request against `key`.
+    pub fn check(&self, key: &CallerKey) -> Result<Usage, Limited> {
+        match self.limiter.check_key(key) {
+            Ok(snapshot) => {
+                let remaining = snapshot.remaining_burst_capacity();
+                let spent = self.quota.burst_size().get().saturating_sub(remaining);
+                Ok(self.usage(remaining, self.quota.replenish_interval() * spent))
+            }
+            Err(not_until) => {
+                let wait = not_until.wait_time_from(self.limiter.clock().now());
+                let retry_after_secs = whole_seconds(wait).max(1);
+                Err(Limited {
+                    usage: self.usage(0, self.quota.burst_size_replenished_in()),
+                    retry_after_secs,
+                })
+            }
+        }
+    }
+
+    fn usage(&self, remaining: u32, until_whole: Duration) -> Usage {
+        Usage {
+            limit: self.quota.burst_size().get(),
+            window_secs: whole_seconds(self.quota.burst_size_replenished_in()),
+            remaining,
+            reset_secs: whole_seconds(until_whole),
+        }
+    }
+
+    /// Callers currently remembered.
+    pub fn tracked(&self) -> usize {
+        self.limiter.len()
+    }
+
+    /// Forgets every caller whose burst has come back whole: their state
+    /// is the same as a caller never seen.
+    pub fn forget_idle(&self) {
+        self.limiter.retain_recent();
+        self.limiter.shrink_to_fit();
+    }
+
+    /// Forgets idle callers every [`CallerLimits::FORGET_EVERY`] for as long
+    /// as the limits are in use.
+    pub fn forget_idle_in_background(limits: &Arc<Self>) {
+        let limits: Weak<Self> = Arc::downgrade(limits);
+        tokio::spawn(async move {
+            let mut every = tokio::time::interval(Self::FORGET_EVERY);
+            every.tick().await;
+            loop {
+                every.tick().await;
+                match limits.upgrade() {
+                    Some(limits) => limits.forget_idle(),
+                    None => break,
+                }
+            }
+        });
+    }
+}
+
+/// `duration` in seconds, rounded up: a client that waits that long is
+/// never early.
+fn whole_seconds(duration: Duration) -> u64 {
+    duration.as_secs() + u64::from(duration.subsec_nanos() > 0)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn limits(per_minute: u32, burst: u32) -> CallerLimits {
+        CallerLimits::new(RateLimitSettings {
+            per_minute: NonZeroU32::new(per_minute).unwrap(),
+            burst: NonZeroU32::new(burst).unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_caller_gets_its_burst_then_waits_and_others_are_not_affected() {
+        let limits = limits(60, 3);
+        let alice = CallerKey::user("user_alice");
+        let remaining: Vec<u32> = (0..3)
+            .map(|_| limits.check(&alice).unwrap().remaining)
+            .collect();
+        assert_eq!(remaining, [2, 1, 0]);
+        let limited = limits.check(&alice).unwrap_err();
+        assert_eq!(limited.retry_after_secs, 1);
+        assert_eq!(limited.usage.remaining, 0);
+        assert_eq!(limited.usage.limit, 3);
+        assert_eq!(limited.usage.window_secs, 3);
+        let bob = limits.check(&CallerKey::user("user_bob")).unwrap();
+        assert_eq!(bob.remaining, 2);
+        assert_eq!(bob.reset_secs, 1);
+    }
+
+    #[test]
+    fn ipv6_callers_are_counted_by_their_64_block() {
+        let a = CallerKey::address("2001:db8:1:2::1".parse().unwrap());
+        let b = CallerKey::address("2001:db8:1:2:ffff::9".parse().unwrap());
+        let other = CallerKey::address("2001:db8:1:3::1".parse().unwrap());
+        assert_eq!(a, b);
+        assert_ne!(a, other);
+        let mapped = CallerKey::address("::ffff:192.0.2.7".parse().unwrap());
+        assert_eq!(
+            mapped,
+            CallerKey::address("192.0.2.7".parse().unwrap()),
+            "an IPv4 client over IPv6 is the same client"
+        );
+    }
+
+    #[test]
+    fn idle_callers_are_forgotten() {
+        let limits = limits(60_000, 1);
+        for n in 0..100u8 {
+            let _ = limits.check(&CallerKey::address(IpAddr::from([10, 0, 0, n])));
+        }
+        assert_eq!(limits.tracked(), 100);
+        // A burst of one at a thousand a second is whole again after 1 ms.
+        std::thread::sleep(Duration::from_millis(5));
+        limits.forget_idle();
+        assert_eq!(limits.tracked(), 0);
+    }
+}
