@@ -7,7 +7,7 @@ use quotes_client::problem::problem;
 use quotes_client::types::SaveQuote;
 use reqwest::StatusCode;
 
-use support::TestApi;
+use support::{Provider, TestApi};
 
 fn save(text: &str) -> SaveQuote {
     SaveQuote {
@@ -17,7 +17,7 @@ fn save(text: &str) -> SaveQuote {
 
 #[tokio::test]
 async fn a_quote_round_trips_through_the_generated_client() {
-    let api = TestApi::start().await;
+    let api = TestApi::start(Provider::Development).await;
     let client = api.client_for("client_alice");
 
     let created = client
@@ -68,7 +68,7 @@ async fn a_quote_round_trips_through_the_generated_client() {
 
 #[tokio::test]
 async fn without_a_token_the_problem_says_so() {
-    let api = TestApi::start().await;
+    let api = TestApi::start(Provider::Development).await;
     let anonymous = quotes_client::Client::new(&api.base_url, quotes_client::auth::Bearer::none());
 
     let refused = problem(

@@ -2,68 +2,32 @@
 //! a token refused as expired is renewed and the request sent once more;
 //! nothing else is retried, and never twice.
 
+mod support;
+
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::time::Duration;
 
 use quotes_client::auth::{EXPIRED_TOKEN, TokenFuture, TokenSource};
 use quotes_client::problem::problem;
 use quotes_client::types::SaveQuote;
-use quotes_test_support::{TestDatabase, TestIdp, TestKey, now, test_config};
+use quotes_test_support::{TestIdp, TestKey, now};
 use reqwest::StatusCode;
+use support::{Provider, TestApi};
 
-/// A running API trusting a test identity provider whose tokens the test
-/// signs with any expiry.
-struct Api {
-    base_url: String,
-    key: TestKey,
-    idp: TestIdp,
-    _database: TestDatabase,
-    handle: actix_web::dev::ServerHandle,
+/// A token for `user` from `api`'s test provider that expires `in_secs`
+/// from now (negative: ago).
+fn token(api: &TestApi, user: &str, in_secs: i64) -> String {
+    let (idp, key) = api.test_provider();
+    let mut claims = idp.claims(user);
+    claims["exp"] = serde_json::json!(now() + in_secs);
+    key.sign(&claims)
 }
 
-impl Api {
-    async fn start() -> Self {
-        quotes_api::logging::init_for_tests();
-        let key = TestKey::rsa();
-        let idp = TestIdp::start(&[&key]);
-        let database = TestDatabase::create().await;
-        let mut config = test_config(&database.url(), &idp.issuer);
-        config.metrics = quotes_api::config::MetricsConfig::default();
-        let app = quotes_api::Application::build(config)
-            .await
-            .expect("the API starts");
-        let base_url = format!("http://127.0.0.1:{}", app.port());
-        let handle = app.handle();
-        tokio::spawn(app.run());
-        let api = Self {
-            base_url,
-            key,
-            idp,
-            _database: database,
-            handle,
-        };
-        let ready = quotes_client::Client::new(&api.base_url, quotes_client::auth::Bearer::none());
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while ready.readyz().await.is_err() {
-            assert!(std::time::Instant::now() < deadline, "the API is not ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-        api
-    }
-
-    /// A token for `user` that expires `in_secs` from now (negative: ago).
-    fn token(&self, user: &str, in_secs: i64) -> String {
-        let mut claims = self.idp.claims(user);
-        claims["exp"] = serde_json::json!(now() + in_secs);
-        self.key.sign(&claims)
-    }
-}
-
-impl Drop for Api {
-    fn drop(&mut self) {
-        drop(self.handle.stop(false));
-    }
+/// The API, trusting a test provider whose tokens the test signs.
+async fn start_api() -> TestApi {
+    let key = TestKey::rsa();
+    let idp = TestIdp::start(&[&key]);
+    TestApi::start(Provider::Test { idp, key }).await
 }
 
 /// Hands out `first` as the token, then `fresh` when asked for a fresh one,
@@ -109,10 +73,10 @@ fn save(text: &str) -> SaveQuote {
 
 #[tokio::test]
 async fn an_expired_token_is_renewed_and_the_request_sent_once_more() {
-    let api = Api::start().await;
+    let api = start_api().await;
     let source = Counting::new(
-        api.token("client_renewed", -60),
-        api.token("client_renewed", 60),
+        token(&api, "client_renewed", -60),
+        token(&api, "client_renewed", 60),
     );
     let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
 
@@ -127,10 +91,10 @@ async fn an_expired_token_is_renewed_and_the_request_sent_once_more() {
 
 #[tokio::test]
 async fn a_second_refusal_is_the_callers_and_there_is_no_loop() {
-    let api = Api::start().await;
+    let api = start_api().await;
     let source = Counting::new(
-        api.token("client_stale", -60),
-        api.token("client_stale", -60),
+        token(&api, "client_stale", -60),
+        token(&api, "client_stale", -60),
     );
     let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
 
@@ -146,10 +110,11 @@ async fn a_second_refusal_is_the_callers_and_there_is_no_loop() {
 
 #[tokio::test]
 async fn other_refusals_are_not_retried() {
-    let api = Api::start().await;
-    let mut claims = api.idp.claims("client_wrong_issuer");
+    let api = start_api().await;
+    let (idp, key) = api.test_provider();
+    let mut claims = idp.claims("client_wrong_issuer");
     claims["iss"] = serde_json::json!("https://elsewhere.example");
-    let source = Counting::new(api.key.sign(&claims), api.token("client_wrong_issuer", 60));
+    let source = Counting::new(key.sign(&claims), token(&api, "client_wrong_issuer", 60));
     let client = quotes_client::Client::with_token_source(&api.base_url, Shared(source.clone()));
 
     let refused = client

@@ -15,6 +15,7 @@ mod config;
 mod database;
 mod idp;
 mod pooler;
+mod process;
 mod proxy;
 
 pub use crate::config::{TempPath, test_config, test_key_settings};
@@ -23,4 +24,5 @@ pub use crate::database::{
 };
 pub use crate::idp::{JwksMode, TestIdp, TestKey, now};
 pub use crate::pooler::{PgBouncer, THROUGH_PGBOUNCER, through_pgbouncer};
+pub use crate::process::{KillOnDrop, Service, free_port, wait_until_ready};
 pub use crate::proxy::{DatabaseUrlFor, FlakyProxy};

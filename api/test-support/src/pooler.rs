@@ -6,11 +6,12 @@
 //! `pgbouncer` is found at `PGBOUNCER` or `/usr/sbin/pgbouncer`;
 //! `cargo xtask test` installs it (`apt-get install pgbouncer`).
 
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use crate::config::TempPath;
 use crate::database::{TestDatabase, admin_address, admin_url};
+use crate::process::{KillOnDrop, Service, free_port};
 use crate::proxy::DatabaseUrlFor;
 
 /// Set (to anything) to run the API's tests with their database behind a
@@ -26,16 +27,9 @@ pub fn through_pgbouncer() -> bool {
 #[derive(Debug)]
 pub struct PgBouncer {
     port: u16,
-    child: Child,
+    _process: KillOnDrop,
     _config: TempPath,
     _users: TempPath,
-}
-
-impl Drop for PgBouncer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
 }
 
 impl PgBouncer {
@@ -43,17 +37,12 @@ impl PgBouncer {
     /// to each database, however many clients connect: fewer server
     /// connections than clients make the sharing certain.
     pub fn start(server_connections: usize) -> Self {
-        let binary = std::env::var_os("PGBOUNCER").unwrap_or_else(|| "/usr/sbin/pgbouncer".into());
         let admin = url::Url::parse(&admin_url()).unwrap();
         let (host, port) = admin_address()
             .rsplit_once(':')
             .map(|(host, port)| (host.to_owned(), port.to_owned()))
             .unwrap();
-        let listen_port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
+        let listen_port = free_port();
         let users = TempPath::new("pgbouncer-users.txt");
         std::fs::write(&users.0, format!("\"{}\" \"\"\n", admin.username())).unwrap();
         let config = TempPath::new("pgbouncer.ini");
@@ -77,27 +66,15 @@ impl PgBouncer {
             ),
         )
         .unwrap();
-        let mut command = Command::new(&binary);
-        command.arg(&config.0);
+        let mut args = vec![config.0.clone().into_os_string()];
         // PgBouncer refuses to run as root; it drops to another user itself.
         if is_root() {
-            command.args(["--user", "postgres"]);
+            args.extend(["--user".into(), "postgres".into()]);
         }
-        let child = command
-            .stdin(Stdio::null())
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap_or_else(|e| {
-                panic!(
-                    "cannot start PgBouncer ({}): {e}; install it (`apt-get install pgbouncer`) \
-                     or set PGBOUNCER to a pgbouncer executable",
-                    binary.to_string_lossy()
-                )
-            });
+        let process = Service::new("PGBOUNCER", "/usr/sbin/pgbouncer", "pgbouncer").spawn(args);
         let bouncer = Self {
             port: listen_port,
-            child,
+            _process: process,
             _config: config,
             _users: users,
         };

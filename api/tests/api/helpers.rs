@@ -3,6 +3,7 @@
 //! with the client's tests), and helpers that make each test read like its
 //! scenario.
 
+use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,8 +12,9 @@ use quotes_api::auth::{Clock, KeyStoreSettings};
 use quotes_api::config::Config;
 use quotes_api::db::PoolMode;
 pub use quotes_test_support::{
-    DatabaseUrlFor, FlakyProxy, JwksMode, PgBouncer, TempPath, TestDatabase, TestIdp, TestKey,
-    admin_port, admin_query_one, now, test_config, test_key_settings, through_pgbouncer,
+    DatabaseUrlFor, FlakyProxy, JwksMode, KillOnDrop, PgBouncer, Service, TempPath, TestDatabase,
+    TestIdp, TestKey, admin_port, admin_query_one, free_port, now, test_config, test_key_settings,
+    through_pgbouncer, wait_until_ready,
 };
 use serde_json::{Value, json};
 
@@ -184,10 +186,7 @@ impl TestApp {
     }
 
     pub async fn wait_until_ready(&self) {
-        let ready = self
-            .wait_for_status("/readyz", 200, Duration::from_secs(15))
-            .await;
-        assert!(ready, "the API did not become ready");
+        wait_until_ready(&self.url("/readyz"), Duration::from_secs(15)).await;
     }
 
     /// Polls `path` until it answers `status`; false on timeout.
@@ -266,4 +265,58 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     }
     assert_eq!(body["status"], status);
     body
+}
+
+/// The `quotes-api` binary with nothing inherited from the environment but
+/// quiet logs.
+pub fn api_binary() -> Command {
+    let mut command = Command::new(env!("CARGO_BIN_EXE_quotes-api"));
+    command.env_clear().env("RUST_LOG", "warn");
+    command
+}
+
+/// A `quotes-api serve` process, killed when dropped.
+pub struct ApiProcess {
+    pub port: u16,
+    pub child: KillOnDrop,
+}
+
+/// `command` (from [`api_binary`], with any settings of the test's) serving
+/// on `port` against `database_url` and `idp`, with one worker; returned
+/// once `/readyz` answers 200.
+pub async fn start_server_on(
+    port: u16,
+    database_url: &str,
+    idp: &TestIdp,
+    command: &mut Command,
+) -> ApiProcess {
+    let child = command
+        .arg("serve")
+        .env("DATABASE_URL", database_url)
+        .env("AUTH_ISSUER", &idp.issuer)
+        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
+        .env("HTTP_WORKERS", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .spawn()
+        .unwrap();
+    let server = ApiProcess {
+        port,
+        child: KillOnDrop(child),
+    };
+    wait_until_ready(
+        &format!("http://127.0.0.1:{port}/readyz"),
+        Duration::from_secs(20),
+    )
+    .await;
+    server
+}
+
+/// Sends SIGTERM, as an orchestrator stopping the process does.
+pub fn terminate(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success());
 }

@@ -88,15 +88,19 @@ async fn one_user_is_limited_and_another_is_not() {
     );
 }
 
+/// `GET /openapi.json`, a public path, saying it comes from `address`.
+async fn public_get(app: &TestApp, address: &str) -> reqwest::Result<reqwest::Response> {
+    app.client
+        .get(app.url("/openapi.json"))
+        .header("x-forwarded-for", address)
+        .send()
+        .await
+}
+
 #[tokio::test]
 async fn addresses_come_from_trusted_proxies_only() {
     let app = spawn_limited(2, "127.0.0.1/32").await;
-    let from = |address: &'static str| {
-        app.client
-            .get(app.url("/openapi.json"))
-            .header("x-forwarded-for", address)
-            .send()
-    };
+    let from = |address| public_get(&app, address);
     assert_eq!(from("198.51.100.1").await.unwrap().status(), 200);
     assert_eq!(from("198.51.100.1").await.unwrap().status(), 200);
     assert_problem(from("198.51.100.1").await.unwrap(), 429).await;
@@ -120,12 +124,7 @@ async fn addresses_come_from_trusted_proxies_only() {
 #[tokio::test]
 async fn an_untrusted_peer_cannot_choose_its_address() {
     let app = spawn_limited(1, "").await;
-    let from = |address: &'static str| {
-        app.client
-            .get(app.url("/openapi.json"))
-            .header("x-forwarded-for", address)
-            .send()
-    };
+    let from = |address| public_get(&app, address);
     assert_eq!(from("198.51.100.1").await.unwrap().status(), 200);
     assert_problem(from("198.51.100.2").await.unwrap(), 429).await;
 }

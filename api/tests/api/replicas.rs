@@ -6,103 +6,56 @@
 //! `haproxy` is found at `HAPROXY` or `/usr/sbin/haproxy`; `cargo xtask test`
 //! installs it (`apt-get install haproxy`) before the Rust tests.
 
+use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TempPath, TestDatabase, TestIdp, TestKey};
+use crate::helpers::{
+    ApiProcess, KillOnDrop, Service, TempPath, TestDatabase, TestIdp, TestKey, api_binary,
+    free_port, start_server_on, terminate, wait_until_ready,
+};
 
 /// Concurrent callers, each a user of their own.
 const CALLERS: usize = 8;
 
 /// A replica: the real binary on a fixed port, so that it comes back where
 /// the balancer expects it.
-struct Replica {
-    port: u16,
-    child: Child,
-}
-
-impl Drop for Replica {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_replica(port: u16, db: &TestDatabase, idp: &TestIdp) -> Replica {
-    let child = Command::new(env!("CARGO_BIN_EXE_quotes-api"))
-        .env_clear()
-        .env("RUST_LOG", "warn")
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("AUTH_ISSUER", &idp.issuer)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("HTTP_WORKERS", "1")
-        .env("DATABASE_POOL_SIZE", "2")
-        // Longer than the balancer takes to see /readyz fail (200 ms).
-        .env("SHUTDOWN_DRAIN_SECS", "1")
-        // Eight callers as fast as they can go: the subject is the restart,
-        // not each caller's share.
-        .env("RATE_LIMIT_PER_MINUTE", "off")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap();
-    let replica = Replica { port, child };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if ready {
-            return replica;
-        }
-        assert!(Instant::now() < deadline, "replica on {port} never ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+async fn start_replica(port: u16, db: &TestDatabase, idp: &TestIdp) -> ApiProcess {
+    start_server_on(
+        port,
+        &db.url(),
+        idp,
+        api_binary()
+            .env("DATABASE_POOL_SIZE", "2")
+            // Longer than the balancer takes to see /readyz fail (200 ms).
+            .env("SHUTDOWN_DRAIN_SECS", "1")
+            // Eight callers as fast as they can go: the subject is the
+            // restart, not each caller's share.
+            .env("RATE_LIMIT_PER_MINUTE", "off")
+            .stderr(Stdio::null()),
+    )
+    .await
 }
 
 /// SIGTERM, then the exit, which must be clean.
-async fn stop_replica(replica: Replica) {
-    let status = Command::new("kill")
-        .args(["-TERM", &replica.child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+async fn stop_replica(replica: ApiProcess) {
+    terminate(&replica.child.0);
     let exit = tokio::task::spawn_blocking(move || {
         let mut replica = replica;
-        replica.child.wait().unwrap()
+        replica.child.0.wait().unwrap()
     })
     .await
     .unwrap();
     assert!(exit.success(), "{exit:?}");
 }
 
-fn haproxy() -> std::path::PathBuf {
-    std::env::var_os("HAPROXY").map_or_else(
-        || std::path::PathBuf::from("/usr/sbin/haproxy"),
-        std::path::PathBuf::from,
-    )
-}
-
 /// `haproxy` in front of `ports`: round robin over the replicas whose
 /// `/readyz` answers 200, checked every 200 ms; its view of them as CSV
 /// on `stats`.
-fn start_balancer(front: u16, stats: u16, ports: &[u16], config: &TempPath) -> Child {
+fn start_balancer(front: u16, stats: u16, ports: &[u16], config: &TempPath) -> KillOnDrop {
     let mut servers = String::new();
     for (i, port) in ports.iter().enumerate() {
         let _ = writeln!(servers, "    server api{i} 127.0.0.1:{port} check");
@@ -122,20 +75,11 @@ fn start_balancer(front: u16, stats: u16, ports: &[u16], config: &TempPath) -> C
         ),
     )
     .unwrap();
-    let path = haproxy();
-    Command::new(&path)
-        .args(["-db", "-f"])
-        .arg(&config.0)
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .unwrap_or_else(|e| {
-            panic!(
-                "HAProxy ({}) is needed: apt-get install haproxy, or set HAPROXY ({e})",
-                path.display()
-            )
-        })
+    Service::new("HAPROXY", "/usr/sbin/haproxy", "haproxy").spawn([
+        OsStr::new("-db"),
+        OsStr::new("-f"),
+        config.0.as_os_str(),
+    ])
 }
 
 /// Waits until `haproxy` has replica `index` up again.
@@ -260,19 +204,10 @@ async fn a_rolling_restart_behind_a_load_balancer_fails_no_request_and_loses_no_
     }
     let (front, stats) = (free_port(), free_port());
     let config = TempPath::new("haproxy.cfg");
-    let mut balancer = start_balancer(front, stats, &ports, &config);
+    let balancer = start_balancer(front, stats, &ports, &config);
     let base = format!("http://127.0.0.1:{front}");
+    wait_until_ready(&format!("{base}/readyz"), Duration::from_secs(10)).await;
     let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(10);
-    while !client
-        .get(format!("{base}/readyz"))
-        .send()
-        .await
-        .is_ok_and(|r| r.status() == 200)
-    {
-        assert!(Instant::now() < deadline, "the balancer never served");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
 
     // A steady mix: each caller saves a new quote, then reads it back.
     let counts = Arc::new(Counts::default());
@@ -320,8 +255,7 @@ async fn a_rolling_restart_behind_a_load_balancer_fails_no_request_and_loses_no_
         ports.len(),
         started.elapsed()
     );
-    let _ = balancer.kill();
-    let _ = balancer.wait();
+    drop(balancer);
     assert!(requests > 100, "the load was too light to tell: {requests}");
     assert_eq!(failures, 0, "requests failed during the rolling restart");
     assert_eq!(lost, 0, "acknowledged writes are missing");

@@ -2,15 +2,15 @@
 //! graceful stop on SIGTERM.
 
 use std::io::{Read, Write};
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::helpers::{TestDatabase, TestIdp, TestKey};
+use crate::helpers::{
+    ApiProcess, TestDatabase, TestIdp, TestKey, api_binary, free_port, start_server_on, terminate,
+};
 
 fn binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quotes-api"));
-    command.env_clear().env("RUST_LOG", "warn");
-    command
+    api_binary()
 }
 
 fn run(command: &mut Command) -> Output {
@@ -130,67 +130,19 @@ async fn migrate_applies_the_schema_and_is_idempotent() {
     assert_eq!(columns, 4);
 }
 
-struct Server {
-    child: Child,
-    port: u16,
-}
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-async fn start_server(db: &TestDatabase, idp: &TestIdp) -> Server {
+async fn start_server(db: &TestDatabase, idp: &TestIdp) -> ApiProcess {
     start_server_with(db, idp, binary().stderr(Stdio::null())).await
 }
 
 /// The server from `command` (which may add settings or take stderr).
-async fn start_server_with(db: &TestDatabase, idp: &TestIdp, command: &mut Command) -> Server {
-    let port = free_port();
-    let child = command
-        .arg("serve")
-        .env("DATABASE_URL", db.url())
-        .env("AUTH_ISSUER", &idp.issuer)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("HTTP_WORKERS", "1")
-        .env("SHUTDOWN_TIMEOUT_SECS", "10")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = Server { child, port };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let ready = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-            .is_ok_and(|r| r.status() == 200);
-        if ready {
-            return server;
-        }
-        assert!(Instant::now() < deadline, "quotes-api did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-}
-
-fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
+async fn start_server_with(db: &TestDatabase, idp: &TestIdp, command: &mut Command) -> ApiProcess {
+    start_server_on(
+        free_port(),
+        &db.url(),
+        idp,
+        command.env("SHUTDOWN_TIMEOUT_SECS", "10"),
+    )
+    .await
 }
 
 #[tokio::test]
@@ -219,7 +171,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
     stream.flush().unwrap();
     tokio::time::sleep(Duration::from_millis(200)).await;
 
-    terminate(&server.child);
+    terminate(&server.child.0);
     tokio::time::sleep(Duration::from_millis(300)).await;
     stream.write_all(tail).unwrap();
     let mut response = String::new();
@@ -228,7 +180,7 @@ async fn sigterm_lets_the_request_in_flight_finish() {
 
     let exit = tokio::task::spawn_blocking(move || {
         let mut server = server;
-        server.child.wait().unwrap()
+        server.child.0.wait().unwrap()
     })
     .await
     .unwrap();
@@ -311,7 +263,7 @@ async fn every_line_logged_inside_a_request_carries_its_request_id() {
             .stderr(Stdio::piped()),
     )
     .await;
-    let stderr = server.child.stderr.take().unwrap();
+    let stderr = server.child.0.stderr.take().unwrap();
     let (lines, received) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
         for line in std::io::BufRead::lines(std::io::BufReader::new(stderr)) {
@@ -377,7 +329,7 @@ async fn sigterm_turns_readiness_off_and_serves_on_through_the_drain() {
     };
     assert_eq!(status("/readyz").await.unwrap(), 200);
 
-    terminate(&server.child);
+    terminate(&server.child.0);
     let signalled = Instant::now();
     // Not ready at once, so that a balancer stops sending new requests...
     loop {
@@ -408,7 +360,7 @@ async fn sigterm_turns_readiness_off_and_serves_on_through_the_drain() {
     // Then it stops by itself, cleanly.
     let exit = tokio::task::spawn_blocking(move || {
         let mut server = server;
-        server.child.wait().unwrap()
+        server.child.0.wait().unwrap()
     })
     .await
     .unwrap();
