@@ -32,6 +32,8 @@ pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 pub struct RateLimits {
     limits: Arc<CallerLimits>,
     trusted_proxies: Vec<IpNet>,
+    /// `RateLimit-Policy`, the same on every response: made once.
+    policy: HeaderValue,
 }
 
 /// What this request spent, for the headers of its response.
@@ -40,9 +42,13 @@ struct Spent(Usage);
 
 impl RateLimits {
     pub fn new(limits: Arc<CallerLimits>, trusted_proxies: &[IpNet]) -> Self {
+        let (quota, window) = limits.policy();
+        let policy = HeaderValue::from_str(&format!("\"{POLICY}\";q={quota};w={window}"))
+            .unwrap_or_else(|_| HeaderValue::from_static(""));
         Self {
             limits,
             trusted_proxies: trusted_proxies.to_vec(),
+            policy,
         }
     }
 
@@ -125,10 +131,15 @@ pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, Error> {
-    let refused = req
-        .app_data::<web::Data<RateLimits>>()
-        .filter(|_| !req.path().starts_with("/me/") && !UNLIMITED.contains(&req.path()))
-        .and_then(|limits| limits.check_address(req.request()).err());
+    let Some(limits) = req.app_data::<web::Data<RateLimits>>().cloned() else {
+        return Ok(next.call(req).await?.map_into_left_body());
+    };
+    let path = req.path();
+    let refused = if path.starts_with("/me/") || UNLIMITED.contains(&path) {
+        None
+    } else {
+        limits.check_address(req.request()).err()
+    };
     let mut res = match refused {
         Some(error) => req
             .into_response(error.error_response())
@@ -137,18 +148,21 @@ pub async fn limit(
     };
     let spent = res.request().extensions().get::<Spent>().copied();
     if let Some(Spent(usage)) = spent {
-        set_headers(res.headers_mut(), &usage);
+        limits.set_headers(res.headers_mut(), &usage);
     }
     Ok(res)
 }
 
-/// The `RateLimit-Policy` and `RateLimit` headers of `usage`.
-fn set_headers(headers: &mut HeaderMap, usage: &Usage) {
-    let policy = format!("\"{POLICY}\";q={};w={}", usage.limit, usage.window_secs);
-    let state = format!("\"{POLICY}\";r={};t={}", usage.remaining, usage.reset_secs);
-    for (name, value) in [("ratelimit-policy", policy), ("ratelimit", state)] {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
+impl RateLimits {
+    /// The `RateLimit-Policy` and `RateLimit` headers of `usage`.
+    fn set_headers(&self, headers: &mut HeaderMap, usage: &Usage) {
+        headers.insert(
+            HeaderName::from_static("ratelimit-policy"),
+            self.policy.clone(),
+        );
+        let state = format!("\"{POLICY}\";r={};t={}", usage.remaining, usage.reset_secs);
+        if let Ok(state) = HeaderValue::from_str(&state) {
+            headers.insert(HeaderName::from_static("ratelimit"), state);
         }
     }
 }
@@ -217,8 +231,15 @@ mod tests {
 
     #[test]
     fn the_headers_follow_the_draft() {
+        let limits = RateLimits::new(
+            Arc::new(CallerLimits::new(RateLimitSettings {
+                per_minute: std::num::NonZeroU32::new(600).unwrap(),
+                burst: std::num::NonZeroU32::new(100).unwrap(),
+            })),
+            &[],
+        );
         let mut headers = HeaderMap::new();
-        set_headers(
+        limits.set_headers(
             &mut headers,
             &Usage {
                 limit: 100,
