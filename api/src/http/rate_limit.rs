@@ -1,8 +1,8 @@
 //! Each caller's share at the HTTP edge. `/me/*` is counted by the verified
 //! user (in the [`Caller`](super::caller::Caller) extractor, once the token
 //! is verified, so that users behind one address do not share a limit);
-//! everything else, and a `/me/*` request whose token is refused, by the
-//! client address. The probes and metrics are never limited: a load
+//! everything else, a `/me/*` request whose token is refused and a CORS
+//! preflight, by the client address. The probes and metrics are never limited: a load
 //! balancer must always be able to ask. Every counted response carries the
 //! `RateLimit-Policy` and `RateLimit` headers (IETF draft
 //! `draft-ietf-httpapi-ratelimit-headers`), a refused one `429` with
@@ -13,6 +13,7 @@ use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError, web};
@@ -135,7 +136,9 @@ pub async fn limit(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let path = req.path();
-    let refused = if path.starts_with("/me/") || UNLIMITED.contains(&path) {
+    // A preflight never reaches the caller extractor: it is anonymous.
+    let by_user = path.starts_with("/me/") && req.method() != Method::OPTIONS;
+    let refused = if by_user || UNLIMITED.contains(&path) {
         None
     } else {
         limits.check_address(req.request()).err()

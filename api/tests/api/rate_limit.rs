@@ -119,6 +119,19 @@ async fn addresses_come_from_trusted_proxies_only() {
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 401).await;
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 401).await;
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 429).await;
+
+    // So are preflights, which never carry a token.
+    let preflight = || {
+        app.client
+            .request(reqwest::Method::OPTIONS, app.url("/me/quote"))
+            .header("origin", "http://localhost:3000")
+            .header("access-control-request-method", "PUT")
+            .header("x-forwarded-for", "203.0.113.6")
+            .send()
+    };
+    assert!(preflight().await.unwrap().status().is_success());
+    assert!(preflight().await.unwrap().status().is_success());
+    assert_eq!(preflight().await.unwrap().status(), 429);
 }
 
 #[tokio::test]
