@@ -2,8 +2,9 @@
 //! user (in the [`Caller`](super::caller::Caller) extractor, once the token
 //! is verified, so that users behind one address do not share a limit);
 //! everything else, a `/me/*` request whose token is refused and a CORS
-//! preflight, by the client address. The probes and metrics are never limited: a load
-//! balancer must always be able to ask. Every counted response carries the
+//! preflight, by the client address. The probes and metrics are never
+//! limited: a load balancer must always be able to ask. Every counted
+//! response carries the
 //! `RateLimit-Policy` and `RateLimit` headers (IETF draft
 //! `draft-ietf-httpapi-ratelimit-headers`), a refused one `429` with
 //! `Retry-After`.
