@@ -55,6 +55,9 @@ pub struct Database {
 /// What every share knows.
 struct Shared {
     settings: DatabaseSettings,
+    /// What opens a unit of work in transaction mode: `BEGIN` and the
+    /// timeout in one simple-protocol message, so one round trip.
+    begin: String,
     migrated: AtomicBool,
     /// Every share's pool, for the process-wide occupancy.
     pools: Vec<Pool<AsyncPgConnection>>,
@@ -90,6 +93,7 @@ impl Database {
             })
             .collect::<Result<Vec<_>, _>>()?;
         let shared = Arc::new(Shared {
+            begin: format!("BEGIN; {}", local_timeout(&settings)),
             settings,
             migrated: AtomicBool::new(false),
             pools: pools.clone(),
@@ -124,9 +128,8 @@ impl Database {
         match self.shared.settings.pool_mode {
             PoolMode::Session => Ok(work(&mut conn).await?),
             PoolMode::Transaction => {
-                // One simple-protocol message, so one round trip.
-                let begin = format!("BEGIN; {}", local_timeout(&self.shared.settings));
-                AnsiTransactionManager::begin_transaction_sql(&mut *conn, &begin).await?;
+                AnsiTransactionManager::begin_transaction_sql(&mut *conn, &self.shared.begin)
+                    .await?;
                 match work(&mut conn).await {
                     Ok(value) => {
                         AnsiTransactionManager::commit_transaction(&mut *conn).await?;
