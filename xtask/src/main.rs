@@ -321,15 +321,10 @@ fn cargo(args: &[&str]) -> Result {
     }
 }
 
-/// The API's test modules whose requests reach the database, run a second
-/// time with PgBouncer in transaction mode in front of it.
-const THROUGH_POOLER: &[&str] = &[
-    "quotes::",
-    "webhooks::",
-    "operations::",
-    "clerk::",
-    "clients::",
-];
+/// The API's integration tests, run a second time with PgBouncer in
+/// transaction mode in front of each test's database, but for those that
+/// start `quotes-api` processes of their own (which the first run covers).
+const THROUGH_POOLER: &[&str] = &["--skip", "replicas::", "--skip", "startup::"];
 
 /// Debian's `haproxy`, the real load balancer the replicas test puts in
 /// front of three API processes, and `pgbouncer`, the real
