@@ -58,11 +58,7 @@ pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBu
     if let Some(path) = find() {
         return Some(path);
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
-    if is_root && PathBuf::from("/usr/bin/apt-get").exists() {
+    if crate::is_root() && PathBuf::from("/usr/bin/apt-get").exists() {
         println!("installing {package} with apt-get (once)");
         let updated = Command::new("apt-get").args(["update", "-qq"]).status();
         let installed = Command::new("apt-get")
