@@ -59,7 +59,7 @@ pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBu
         return Some(path);
     }
     if crate::is_root() && PathBuf::from("/usr/bin/apt-get").exists() {
-        println!("installing {package} with apt-get (once)");
+        println!("installing {package} with apt-get (once; under a minute)");
         let updated = Command::new("apt-get").args(["update", "-qq"]).status();
         let installed = Command::new("apt-get")
             .args(["install", "-y", "-qq", package])
@@ -78,7 +78,7 @@ pub fn node_modules() -> Result {
     if folder.join("node_modules/playwright-core").exists() {
         return Ok(());
     }
-    println!("installing playwright-core with npm (once)");
+    println!("installing playwright-core with npm (once; seconds)");
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&folder)

@@ -52,7 +52,7 @@ impl Toolchain {
             return Ok(Self::Debian);
         }
         if is_root() && Path::new("/usr/bin/apt-get").exists() {
-            println!("installing Debian's wasm-capable Rust with apt-get (once)");
+            println!("installing Debian's wasm-capable Rust with apt-get (once; a minute or two)");
             let status = Command::new("apt-get")
                 .args(["install", "-y", "-qq"])
                 .args(DEBIAN_PACKAGES)
