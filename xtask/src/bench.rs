@@ -64,7 +64,7 @@ fn ensure_wrk() -> Result {
     if installed {
         return Ok(());
     }
-    println!("installing wrk with apt-get (once)");
+    println!("installing wrk with apt-get (once; seconds)");
     let status = Command::new("apt-get")
         .args(["install", "-y", "-qq", "wrk"])
         .status()

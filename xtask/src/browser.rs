@@ -58,12 +58,8 @@ pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBu
     if let Some(path) = find() {
         return Some(path);
     }
-    let is_root = Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0");
-    if is_root && PathBuf::from("/usr/bin/apt-get").exists() {
-        println!("installing {package} with apt-get (once)");
+    if crate::is_root() && PathBuf::from("/usr/bin/apt-get").exists() {
+        println!("installing {package} with apt-get (once; under a minute)");
         let updated = Command::new("apt-get").args(["update", "-qq"]).status();
         let installed = Command::new("apt-get")
             .args(["install", "-y", "-qq", package])
@@ -82,7 +78,7 @@ pub fn node_modules() -> Result {
     if folder.join("node_modules/playwright-core").exists() {
         return Ok(());
     }
-    println!("installing playwright-core with npm (once)");
+    println!("installing playwright-core with npm (once; seconds)");
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&folder)

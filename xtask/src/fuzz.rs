@@ -67,7 +67,7 @@ fn ensure_cargo_fuzz() -> Result {
     if installed {
         return Ok(());
     }
-    println!("installing cargo-fuzz (once; a few minutes)");
+    println!("installing cargo-fuzz (once; about a minute)");
     let status = Command::new("cargo")
         .args(["install", "cargo-fuzz", "--locked"])
         .status()

@@ -65,11 +65,23 @@ type Result<T = ()> = std::result::Result<T, String>;
 const DEFAULT_BIND_ADDR: &str = "127.0.0.1:8080";
 
 /// Builds and starts the API with the development identity provider,
-/// against `DATABASE_URL` or a local Postgres (creating the database).
+/// against `DATABASE_URL`, the local Postgres or a private cluster
+/// (creating the database).
 fn run() -> Result {
-    let database_url =
-        std::env::var("DATABASE_URL").unwrap_or_else(|_| postgres::default_database_url());
-    postgres::check_reachable(&database_url)?;
+    // DATABASE_URL wins; else the local server; else a private cluster in
+    // target/postgres, stopped when this ends.
+    let named = std::env::var("DATABASE_URL")
+        .ok()
+        .filter(|url| !url.trim().is_empty());
+    let (database_url, _cluster) = if let Some(url) = named {
+        postgres::check_reachable(&url)?;
+        (url, None)
+    } else {
+        let server =
+            postgres::Server::find(None, postgres::LOCAL_SERVER, &target_dir().join("postgres"))?;
+        let url = postgres::with_database(&server.admin_url, "quotes");
+        (url, Some(server))
+    };
     let bind_addr = std::env::var("BIND_ADDR").unwrap_or_else(|_| DEFAULT_BIND_ADDR.to_owned());
 
     println!("==> building the web app");
@@ -98,6 +110,10 @@ fn run() -> Result {
     if let Some(dist) = &dist {
         args.extend(["--web-dir", dist.as_str()]);
     }
+    // Ctrl-C stops the API (it gets the signal too); this process lives on
+    // to stop a private cluster after it. (A cluster left running by a
+    // build cut short is stopped by the next run.)
+    ctrlc::set_handler(|| {}).map_err(|e| format!("cannot handle Ctrl-C: {e}"))?;
     let status = api_command(&args, &database_url, &bind_addr)
         .status()
         .map_err(|e| format!("cannot start quotes-api: {e}"))?;
@@ -151,6 +167,11 @@ struct Tally {
 }
 
 fn test() -> Result {
+    if std::env::var_os("QUOTES_TEST_ADMIN_URL").is_none()
+        && !postgres::is_reachable(&postgres::admin_url())
+    {
+        return test_on_private_cluster();
+    }
     let started = Instant::now();
     let mut tally = Tally::default();
     postgres::check_reachable(&postgres::admin_url())?;
@@ -181,6 +202,10 @@ fn test() -> Result {
     step("Rust tests", || {
         cargo_test(&["--workspace"], &parts, &[], &mut tally)
     })?;
+    step(
+        "a private Postgres cluster (cargo xtask run with no server to hand)",
+        || postgres::check_private_cluster(&mut tally),
+    )?;
     step(
         "the API's database tests through PgBouncer in transaction mode",
         || {
@@ -226,6 +251,26 @@ fn test() -> Result {
 /// Each step's name and how long it took, for the table `test` ends with.
 static STEP_TIMES: Mutex<Vec<(String, Duration)>> = Mutex::new(Vec::new());
 
+/// `test` with no Postgres to hand: a private cluster in target/postgres,
+/// and every check in a process of its own whose `QUOTES_TEST_ADMIN_URL`
+/// (which every check and test reads) names it.
+fn test_on_private_cluster() -> Result {
+    let server =
+        postgres::Server::find(None, postgres::LOCAL_SERVER, &target_dir().join("postgres"))?;
+    let exe = std::env::current_exe().map_err(|e| e.to_string())?;
+    let status = Command::new(exe)
+        .arg("test")
+        .env("QUOTES_TEST_ADMIN_URL", &server.admin_url)
+        .status()
+        .map_err(|e| format!("cannot run the checks: {e}"))?;
+    drop(server);
+    if status.success() {
+        Ok(())
+    } else {
+        Err("the checks failed (see above)".to_owned())
+    }
+}
+
 fn step<T>(name: &str, run: impl FnOnce() -> Result<T>) -> Result<T> {
     println!("\n==> {name}");
     let started = Instant::now();
@@ -242,6 +287,9 @@ fn print_step_times() {
     let Ok(times) = STEP_TIMES.lock() else {
         return;
     };
+    if times.is_empty() {
+        return;
+    }
     let width = times.iter().map(|(name, _)| name.len()).max().unwrap_or(0);
     println!("\n{:<width$}  {:>8}", "step", "time");
     for (name, took) in times.iter() {
@@ -295,6 +343,14 @@ pub fn cargo_tool(binary: &str, version: &str, args: &[&str]) -> Result<PathBuf>
         &format!("cargo install {}", args.join(" ")),
     )?;
     found().ok_or_else(|| format!("{wanted} was installed but is not on PATH"))
+}
+
+/// Whether this runs as root (then it may install with apt).
+pub fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
 /// Runs `command`, failing with `what` when it fails.

@@ -21,7 +21,7 @@ impl PythonTools {
             return Ok(Self { bin });
         }
         println!(
-            "installing the Python OpenAPI tools (once) into {}",
+            "installing the Python OpenAPI tools (once; under a minute) into {}",
             venv.display()
         );
         run_checked(

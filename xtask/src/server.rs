@@ -25,12 +25,22 @@ impl ApiServer {
 
     /// As [`ApiServer::start`], with extra `serve` arguments (`--web-dir`).
     pub fn start_with_args(name: &str, env: &[(&str, &str)], args: &[&str]) -> Result<Self> {
+        Self::start_on(&postgres::admin_url(), name, env, args)
+    }
+
+    /// As [`ApiServer::start_with_args`], on the Postgres at `admin_url`.
+    pub fn start_on(
+        admin_url: &str,
+        name: &str,
+        env: &[(&str, &str)],
+        args: &[&str],
+    ) -> Result<Self> {
         crate::cargo(&["build", "--quiet", "--package", "quotes-api"])?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let database = format!("quotes_{name}_{}", std::process::id());
         let key_file =
             std::env::temp_dir().join(format!("quotes-{name}-{}.pem", std::process::id()));
-        let url = postgres::with_database(&postgres::admin_url(), &database);
+        let url = postgres::with_database(admin_url, &database);
         let migrated = command(&["migrate", "--create-database"], &url, &addr, &key_file)
             .stdout(Stdio::null())
             .status()
@@ -141,9 +151,4 @@ fn command(args: &[&str], url: &str, addr: &str, key_file: &std::path::Path) -> 
     command
 }
 
-pub fn free_port() -> Result<u16> {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|listener| listener.local_addr())
-        .map(|addr| addr.port())
-        .map_err(|e| e.to_string())
-}
+pub use crate::postgres::free_port;

@@ -22,7 +22,7 @@ fn tools() -> Result {
     {
         return Ok(());
     }
-    println!("installing the TypeScript tools with npm (once)");
+    println!("installing the TypeScript tools with npm (once; under a minute)");
     run_checked(
         Command::new("npm")
             .args(["ci", "--no-audit", "--no-fund"])

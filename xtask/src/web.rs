@@ -15,7 +15,7 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, cargo_tool, root, run_checked, target_dir};
+use crate::{Result, Tally, cargo_tool, is_root, root, run_checked, target_dir};
 
 /// Debian's packages that make up a wasm-capable Rust.
 const DEBIAN_PACKAGES: &[&str] = &[
@@ -52,7 +52,7 @@ impl Toolchain {
             return Ok(Self::Debian);
         }
         if is_root() && Path::new("/usr/bin/apt-get").exists() {
-            println!("installing Debian's wasm-capable Rust with apt-get (once)");
+            println!("installing Debian's wasm-capable Rust with apt-get (once; a minute or two)");
             let status = Command::new("apt-get")
                 .args(["install", "-y", "-qq"])
                 .args(DEBIAN_PACKAGES)
@@ -129,13 +129,6 @@ fn debian_ready() -> bool {
     ]
     .iter()
     .all(|path| Path::new(path).exists())
-}
-
-fn is_root() -> bool {
-    Command::new("id")
-        .arg("-u")
-        .output()
-        .is_ok_and(|output| output.stdout.trim_ascii() == b"0")
 }
 
 /// Builds the bundle into `web/dist/` and returns that folder.
