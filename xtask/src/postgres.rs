@@ -169,14 +169,7 @@ impl Cluster {
         }
         // A cluster left running by a run that was killed: stopped first,
         // so that this one starts with the settings below.
-        let _ = cluster
-            .program("pg_ctl")
-            .arg("-D")
-            .arg(&cluster.data)
-            .args(["-m", "fast", "-w", "stop"])
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::null())
-            .status();
+        cluster.stop();
         // Loopback only, no Unix socket (its path could be too long for
         // one): nothing beyond this machine can reach it.
         let options = format!(
@@ -201,6 +194,19 @@ impl Cluster {
         Ok(cluster)
     }
 
+    /// Stops the cluster when it runs (a fast shutdown: sessions are ended);
+    /// quiet, as there is nothing to stop on a first start.
+    fn stop(&self) {
+        let _ = self
+            .program("pg_ctl")
+            .arg("-D")
+            .arg(&self.data)
+            .args(["-s", "-m", "fast", "-w", "stop"])
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status();
+    }
+
     /// `name` from the cluster's programs, run as `postgres` when we are root.
     fn program(&self, name: &str) -> Command {
         let path = self.bin.join(name);
@@ -216,12 +222,7 @@ impl Cluster {
 
 impl Drop for Cluster {
     fn drop(&mut self) {
-        let _ = self
-            .program("pg_ctl")
-            .arg("-D")
-            .arg(&self.data)
-            .args(["-s", "-m", "fast", "-w", "stop"])
-            .status();
+        self.stop();
     }
 }
 
