@@ -52,7 +52,7 @@ fn rate_limits(config: &Config) -> Option<web::Data<RateLimits>> {
     config.rate_limit.map(|settings| {
         let limits = std::sync::Arc::new(CallerLimits::new(settings));
         CallerLimits::forget_idle_in_background(&limits);
-        web::Data::new(RateLimits::new(limits, &config.trusted_proxies))
+        web::Data::new(RateLimits::new(limits, config.trusted_proxies.clone()))
     })
 }
 
@@ -127,7 +127,7 @@ impl Application {
             web::Data::new(web_app::WebApp::new(
                 web,
                 &config.auth,
-                &config.trusted_proxies,
+                config.trusted_proxies.clone(),
             ))
         });
         let cors_origins = config.cors_allowed_origins.clone();

@@ -68,14 +68,18 @@ impl CallerKey {
     }
 }
 
-/// Where a caller stands after a request was let through, for the
-/// `RateLimit` headers.
+/// The policy, the same for every caller, for the `RateLimit-Policy` header.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Usage {
+pub struct Policy {
     /// The burst, as the policy's quota.
     pub limit: u32,
     /// Seconds in which a spent burst comes back whole.
     pub window_secs: u64,
+}
+
+/// Where a caller stands after a request, for the `RateLimit` header.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Usage {
     /// Requests the caller may still make at once.
     pub remaining: u32,
     /// Seconds until the burst is whole again.
@@ -106,6 +110,7 @@ type Keyed = RateLimiter<
 pub struct CallerLimits {
     limiter: Keyed,
     quota: Quota,
+    policy: Policy,
 }
 
 impl CallerLimits {
@@ -124,6 +129,10 @@ impl CallerLimits {
             )
             .with_middleware::<StateInformationMiddleware>(),
             quota,
+            policy: Policy {
+                limit: quota.burst_size().get(),
+                window_secs: whole_seconds(quota.burst_size_replenished_in()),
+            },
         }
     }
 
@@ -133,35 +142,32 @@ impl CallerLimits {
             Ok(snapshot) => {
                 let remaining = snapshot.remaining_burst_capacity();
                 let spent = self.quota.burst_size().get().saturating_sub(remaining);
-                Ok(self.usage(remaining, self.quota.replenish_interval() * spent))
+                Ok(Self::usage(
+                    remaining,
+                    self.quota.replenish_interval() * spent,
+                ))
             }
             Err(not_until) => {
                 let wait = not_until.wait_time_from(self.limiter.clock().now());
                 let retry_after_secs = whole_seconds(wait).max(1);
                 Err(Limited {
-                    usage: self.usage(0, self.quota.burst_size_replenished_in()),
+                    usage: Self::usage(0, self.quota.burst_size_replenished_in()),
                     retry_after_secs,
                 })
             }
         }
     }
 
-    fn usage(&self, remaining: u32, until_whole: Duration) -> Usage {
+    fn usage(remaining: u32, until_whole: Duration) -> Usage {
         Usage {
-            limit: self.quota.burst_size().get(),
-            window_secs: whole_seconds(self.quota.burst_size_replenished_in()),
             remaining,
             reset_secs: whole_seconds(until_whole),
         }
     }
 
-    /// The burst and the seconds in which a spent one comes back whole: the
-    /// same for every caller.
-    pub fn policy(&self) -> (u32, u64) {
-        (
-            self.quota.burst_size().get(),
-            whole_seconds(self.quota.burst_size_replenished_in()),
-        )
+    /// The burst and the seconds in which a spent one comes back whole.
+    pub fn policy(&self) -> Policy {
+        self.policy
     }
 
     /// Callers currently remembered.
@@ -222,8 +228,13 @@ mod tests {
         let limited = limits.check(&alice).unwrap_err();
         assert_eq!(limited.retry_after_secs, 1);
         assert_eq!(limited.usage.remaining, 0);
-        assert_eq!(limited.usage.limit, 3);
-        assert_eq!(limited.usage.window_secs, 3);
+        assert_eq!(
+            limits.policy(),
+            Policy {
+                limit: 3,
+                window_secs: 3
+            }
+        );
         let bob = limits.check(&CallerKey::user("user_bob")).unwrap();
         assert_eq!(bob.remaining, 2);
         assert_eq!(bob.reset_secs, 1);

@@ -16,12 +16,12 @@ use actix_files::NamedFile;
 use actix_web::http::Method;
 use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse, web};
-use ipnet::IpNet;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 use crate::auth::{AuthSettings, clerk};
 use crate::http::error::ApiError;
+use crate::http::proxies::TrustedProxies;
 
 /// OAuth client id the app uses with an OpenID provider.
 pub const CLIENT_ID: &str = "quotes-web";
@@ -47,14 +47,14 @@ pub struct WebApp {
     /// The bundle's `Content-Security-Policy`.
     policy: HeaderValue,
     /// Peers whose forwarded headers are believed.
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: TrustedProxies,
 }
 
 impl WebApp {
     /// The app signing in with the provider `auth` trusts, whose issuer is
     /// final (the development provider's names the port actually bound).
     /// Forwarded headers are believed from `trusted_proxies` only.
-    pub fn new(web: &WebAppSettings, auth: &AuthSettings, trusted_proxies: &[IpNet]) -> Self {
+    pub fn new(web: &WebAppSettings, auth: &AuthSettings, trusted_proxies: TrustedProxies) -> Self {
         let provider = if let Some(key) = &web.clerk_publishable_key {
             json!({ "kind": "clerk", "publishable_key": key })
         } else {
@@ -83,7 +83,7 @@ impl WebApp {
             policy: HeaderValue::from_str(&policy).unwrap_or_else(|_| {
                 HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
             }),
-            trusted_proxies: trusted_proxies.to_vec(),
+            trusted_proxies,
         }
     }
 
@@ -92,11 +92,7 @@ impl WebApp {
     /// point the app at a host of their choosing through a cache or a
     /// misrouted request, so the request's own `Host` is used.
     fn api_base(&self, req: &HttpRequest) -> String {
-        let from_proxy = req.peer_addr().is_some_and(|peer| {
-            let ip = peer.ip().to_canonical();
-            self.trusted_proxies.iter().any(|net| net.contains(&ip))
-        });
-        if from_proxy {
+        if self.trusted_proxies.is_peer(req) {
             let info = req.connection_info();
             return format!("{}://{}", info.scheme(), info.host());
         }

@@ -169,6 +169,7 @@ async fn renew_once_if_expired(
 }
 
 /// Whether a 401's body is the API's problem for an expired token.
+#[cfg(any(test, not(target_arch = "wasm32")))]
 fn is_expired_token(body: &[u8]) -> bool {
     serde_json::from_slice::<serde_json::Value>(body)
         .ok()

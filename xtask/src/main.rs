@@ -210,7 +210,9 @@ fn test() -> Result {
         "the API's database tests through PgBouncer in transaction mode",
         || {
             cargo_test(
-                &["--package", "quotes-api", "--test", "api", "--"]
+                // `--workspace`, as the step before: the same features, so
+                // nothing is built again.
+                &["--workspace", "--test", "api", "--"]
                     .into_iter()
                     .chain(THROUGH_POOLER.iter().copied())
                     .collect::<Vec<_>>(),

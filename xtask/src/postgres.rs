@@ -3,6 +3,7 @@
 //! databases.
 
 use std::net::{TcpStream, ToSocketAddrs};
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 use std::time::Duration;
@@ -172,8 +173,21 @@ impl Cluster {
         cluster.stop();
         // Loopback only, no Unix socket (its path could be too long for
         // one): nothing beyond this machine can reach it.
+        // TLS as a packaged server has it, so that the tests of `sslmode`
+        // run against this cluster too.
+        let tls = match cluster.certificate(dir) {
+            Ok((cert, key)) => format!(
+                " -c ssl=on -c ssl_cert_file='{}' -c ssl_key_file='{}'",
+                cert.display(),
+                key.display()
+            ),
+            Err(e) => {
+                println!("warning: the cluster runs without TLS: {e}");
+                String::new()
+            }
+        };
         let options = format!(
-            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''",
+            "-p {} -c listen_addresses=127.0.0.1 -c unix_socket_directories=''{tls}",
             cluster.port
         );
         run_checked(
@@ -192,6 +206,50 @@ impl Cluster {
             dir.join("postgres.log").display()
         );
         Ok(cluster)
+    }
+
+    /// The cluster's certificate and key, made once: self-signed for
+    /// `localhost`, as Debian's packaged server has it, the key readable by
+    /// the server's user only.
+    fn certificate(&self, dir: &Path) -> Result<(PathBuf, PathBuf)> {
+        let cert = dir.join("server.crt");
+        let key = dir.join("server.key");
+        if cert.exists() && key.exists() {
+            return Ok((cert, key));
+        }
+        let made = Command::new("openssl")
+            .args([
+                "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-days", "3650",
+            ])
+            .args(["-subj", "/CN=localhost"])
+            .args(["-addext", "subjectAltName=DNS:localhost"])
+            // Not a CA: TLS clients refuse a CA's certificate for a server.
+            .args(["-addext", "basicConstraints=critical,CA:FALSE"])
+            .arg("-keyout")
+            .arg(&key)
+            .arg("-out")
+            .arg(&cert)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .status()
+            .map_err(|e| format!("openssl, to make its certificate, cannot run ({e})"))?;
+        if !made.success() {
+            let _ = std::fs::remove_file(&key);
+            return Err(format!("openssl could not make its certificate ({made})"));
+        }
+        // Postgres refuses a key that others may read.
+        std::fs::set_permissions(&key, std::fs::Permissions::from_mode(0o600))
+            .map_err(|e| format!("{}: {e}", key.display()))?;
+        if self.as_postgres {
+            run_checked(
+                Command::new("chown")
+                    .args(["postgres:postgres"])
+                    .arg(&cert)
+                    .arg(&key),
+                "chown (the cluster's certificate, for user postgres)",
+            )?;
+        }
+        Ok((cert, key))
     }
 
     /// Stops the cluster when it runs (a fast shutdown: sessions are ended);

@@ -88,11 +88,7 @@ struct System {
 
 impl System {
     fn start() -> Result<Self> {
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|l| l.local_addr())
-            .map_err(|e| e.to_string())?
-            .port();
-        let addr = format!("127.0.0.1:{port}");
+        let addr = format!("127.0.0.1:{}", postgres::free_port()?);
         let database = format!("quotes_walkthrough_{}", std::process::id());
         let key_file =
             std::env::temp_dir().join(format!("quotes-walkthrough-{}.pem", std::process::id()));

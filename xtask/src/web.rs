@@ -3,12 +3,12 @@
 //! the wasm).
 //!
 //! The pipeline is plain: `cargo build` for wasm32, `wasm-bindgen --target
-//! web`, `wasm-opt -Oz`. The toolchain is picked at build time: rustup's
-//! when it has the `wasm32-unknown-unknown` target (a normal developer
-//! machine); otherwise Debian's wasm-capable Rust (`rustc-web`), whose
-//! standard library is built from source (build-std), which also lets
-//! panics abort at once (`panic = "immediate-abort"`). `wasm-bindgen-cli`
-//! must match the `wasm-bindgen` version in `web/Cargo.lock` exactly; it is
+//! web`, `wasm-opt -Oz`. The toolchain is picked at build time: rustup's,
+//! with the `wasm32-unknown-unknown` target added when it lacks it (a
+//! normal developer machine); where rustup cannot download it, Debian's
+//! wasm-capable Rust (`rustc-web`), whose standard library is built from
+//! source (build-std), which also lets panics abort at once
+//! (`panic = "immediate-abort"`). `wasm-bindgen-cli` must match the `wasm-bindgen` version in `web/Cargo.lock` exactly; it is
 //! installed when missing.
 
 use std::io::{BufRead, BufReader};
@@ -42,11 +42,24 @@ pub enum Toolchain {
 }
 
 impl Toolchain {
-    /// Picks the toolchain, installing Debian's when nothing else fits and
-    /// we may.
+    /// Picks the toolchain: rustup's, adding the target when it lacks it;
+    /// else Debian's, installed when we may. `QUOTES_WEB_TOOLCHAIN`
+    /// (`rustup` or `debian`) picks one by name, to build both ways.
     pub fn pick() -> Result<Self> {
-        if rustup_has_wasm_target() {
-            return Ok(Self::Rustup);
+        let named = std::env::var("QUOTES_WEB_TOOLCHAIN").unwrap_or_default();
+        match named.as_str() {
+            "" | "rustup" if rustup_wasm_target() => return Ok(Self::Rustup),
+            "rustup" => {
+                return Err(format!(
+                    "QUOTES_WEB_TOOLCHAIN=rustup, but rustup cannot add {WASM_TARGET}"
+                ));
+            }
+            "" | "debian" => {}
+            other => {
+                return Err(format!(
+                    "QUOTES_WEB_TOOLCHAIN is `{other}`: it is `rustup`, `debian` or unset"
+                ));
+            }
         }
         if debian_ready() {
             return Ok(Self::Debian);
@@ -65,7 +78,7 @@ impl Toolchain {
         }
         Err(format!(
             "building the web app needs a Rust that targets wasm32: \
-             `rustup target add wasm32-unknown-unknown`, or on Debian \
+             `rustup target add {WASM_TARGET}`, or on Debian \
              `apt-get install {}`",
             DEBIAN_PACKAGES.join(" ")
         ))
@@ -105,6 +118,27 @@ fn web_target_dir() -> PathBuf {
     target_dir().join("web")
 }
 
+/// Whether rustup's toolchain builds for wasm32, adding the target (once)
+/// when it can: where rustup cannot download it, the answer is no.
+fn rustup_wasm_target() -> bool {
+    if rustup_has_wasm_target() {
+        return true;
+    }
+    let rustup = Command::new("rustup").arg("--version").output();
+    if !rustup.is_ok_and(|output| output.status.success()) {
+        return false;
+    }
+    println!("adding rustup's {WASM_TARGET} target (once; seconds to a minute)");
+    let added = Command::new("rustup")
+        .args(["target", "add", WASM_TARGET])
+        .status()
+        .is_ok_and(|status| status.success());
+    if !added {
+        println!("rustup could not add {WASM_TARGET}; trying Debian's wasm-capable Rust");
+    }
+    added && rustup_has_wasm_target()
+}
+
 fn rustup_has_wasm_target() -> bool {
     let rustc = std::env::var("RUSTC").unwrap_or_else(|_| "rustc".to_owned());
     Command::new(rustc)
@@ -115,7 +149,9 @@ fn rustup_has_wasm_target() -> bool {
         .map(|output| String::from_utf8_lossy(&output.stdout).trim().to_owned())
         .is_some_and(|sysroot| {
             Path::new(&sysroot)
-                .join("lib/rustlib/wasm32-unknown-unknown/lib")
+                .join("lib/rustlib")
+                .join(WASM_TARGET)
+                .join("lib")
                 .exists()
         })
 }
@@ -178,13 +214,23 @@ pub fn build() -> Result<PathBuf> {
     Ok(dist)
 }
 
-/// `wasm-opt -Oz` in place; the bundle still works without it, only larger.
+/// `wasm-opt -Oz` in place, with binaryen installed by apt when missing
+/// and we may; the bundle still works without it, only larger.
 fn optimize(wasm: &Path) -> Result {
-    let available = Command::new("wasm-opt")
-        .arg("--version")
-        .output()
-        .is_ok_and(|output| output.status.success());
-    if !available {
+    let available = || {
+        Command::new("wasm-opt")
+            .arg("--version")
+            .output()
+            .is_ok_and(|output| output.status.success())
+    };
+    if !available() && is_root() && Path::new("/usr/bin/apt-get").exists() {
+        println!("installing binaryen (wasm-opt) with apt-get (once; seconds)");
+        let _ = Command::new("apt-get")
+            .args(["install", "-y", "-qq", "binaryen"])
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .status();
+    }
+    if !available() {
         println!(
             "warning: wasm-opt (binaryen) is not installed; the bundle is left unoptimized \
              (install binaryen to shrink it)"
@@ -273,10 +319,12 @@ fn gzip_size(path: &Path) -> Option<u64> {
         .then_some(output.stdout.len() as u64)
 }
 
-/// Lints the app with clippy: for wasm32 when rustup has the target,
-/// otherwise for the host (clippy is not packaged with Debian's wasm Rust).
+/// Lints the app with clippy: for wasm32 when rustup has (or can add) the
+/// target, otherwise for the host (clippy is not packaged with Debian's
+/// wasm Rust).
 pub fn lint() -> Result {
-    let mut command = if rustup_has_wasm_target() {
+    let debian = std::env::var("QUOTES_WEB_TOOLCHAIN").is_ok_and(|name| name == "debian");
+    let mut command = if !debian && rustup_wasm_target() {
         Toolchain::Rustup.cargo("clippy")
     } else {
         let mut command = Command::new(env!("CARGO"));

@@ -16,8 +16,6 @@ use std::net::SocketAddr;
 use std::num::NonZeroU32;
 use std::time::Duration;
 
-use ipnet::IpNet;
-
 pub use self::cli::{
     AuthArgs, Cli, Command, DEFAULT_DEV_IDP_KEY_FILE, DatabaseArgs, DevTokenArgs, HealthcheckArgs,
     MigrateArgs, ServeArgs,
@@ -27,6 +25,7 @@ use self::values::{millis, non_empty, number, origins, positive, trusted_proxies
 use crate::auth::AuthSettings;
 use crate::db::{DatabaseSettings, DatabaseUrl};
 use crate::dev_idp::{self, DevIdpSettings};
+use crate::http::proxies::TrustedProxies;
 pub use crate::logging::LogFormat;
 use crate::rate_limit::RateLimitSettings;
 use crate::web_app::WebAppSettings;
@@ -49,7 +48,7 @@ pub struct Config {
     pub log_format: LogFormat,
     pub metrics: MetricsConfig,
     /// Peers whose forwarded headers are believed.
-    pub trusted_proxies: Vec<IpNet>,
+    pub trusted_proxies: TrustedProxies,
     /// Each caller's share; `None` when `RATE_LIMIT_PER_MINUTE=off`.
     pub rate_limit: Option<RateLimitSettings>,
     pub database: DatabaseSettings,
@@ -136,7 +135,7 @@ impl Config {
                     .transpose()?,
                 on_api_listener: args.metrics_on_api_listener,
             },
-            trusted_proxies: trusted_proxies(&args.trusted_proxies)?,
+            trusted_proxies: TrustedProxies::new(trusted_proxies(&args.trusted_proxies)?),
             rate_limit: rate_limit(&args.rate_limit_per_minute, &args.rate_limit_burst)?,
             database: database_settings(&args.database)?,
             auth,
@@ -247,7 +246,7 @@ impl Config {
             cors_allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             metrics: MetricsConfig::default(),
-            trusted_proxies: Vec::new(),
+            trusted_proxies: TrustedProxies::default(),
             rate_limit: Some(RateLimitSettings::default()),
             database,
             auth,

@@ -12,6 +12,7 @@ pub mod error;
 pub mod json;
 pub mod metrics;
 pub mod ops;
+pub mod proxies;
 pub mod quotes;
 pub mod rate_limit;
 pub mod security;

@@ -9,19 +9,17 @@
 //! `draft-ietf-httpapi-ratelimit-headers`), a refused one `429` with
 //! `Retry-After`.
 
-use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
+use super::error::ApiError;
+use super::proxies::TrustedProxies;
+use crate::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError, web};
-use ipnet::IpNet;
-
-use super::error::ApiError;
-use crate::rate_limit::{CallerKey, CallerLimits, Usage};
 
 /// The policy's name in the headers.
 const POLICY: &str = "per-caller";
@@ -33,7 +31,7 @@ pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 #[derive(Debug)]
 pub struct RateLimits {
     limits: Arc<CallerLimits>,
-    trusted_proxies: Vec<IpNet>,
+    trusted_proxies: TrustedProxies,
     /// `RateLimit-Policy`, the same on every response: made once.
     policy: HeaderValue,
 }
@@ -43,13 +41,13 @@ pub struct RateLimits {
 struct Spent(Usage);
 
 impl RateLimits {
-    pub fn new(limits: Arc<CallerLimits>, trusted_proxies: &[IpNet]) -> Self {
-        let (quota, window) = limits.policy();
-        let policy = HeaderValue::from_str(&format!("\"{POLICY}\";q={quota};w={window}"))
+    pub fn new(limits: Arc<CallerLimits>, trusted_proxies: TrustedProxies) -> Self {
+        let Policy { limit, window_secs } = limits.policy();
+        let policy = HeaderValue::from_str(&format!("\"{POLICY}\";q={limit};w={window_secs}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         Self {
             limits,
-            trusted_proxies: trusted_proxies.to_vec(),
+            trusted_proxies,
             policy,
         }
     }
@@ -61,7 +59,7 @@ impl RateLimits {
 
     /// Counts a request against its client address.
     pub fn check_address(&self, req: &HttpRequest) -> Result<(), ApiError> {
-        match self.client_address(req) {
+        match self.trusted_proxies.client_address(req) {
             Some(address) => self.check(req, &CallerKey::address(address), "address"),
             None => Ok(()),
         }
@@ -85,45 +83,6 @@ impl RateLimits {
             }
         }
     }
-
-    /// The client's address: the peer's, unless the peer is a trusted proxy;
-    /// then `X-Forwarded-For` read from the right, past every trusted proxy,
-    /// to the first address that is not one (anything left of it may be
-    /// made up by the client).
-    fn client_address(&self, req: &HttpRequest) -> Option<IpAddr> {
-        let mut client = req.peer_addr()?.ip().to_canonical();
-        let trusted = |ip: &IpAddr| self.trusted_proxies.iter().any(|net| net.contains(ip));
-        if !trusted(&client) {
-            return Some(client);
-        }
-        let hops: Vec<&str> = req
-            .headers()
-            .get_all("x-forwarded-for")
-            .filter_map(|value| value.to_str().ok())
-            .flat_map(|value| value.split(','))
-            .collect();
-        for hop in hops.iter().rev() {
-            match parse_hop(hop) {
-                Some(ip) => {
-                    client = ip;
-                    if !trusted(&ip) {
-                        break;
-                    }
-                }
-                None => break,
-            }
-        }
-        Some(client)
-    }
-}
-
-/// One `X-Forwarded-For` entry: an address, with a port for some proxies.
-fn parse_hop(hop: &str) -> Option<IpAddr> {
-    let hop = hop.trim();
-    hop.parse::<IpAddr>()
-        .or_else(|_| hop.parse::<SocketAddr>().map(|addr| addr.ip()))
-        .ok()
-        .map(|ip| ip.to_canonical())
 }
 
 /// Counts every request but `/me/*` (counted by the caller extractor) and
@@ -175,63 +134,6 @@ impl RateLimits {
 mod tests {
     use super::*;
     use crate::rate_limit::RateLimitSettings;
-    use actix_web::test::TestRequest;
-
-    fn limits(trusted: &[&str]) -> RateLimits {
-        let trusted: Vec<IpNet> = trusted.iter().map(|net| net.parse().unwrap()).collect();
-        RateLimits::new(
-            Arc::new(CallerLimits::new(RateLimitSettings::default())),
-            &trusted,
-        )
-    }
-
-    fn from(peer: &str, forwarded_for: Option<&str>) -> HttpRequest {
-        let mut req = TestRequest::default().peer_addr(peer.parse().unwrap());
-        if let Some(value) = forwarded_for {
-            req = req.insert_header(("x-forwarded-for", value));
-        }
-        req.to_http_request()
-    }
-
-    fn ip(raw: &str) -> IpAddr {
-        raw.parse().unwrap()
-    }
-
-    #[test]
-    fn forwarded_addresses_are_believed_from_trusted_proxies_only() {
-        let limits = limits(&["10.0.0.0/8"]);
-        // An untrusted peer's header is the client's own say-so.
-        assert_eq!(
-            limits.client_address(&from("203.0.113.9:4000", Some("198.51.100.1"))),
-            Some(ip("203.0.113.9"))
-        );
-        // Through the trusted proxy: the address it saw.
-        assert_eq!(
-            limits.client_address(&from("10.0.0.2:4000", Some("198.51.100.1"))),
-            Some(ip("198.51.100.1"))
-        );
-        // A client that forges an entry gets the proxy's entry after it.
-        assert_eq!(
-            limits.client_address(&from(
-                "10.0.0.2:4000",
-                Some("192.0.2.66, 198.51.100.1, 10.0.0.3")
-            )),
-            Some(ip("198.51.100.1"))
-        );
-        // Garbage stops the walk at the last address a trusted hop vouched for.
-        assert_eq!(
-            limits.client_address(&from("10.0.0.2:4000", Some("not-an-ip, 10.0.0.3"))),
-            Some(ip("10.0.0.3"))
-        );
-        assert_eq!(
-            limits.client_address(&from("10.0.0.2:4000", Some("[2001:db8::1]:443"))),
-            Some(ip("2001:db8::1"))
-        );
-        assert_eq!(
-            limits.client_address(&from("10.0.0.2:4000", None)),
-            Some(ip("10.0.0.2"))
-        );
-    }
 
     #[test]
     fn the_headers_follow_the_draft() {
@@ -240,14 +142,12 @@ mod tests {
                 per_minute: std::num::NonZeroU32::new(600).unwrap(),
                 burst: std::num::NonZeroU32::new(100).unwrap(),
             })),
-            &[],
+            TrustedProxies::default(),
         );
         let mut headers = HeaderMap::new();
         limits.set_headers(
             &mut headers,
             &Usage {
-                limit: 100,
-                window_secs: 10,
                 remaining: 97,
                 reset_secs: 1,
             },

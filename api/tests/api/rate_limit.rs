@@ -5,6 +5,7 @@
 
 use std::num::NonZeroU32;
 
+use quotes_api::http::proxies::TrustedProxies;
 use quotes_api::rate_limit::RateLimitSettings;
 
 use crate::helpers::{Setup, TestApp, assert_problem, spawn_app_with};
@@ -17,11 +18,13 @@ async fn spawn_limited(burst: u32, trusted_proxies: &'static str) -> TestApp {
                 per_minute: NonZeroU32::new(60).unwrap(),
                 burst: NonZeroU32::new(burst).unwrap(),
             });
-            config.trusted_proxies = trusted_proxies
-                .split(',')
-                .filter(|net| !net.is_empty())
-                .map(|net| net.parse().unwrap())
-                .collect();
+            config.trusted_proxies = TrustedProxies::new(
+                trusted_proxies
+                    .split(',')
+                    .filter(|net| !net.is_empty())
+                    .map(|net| net.parse().unwrap())
+                    .collect(),
+            );
         }),
         ..Setup::default()
     })

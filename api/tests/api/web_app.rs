@@ -4,6 +4,7 @@
 use std::path::PathBuf;
 
 use quotes_api::dev_idp::DevIdpSettings;
+use quotes_api::http::proxies::TrustedProxies;
 use quotes_api::web_app::WebAppSettings;
 use serde_json::Value;
 
@@ -261,7 +262,7 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
                 dir,
                 clerk_publishable_key: None,
             });
-            config.trusted_proxies = vec!["127.0.0.0/8".parse().unwrap()];
+            config.trusted_proxies = TrustedProxies::new(vec!["127.0.0.0/8".parse().unwrap()]);
         }),
         ..Setup::default()
     })

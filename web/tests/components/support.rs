@@ -207,7 +207,7 @@ impl FakeFetch {
             let key = JsValue::from(*route);
             let answers = js_sys::Reflect::get(&table, &key)
                 .ok()
-                .filter(|answers| answers.is_object())
+                .filter(JsValue::is_object)
                 .map_or_else(js_sys::Array::new, |answers| js_sys::Array::from(&answers));
             answers.push(&answer);
             js_sys::Reflect::set(&table, &key, &answers).expect("set");
@@ -239,6 +239,10 @@ impl FakeFetch {
     }
 
     /// The requests made so far.
+    #[expect(
+        clippy::unused_self,
+        reason = "the log is the installed stand-in's: read it through the stand-in"
+    )]
     pub fn requests(&self) -> Vec<String> {
         let requests =
             js_sys::Reflect::get(&js_sys::global(), &"__requests".into()).expect("requests");
