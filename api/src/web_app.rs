@@ -9,12 +9,22 @@
 //! Every file goes out with a `Content-Security-Policy` made for the app:
 //! its own scripts (the inline boot script by hash), WebAssembly, and the
 //! identity provider it talks to; never framed.
+//!
+//! Files are sent as the build left them, never compressed here: a file's
+//! brotli or gzip twin beside it (`x.wasm.br`, `x.wasm.gz`) goes out
+//! instead when the browser accepts it, so serving costs no CPU whoever
+//! asks. A name with a content hash in it (`x.0123456789abcdef.wasm`)
+//! never changes its bytes, so it is cached for a year as immutable;
+//! anything else (`index.html`, `config.json`) is revalidated each time.
 
 use std::path::{Path, PathBuf};
 
 use actix_files::NamedFile;
 use actix_web::http::Method;
-use actix_web::http::header::{self, CacheControl, CacheDirective, HeaderValue};
+use actix_web::http::header::{
+    self, AcceptEncoding, CacheControl, CacheDirective, ContentEncoding, Encoding, Header,
+    HeaderValue,
+};
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -215,21 +225,94 @@ pub async fn fallback(
     }
     if let Some(path) = file_path(&app.dir, req.path())
         && path.is_file()
-        && let Ok(file) = NamedFile::open_async(&path).await
+        && let Some(response) = serve_file(&req, &path).await
     {
-        return Ok(app.secure(file.into_response(&req)));
+        return Ok(app.secure(response));
     }
-    if accepts_html(&req) {
-        let index = app.dir.join("index.html");
-        if let Ok(file) = NamedFile::open_async(&index).await {
-            let mut response = file.into_response(&req);
-            response
-                .headers_mut()
-                .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-cache"));
-            return Ok(app.secure(response));
-        }
+    if accepts_html(&req)
+        && let Some(response) = serve_file(&req, &app.dir.join("index.html")).await
+    {
+        return Ok(app.secure(response));
     }
     Err(ApiError::RouteNotFound)
+}
+
+/// How long a fingerprinted file may be kept: a year, the most caches honour.
+const IMMUTABLE: &str = "public, max-age=31536000, immutable";
+
+/// `path`, or its compressed twin the request accepts, with its type,
+/// `Vary` and the caching its name allows.
+async fn serve_file(req: &HttpRequest, path: &Path) -> Option<HttpResponse> {
+    let name = path.file_name()?.to_str()?;
+    let content_type = actix_files::file_extension_to_mime(
+        path.extension().and_then(|ext| ext.to_str()).unwrap_or(""),
+    );
+    let (file, encoding) = match precompressed(req, path).await {
+        Some(found) => found,
+        None => (NamedFile::open_async(path).await.ok()?, None),
+    };
+    // The type is the original's; so is the disposition (inline), which
+    // NamedFile would otherwise take from the twin's `.br` (a download).
+    let mut file = file
+        .set_content_type(content_type)
+        .disable_content_disposition();
+    if let Some(encoding) = encoding {
+        file = file.set_content_encoding(encoding);
+    }
+    let mut response = file.into_response(req);
+    let headers = response.headers_mut();
+    let caching = if is_fingerprinted(name) {
+        IMMUTABLE
+    } else {
+        "no-cache"
+    };
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static(caching));
+    headers.insert(header::VARY, HeaderValue::from_static("accept-encoding"));
+    Some(response)
+}
+
+/// The compressed twin of `path` the request prefers, if there is one:
+/// brotli, then gzip, by the weights of `Accept-Encoding`.
+async fn precompressed(
+    req: &HttpRequest,
+    path: &Path,
+) -> Option<(NamedFile, Option<ContentEncoding>)> {
+    let accepted = AcceptEncoding::parse(req).ok()?;
+    let twins = [
+        (Encoding::brotli(), "br", ContentEncoding::Brotli),
+        (Encoding::gzip(), "gz", ContentEncoding::Gzip),
+    ];
+    let mut offered = vec![Encoding::identity()];
+    for (encoding, suffix, _) in &twins {
+        if twin(path, suffix).is_file() {
+            offered.push(encoding.clone());
+        }
+    }
+    let chosen = accepted.negotiate(offered.iter())?;
+    let (_, suffix, content_encoding) = twins.into_iter().find(|(e, ..)| *e == chosen)?;
+    let file = NamedFile::open_async(twin(path, suffix)).await.ok()?;
+    Some((file, Some(content_encoding)))
+}
+
+fn twin(path: &Path, suffix: &str) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(".");
+    name.push(suffix);
+    PathBuf::from(name)
+}
+
+/// Whether a file name carries its content's hash: `stem.<16 hex>.ext`,
+/// as `cargo xtask web` names every file but `index.html`.
+pub fn is_fingerprinted(name: &str) -> bool {
+    let mut parts = name.rsplit('.');
+    let (Some(_ext), Some(hash), Some(stem)) = (parts.next(), parts.next(), parts.next()) else {
+        return false;
+    };
+    !stem.is_empty()
+        && hash.len() == 16
+        && hash
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 /// The file `request_path` names inside `dir`, or `None` when it would
@@ -265,7 +348,23 @@ fn accepts_html(req: &HttpRequest) -> bool {
 mod tests {
     use std::path::Path;
 
-    use super::{content_security_policy, file_path, inline_script_hashes};
+    use super::{content_security_policy, file_path, inline_script_hashes, is_fingerprinted};
+
+    #[test]
+    fn only_content_hashed_names_count_as_fingerprinted() {
+        assert!(is_fingerprinted("quotes_web_bg.0123456789abcdef.wasm"));
+        assert!(is_fingerprinted("a.b.0123456789abcdef.js"));
+        for name in [
+            "index.html",
+            "quotes_web.js",
+            "x.0123456789ABCDEF.js",
+            "x.0123456789abcde.js",
+            ".0123456789abcdef.js",
+            "0123456789abcdef.js",
+        ] {
+            assert!(!is_fingerprinted(name), "{name}");
+        }
+    }
 
     #[test]
     fn inline_scripts_are_allowed_by_hash_and_files_by_origin() {

@@ -14,6 +14,7 @@
     reason = "reporting progress is what this tool does"
 )]
 
+mod assets;
 mod bench;
 mod browser;
 mod containers;

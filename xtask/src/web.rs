@@ -15,16 +15,10 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, cargo_tool, is_root, root, run_checked, target_dir};
+use crate::{Result, Tally, assets, cargo_tool, is_root, root, run_checked, target_dir};
 
 /// Debian's packages that make up a wasm-capable Rust.
-const DEBIAN_PACKAGES: &[&str] = &[
-    "rustc-web",
-    "cargo-web",
-    "rust-web-src",
-    "lld-22",
-    "binaryen",
-];
+const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
 
 /// The browser's target.
 const WASM_TARGET: &str = "wasm32-unknown-unknown";
@@ -206,44 +200,71 @@ pub fn build() -> Result<PathBuf> {
     )?;
     let bundle_wasm = dist.join(format!("{CRATE}_bg.wasm"));
     optimize(&bundle_wasm)?;
-    for file in ["index.html", "boot.js", "style.css"] {
+    for file in ["index.html", "boot.js", "style.css", "favicon.svg"] {
         std::fs::copy(root().join("web/static").join(file), dist.join(file))
             .map_err(|e| format!("copying {file}: {e}"))?;
     }
-    report_size(&dist);
+    assets::fingerprint(&dist, &format!("{CRATE}.js"), &format!("{CRATE}_bg.wasm"))?;
+    report_size(&dist, &assets::precompress(&dist)?);
     Ok(dist)
 }
 
-/// `wasm-opt -Oz` in place, with binaryen installed by apt when missing
-/// and we may; the bundle still works without it, only larger.
+/// The oldest binaryen that reads what Rust 1.82 and later emit for
+/// wasm32 (reference types and bulk memory, on by default).
+const MIN_BINARYEN: u32 = 116;
+
+/// `wasm-opt -Oz` in place; the bundle still works without it, only larger.
 fn optimize(wasm: &Path) -> Result {
-    let available = || {
-        Command::new("wasm-opt")
-            .arg("--version")
-            .output()
-            .is_ok_and(|output| output.status.success())
-    };
-    if !available() && is_root() && Path::new("/usr/bin/apt-get").exists() {
-        println!("installing binaryen (wasm-opt) with apt-get (once; seconds)");
-        let _ = Command::new("apt-get")
-            .args(["install", "-y", "-qq", "binaryen"])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-    }
-    if !available() {
+    let Some(wasm_opt) = wasm_opt() else {
         println!(
-            "warning: wasm-opt (binaryen) is not installed; the bundle is left unoptimized \
-             (install binaryen to shrink it)"
+            "warning: no wasm-opt of binaryen {MIN_BINARYEN} or later (Node.js and npm install \
+             one); the bundle is left unoptimized"
         );
         return Ok(());
-    }
+    };
     run_checked(
-        Command::new("wasm-opt")
+        Command::new(wasm_opt)
             .args(["-Oz", "--strip-debug", "--strip-producers", "-o"])
             .arg(wasm)
             .arg(wasm),
         "wasm-opt",
     )
+}
+
+/// A `wasm-opt` new enough: the one on PATH (as the web image builds it),
+/// else binaryen from npm, at the version `xtask/binaryen/package-lock.json`
+/// pins, installed once. Debian bookworm's package (108) is too old.
+fn wasm_opt() -> Option<PathBuf> {
+    let on_path = Command::new("wasm-opt")
+        .arg("--version")
+        .output()
+        .ok()
+        .filter(|output| output.status.success())
+        .and_then(|output| binaryen_version(&String::from_utf8_lossy(&output.stdout)));
+    if on_path.is_some_and(|version| version >= MIN_BINARYEN) {
+        return Some(PathBuf::from("wasm-opt"));
+    }
+    let folder = root().join("xtask/binaryen");
+    let from_npm = folder.join("node_modules/.bin/wasm-opt");
+    if !from_npm.exists() {
+        println!("installing binaryen's wasm-opt with npm (once; seconds)");
+        let _ = Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(&folder)
+            .status();
+    }
+    from_npm.exists().then_some(from_npm)
+}
+
+/// The release in `wasm-opt --version`'s `wasm-opt version 116 (…)`.
+fn binaryen_version(output: &str) -> Option<u32> {
+    output
+        .trim()
+        .strip_prefix("wasm-opt version ")?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
 }
 
 /// The version of `wasm-bindgen` in `web/Cargo.lock`.
@@ -283,40 +304,24 @@ fn wasm_bindgen_tool(tool: &str) -> Result<PathBuf> {
     cargo_tool(tool, &version, &["wasm-bindgen-cli", "--version", &version])
 }
 
-/// Prints each file's size and the gzip size of the whole bundle.
-fn report_size(dist: &Path) {
-    let mut total = 0;
-    let mut entries: Vec<_> = std::fs::read_dir(dist)
-        .into_iter()
-        .flatten()
-        .flatten()
-        .map(|entry| entry.path())
-        .collect();
-    entries.sort();
-    for path in entries {
-        let size = std::fs::metadata(&path).map_or(0, |m| m.len());
-        let gzipped = gzip_size(&path);
-        total += gzipped.unwrap_or(size);
+/// Prints each file's size as built, gzip and brotli, and the whole
+/// bundle's: what a first visit costs on the wire.
+fn report_size(dist: &Path, sizes: &[assets::Sizes]) {
+    let width = sizes.iter().map(|s| s.name.len()).max().unwrap_or(0);
+    for size in sizes {
         println!(
-            "  {:<24} {:>8} bytes, gzip {}",
-            path.file_name().unwrap_or_default().to_string_lossy(),
-            size,
-            gzipped.map_or("?".to_owned(), |n| n.to_string()),
+            "  {:<width$} {:>8} bytes, gzip {:>7}, brotli {:>7}",
+            size.name, size.bytes, size.gzip, size.brotli
         );
     }
+    let total = |f: fn(&assets::Sizes) -> u64| sizes.iter().map(f).sum::<u64>().div_ceil(1024);
     println!(
-        "web bundle: {} ({} KB gzip)",
+        "web bundle: {} ({} KB, {} KB gzip, {} KB brotli)",
         dist.display(),
-        total.div_ceil(1024)
+        total(|s| s.bytes),
+        total(|s| s.gzip),
+        total(|s| s.brotli)
     );
-}
-
-fn gzip_size(path: &Path) -> Option<u64> {
-    let output = Command::new("gzip").arg("-9c").arg(path).output().ok()?;
-    output
-        .status
-        .success()
-        .then_some(output.stdout.len() as u64)
 }
 
 /// Lints the app with clippy: for wasm32 when rustup has (or can add) the
@@ -444,6 +449,16 @@ fn host_target() -> String {
 #[cfg(test)]
 mod tests {
     use super::locked_version;
+
+    #[test]
+    fn binaryens_release_is_read_from_its_version_line() {
+        assert_eq!(
+            super::binaryen_version("wasm-opt version 132 (version_132)\n"),
+            Some(132)
+        );
+        assert_eq!(super::binaryen_version("wasm-opt version 108\n"), Some(108));
+        assert_eq!(super::binaryen_version("something else"), None);
+    }
 
     #[test]
     fn the_locked_version_is_found() {

@@ -89,6 +89,111 @@ async fn the_root_serves_index_html_and_files_are_served() {
     );
 }
 
+/// A fingerprinted file with the twins `cargo xtask web` writes beside it.
+const WASM: &str = "quotes_web_bg.0123456789abcdef.wasm";
+
+async fn get_encoded(app: &TestApp, path: &str, accept_encoding: &str) -> reqwest::Response {
+    app.client
+        .get(app.url(path))
+        .header("accept-encoding", accept_encoding)
+        .send()
+        .await
+        .unwrap()
+}
+
+#[tokio::test]
+async fn files_go_out_precompressed_by_accept_encoding_and_cached_by_their_names() {
+    let bundle = Bundle::new();
+    std::fs::write(bundle.0.join(WASM), b"\0asm plain").unwrap();
+    std::fs::write(bundle.0.join(format!("{WASM}.br")), b"brotli bytes").unwrap();
+    std::fs::write(bundle.0.join(format!("{WASM}.gz")), b"gzip bytes").unwrap();
+    std::fs::write(bundle.0.join("index.html.gz"), b"gzip index").unwrap();
+    let app = spawn_web_app(&bundle, None).await;
+    let path = format!("/{WASM}");
+
+    let cases = [
+        ("br, gzip", Some("br"), "brotli bytes"),
+        ("gzip, deflate, br, zstd", Some("br"), "brotli bytes"),
+        ("gzip", Some("gzip"), "gzip bytes"),
+        ("br;q=0, gzip", Some("gzip"), "gzip bytes"),
+        ("br;q=0.5, gzip;q=0.9", Some("gzip"), "gzip bytes"),
+        ("identity", None, "\0asm plain"),
+        ("zstd", None, "\0asm plain"),
+    ];
+    for (accepted, encoding, body) in cases {
+        let response = get_encoded(&app, &path, accepted).await;
+        assert_eq!(response.status(), 200, "{accepted}");
+        let headers = response.headers().clone();
+        assert_eq!(
+            headers.get("content-encoding").map(|v| v.to_str().unwrap()),
+            encoding,
+            "{accepted}"
+        );
+        assert_eq!(headers["content-type"], "application/wasm", "{accepted}");
+        assert!(
+            headers.get("content-disposition").is_none(),
+            "{accepted}: a file of the page is never a download"
+        );
+        let vary = headers["vary"].to_str().unwrap().to_ascii_lowercase();
+        assert!(
+            vary.split(',').any(|name| name.trim() == "accept-encoding"),
+            "{accepted}: Vary is {vary}"
+        );
+        assert_eq!(
+            headers["cache-control"], "public, max-age=31536000, immutable",
+            "{accepted}"
+        );
+        assert_eq!(response.text().await.unwrap(), body, "{accepted}");
+    }
+
+    // With no Accept-Encoding at all, the file as it is.
+    let plain = app.client.get(app.url(&path)).send().await.unwrap();
+    assert!(plain.headers().get("content-encoding").is_none());
+    assert_eq!(plain.text().await.unwrap(), "\0asm plain");
+
+    // The page and anything without a hash in its name are revalidated
+    // every time: they change in place.
+    let index = get_encoded(&app, "/", "gzip, br").await;
+    assert_eq!(index.headers()["content-encoding"], "gzip");
+    assert!(index.headers().get("content-disposition").is_none());
+    assert_eq!(index.headers()["cache-control"], "no-cache");
+    assert!(
+        index.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html")
+    );
+    let script = get_encoded(&app, "/app.js", "gzip, br").await;
+    assert!(script.headers().get("content-encoding").is_none());
+    assert_eq!(script.headers()["cache-control"], "no-cache");
+    let config = get(&app, "/config.json", "application/json").await;
+    assert_eq!(config.headers()["cache-control"], "no-cache");
+
+    // A page address of the app gets index.html, revalidated too.
+    let page = app
+        .client
+        .get(app.url("/some/page"))
+        .header("accept", "text/html")
+        .header("accept-encoding", "gzip")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(page.headers()["content-encoding"], "gzip");
+    assert_eq!(page.headers()["cache-control"], "no-cache");
+
+    // The compressed file revalidates as any other: a 304, no body.
+    let etag = get_encoded(&app, &path, "br").await.headers()["etag"].clone();
+    let revalidated = app
+        .client
+        .get(app.url(&path))
+        .header("accept-encoding", "br")
+        .header("if-none-match", etag)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revalidated.status(), 304);
+}
+
 #[tokio::test]
 async fn unknown_pages_fall_back_to_the_app_and_other_paths_get_the_api_404() {
     let bundle = Bundle::new();
