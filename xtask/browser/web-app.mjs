@@ -2,9 +2,14 @@
 // database and its development identity provider: sign in, empty state,
 // save, reload, replace, a refused quote, delete, sign out, a second user
 // who sees only their own quote, and the API going away and coming back.
-// Screenshots at desktop and phone widths, light and dark. Last, the time
-// from navigation to the saved quote on screen, over ten sign-ins, and
-// from a reload to the quote on screen, over ten reloads.
+// Keyboard and screen reader: where the focus goes after each action,
+// Escape on the delete question, the status said politely, the counter
+// quiet until the limit is near, a refusal tied to its field and gone once
+// the text changes, Save off over the limit. Screenshots at desktop and
+// phone widths, light and dark, each checked with axe-core (0 violations
+// is a check). Last, the time from navigation to the saved quote on
+// screen, over ten sign-ins, and from a reload to the quote on screen,
+// over ten reloads.
 //
 // Sessions: tokens live in the page's memory only, but a reload stays
 // signed in without a click (the tab's marker in sessionStorage, then
@@ -34,6 +39,7 @@ import { createPrivateKey, sign } from "node:crypto";
 import { mkdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { createInterface } from "node:readline";
+import AxeBuilder from "@axe-core/playwright";
 import { launch } from "./chromium.mjs";
 
 const {
@@ -50,6 +56,7 @@ const MARKER = "quotes.signed_in";
 const DRAFT = "quotes.draft";
 
 let checks = 0;
+let axeScreens = 0;
 // The page under test, for a screenshot when a step fails.
 let current = null;
 const consoleErrors = [];
@@ -75,7 +82,7 @@ async function signIn(page, user) {
 }
 
 async function save(page, text) {
-  await page.getByLabel("Your favourite quote").fill(text);
+  await page.getByLabel("Quote text").fill(text);
   await page.getByRole("button", { name: "Save quote" }).click();
 }
 
@@ -143,10 +150,37 @@ function median(values) {
   return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
 }
 
+// Every screenshot is also an accessibility check: axe-core's rules
+// (WCAG 2.2 A and AA, and its best practices) on the screen as shown.
 async function shot(page, name) {
   const path = join(out, `web-app-${name}.png`);
   await page.screenshot({ path, fullPage: true });
   console.log(`web app: screenshot ${path}`);
+  const { violations } = await new AxeBuilder({ page }).analyze();
+  const found = violations.map((v) => `${v.id} (${v.nodes.map((n) => n.target.join(" ")).join(", ")})`);
+  check(violations.length === 0, `axe-core on ${name}: ${found.join("; ")}`);
+  axeScreens++;
+}
+
+// A screen at both widths, light and dark; back to desktop light after.
+async function everyWay(page, name) {
+  for (const [width, height, form] of [[1280, 900, "desktop"], [390, 844, "phone"]]) {
+    await page.setViewportSize({ width, height });
+    for (const scheme of ["light", "dark"]) {
+      await page.emulateMedia({ colorScheme: scheme });
+      await shot(page, `${name}-${form}-${scheme}`);
+    }
+  }
+  await page.setViewportSize({ width: 1280, height: 900 });
+  await page.emulateMedia({ colorScheme: "light" });
+}
+
+// The focused element's id, or its text for a button.
+async function focused(page) {
+  return page.evaluate(() => {
+    const element = document.activeElement;
+    return element?.id || element?.textContent?.trim() || element?.tagName;
+  });
 }
 
 // The clerk-js surface the app uses, standing in for Clerk's script.
@@ -211,7 +245,8 @@ try {
   await page.goto(`${base}/`);
   await page.getByRole("button", { name: "Sign in" }).waitFor();
   check(await page.getByRole("heading", { name: "Keep your favourite quote" }).isVisible(), "no heading when signed out");
-  await shot(page, "signed-out-desktop-light");
+  check(await page.title() === "Sign in · quotes", `the signed-out tab reads ${await page.title()}`);
+  await everyWay(page, "signed-out");
 
   // Sign in: two clicks and a name.
   await signIn(page, "web_alice");
@@ -219,15 +254,22 @@ try {
   await page.locator("#empty-state").waitFor();
   check(await page.getByText("No quote yet").isVisible(), "no empty state");
   check(await page.getByText("0 / 1000").isVisible(), "no counter");
+  check(await page.title() === "Your quote · quotes", `the signed-in tab reads ${await page.title()}`);
+  check(await page.locator("#quote-count").getAttribute("aria-live") === null, "the counter is read out at every key");
+  await everyWay(page, "empty");
 
   // Save; the counter follows the text.
   const first = "Simplicity is prerequisite for reliability.";
-  await page.getByLabel("Your favourite quote").fill(first);
+  await page.getByLabel("Quote text").fill(first);
   check(await page.getByText(`${first.length} / 1000`).isVisible(), "the counter does not follow the text");
   await page.getByRole("button", { name: "Save quote" }).click();
   await page.locator("#current-quote", { hasText: first }).waitFor();
   check(await page.getByRole("button", { name: "Delete quote" }).isVisible(), "no delete button with a quote");
-  await shot(page, "saved-desktop-light");
+  // Said politely to a screen reader, and the focus back in the text.
+  check(await page.getByRole("status").innerText() === "Saved.", `the status reads ${await page.getByRole("status").innerText()}`);
+  check(await focused(page) === "quote-text", `after saving, the focus is on ${await focused(page)}`);
+  check(await page.getByText("Saved just now").isVisible(), "the saved time is not told as a person would");
+  await everyWay(page, "saved");
 
   // Reload: still signed in, with no click. The tab's marker (never a
   // token) sends the app to the provider with prompt=none, and the
@@ -245,7 +287,7 @@ try {
   check(page.url() === `${base}/`, `the address still carries the code: ${page.url()}`);
 
   // Replace, with Enter (Shift+Enter makes a new line first).
-  const textarea = page.getByLabel("Your favourite quote");
+  const textarea = page.getByLabel("Quote text");
   await textarea.fill("Make it work,");
   await textarea.press("Shift+Enter");
   await textarea.pressSequentially("make it right.");
@@ -253,41 +295,70 @@ try {
   await page.locator("#current-quote", { hasText: "make it right." }).waitFor();
   check((await page.locator("#current-quote").innerText()).includes("Make it work,\nmake it right."), "Shift+Enter did not keep the new line");
 
-  // 1001 characters: refused, with the API's words in role=alert.
-  await save(page, "x".repeat(1001));
+  // Over the limit: the field says so and Save is off; Enter sends nothing.
+  const editor = page.getByLabel("Quote text");
+  const puts = [];
+  page.on("request", (request) => {
+    if (request.method() === "PUT") puts.push(request.url());
+  });
+  await editor.fill("x".repeat(1001));
+  check(await page.getByText("1001 / 1000").isVisible(), "the counter does not show 1001");
+  check(await page.getByRole("button", { name: "Save quote" }).isDisabled(), "Save is on over the limit");
+  check(await editor.getAttribute("aria-invalid") === "true", "the field over the limit is not marked invalid");
+  await editor.press("Enter");
+  await page.evaluate(() => new Promise((done) => requestAnimationFrame(() => setTimeout(done))));
+  check(puts.length === 0, `over the limit, Enter sent ${puts.length} saves`);
+  await everyWay(page, "over-limit");
+
+  // What only the API knows to refuse (nothing visible): its words in
+  // role=alert, tied to the field, and gone once the text changes.
+  await editor.fill("\u200b");
+  await page.getByRole("button", { name: "Save quote" }).click();
   const alert = page.getByRole("alert");
   await alert.waitFor();
   const refused = await alert.innerText();
-  check(/1000/.test(refused), `the refusal does not say the limit: ${refused}`);
-  check(await page.getByText("1001 / 1000").isVisible(), "the counter does not show 1001");
+  check(/no visible characters/.test(refused), `the refusal does not say why: ${refused}`);
+  check(await editor.getAttribute("aria-invalid") === "true", "the refused field is not marked invalid");
+  const describedBy = (await editor.getAttribute("aria-describedby")).split(" ");
+  check(describedBy.includes(await alert.getAttribute("id")), `the alert does not describe the field: ${describedBy}`);
+  check(await focused(page) === "quote-text", `after a refusal, the focus is on ${await focused(page)}`);
   check((await page.locator("#current-quote").innerText()).includes("make it right."), "the refused quote replaced the stored one");
-  await shot(page, "refused-desktop-light");
+  await everyWay(page, "refused");
+  await editor.fill("Make it work, make it right, make it fast.");
+  check(!(await alert.isVisible()), "the alert stayed after the text was changed");
+  check(await editor.getAttribute("aria-invalid") === "false", "the changed text is still marked invalid");
+  await editor.fill("Make it work,\nmake it right.");
 
-  // Phone width, dark.
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.emulateMedia({ colorScheme: "dark" });
-  await shot(page, "refused-phone-dark");
-  await page.setViewportSize({ width: 1280, height: 900 });
-  await shot(page, "refused-desktop-dark");
-  await page.setViewportSize({ width: 390, height: 844 });
-  await page.emulateMedia({ colorScheme: "light" });
-  await shot(page, "refused-phone-light");
-  await page.setViewportSize({ width: 1280, height: 900 });
-
-  // Delete, after confirming.
-  await page.getByRole("button", { name: "Delete quote" }).click();
+  // Delete, after confirming. The focus goes to the safe answer, the
+  // destructive one is the second Tab stop, Escape and "Keep it" close the
+  // question with the focus back on "Delete quote".
+  const deleteButton = page.getByRole("button", { name: "Delete quote" });
+  await deleteButton.click();
+  check(await focused(page) === "Keep it", `the confirmation opened with the focus on ${await focused(page)}`);
+  await everyWay(page, "confirm");
+  await page.keyboard.press("Tab");
+  check(await focused(page) === "Yes, delete it", `the second Tab stop is ${await focused(page)}`);
+  await page.keyboard.press("Escape");
+  await deleteButton.waitFor();
+  check(await focused(page) === "Delete quote", `Escape left the focus on ${await focused(page)}`);
+  check(await page.locator("#current-quote").isVisible(), "Escape deleted it");
+  await deleteButton.click();
   await page.getByRole("button", { name: "Keep it" }).click();
+  check(await focused(page) === "Delete quote", `"Keep it" left the focus on ${await focused(page)}`);
   check(await page.locator("#current-quote").isVisible(), "keeping it deleted it");
-  await page.getByRole("button", { name: "Delete quote" }).click();
+  await deleteButton.click();
   await page.getByRole("button", { name: "Yes, delete it" }).click();
   await page.locator("#empty-state").waitFor();
-  check(!(await page.getByRole("button", { name: "Delete quote" }).isVisible()), "a delete button without a quote");
+  check(!(await deleteButton.isVisible()), "a delete button without a quote");
+  check(await page.getByRole("status").innerText() === "Your quote was deleted.", "the deletion was not said");
+  check(await focused(page) === "quote-text", `after deleting, the focus is on ${await focused(page)}`);
 
   // Leave a quote for the isolation check, then sign out.
   await save(page, "Alice's own words.");
   await page.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
   await signOut(page);
   check(!(await page.getByText("Signed in as").isVisible()), "still signed in after signing out");
+  check(page.url() === `${base}/`, `signing out left ${page.url()} in the address`);
 
   // Signed out, a reload stays signed out: no marker, no trip to the provider.
   check(await page.evaluate((key) => sessionStorage.getItem(key), MARKER) === null, "the marker outlived sign-out");
@@ -304,13 +375,16 @@ try {
   check(!(await page.getByText("Alice's own words.").isVisible()), "bob sees alice's quote");
   await save(page, "Bob's quote.");
   await page.locator("#current-quote", { hasText: "Bob's quote." }).waitFor();
+  // On a phone, "Sign out" stays on the line of "Signed in as", and the
+  // counter right under the field.
   await page.setViewportSize({ width: 390, height: 844 });
-  await shot(page, "signed-in-phone-light");
-  await page.emulateMedia({ colorScheme: "dark" });
-  await shot(page, "signed-in-phone-dark");
+  const who = await page.getByText("Signed in as").boundingBox();
+  const signOutBox = await page.getByRole("button", { name: "Sign out" }).boundingBox();
+  check(signOutBox.y < who.y + who.height && who.y < signOutBox.y + signOutBox.height, "Sign out wrapped under the name on a phone");
+  const field = await page.getByLabel("Quote text").boundingBox();
+  const counter = await page.locator("#quote-count").boundingBox();
+  check(counter.y - (field.y + field.height) < 24, `the counter is ${counter.y - (field.y + field.height)} px below the field`);
   await page.setViewportSize({ width: 1280, height: 900 });
-  await shot(page, "signed-in-desktop-dark");
-  await page.emulateMedia({ colorScheme: "light" });
 
   // The API goes away: a readable error, nothing lost; it comes back: saving works again.
   await control("stop-api");
@@ -318,7 +392,7 @@ try {
   const outage = await page.getByRole("alert").innerText();
   check(/could not be reached/.test(outage), `the outage reads: ${outage}`);
   check((await page.locator("#current-quote").innerText()).includes("Bob's quote."), "the outage hid the stored quote");
-  await shot(page, "api-down-desktop-light");
+  await everyWay(page, "api-down");
   await control("start-api");
   await page.getByRole("button", { name: "Save quote" }).click();
   await page.locator("#current-quote", { hasText: "Saved after the outage." }).waitFor();
@@ -348,6 +422,8 @@ try {
   await broken.goto(`${base}/`);
   await broken.getByRole("heading", { name: "The app cannot start" }).waitFor();
   check((await broken.getByRole("alert").innerText()).includes("config.json"), "the config error does not name the file");
+  check(await broken.title() === "The app cannot start · quotes", `the broken tab reads ${await broken.title()}`);
+  await everyWay(broken, "config-error");
   await broken.close();
 
   // Clerk: the key names the Frontend API; the stand-in plays Clerk there.
@@ -546,7 +622,7 @@ try {
   check(theft.status === 200, `presenting the app's refresh token answered ${theft.status}`);
   const theirs = (await theft.json()).refresh_token;
   const unsaved = "Written while the session was ending.";
-  await renewing.getByLabel("Your favourite quote").fill(unsaved);
+  await renewing.getByLabel("Quote text").fill(unsaved);
   const reuse = await nextRenewal(renewing, shortBase, 400);
   check((await reuse.json()).error === "invalid_grant", "the reuse was not refused as invalid_grant");
   // The reuse revoked the whole sign-in, the other party's new token too.
@@ -565,7 +641,7 @@ try {
   await renewing.getByRole("button", { name: "Sign in", exact: true }).click();
   await renewing.getByText("Signed in as web_dora").waitFor();
   await renewing.locator("#current-quote").waitFor();
-  check(await renewing.getByLabel("Your favourite quote").inputValue() === unsaved, "the typed text was lost on signing in again");
+  check(await renewing.getByLabel("Quote text").inputValue() === unsaved, "the typed text was lost on signing in again");
   check((await renewing.locator("#current-quote").innerText()).includes(`save ${saves}.`), "the stored quote changed without a save");
   await renewing.getByRole("button", { name: "Save quote" }).click();
   await renewing.locator("#current-quote", { hasText: unsaved }).waitFor();
@@ -573,6 +649,7 @@ try {
   await short.close();
 
   check(consoleErrors.every((text) => /401|400|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
+  console.log(`web app: axe-core found 0 violations on ${axeScreens} screens`);
   console.log(`web app: ${checks} checks passed`);
 } catch (error) {
   console.error(`web app: ${error.message}`);

@@ -72,13 +72,19 @@ pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBu
     None
 }
 
-/// `npm ci` for the browser scripts, once.
+/// The browser scripts' packages (`package.json`).
+const PACKAGES: [&str; 2] = ["playwright-core", "@axe-core/playwright"];
+
+/// `npm ci` for the browser scripts, once (again when a package is added).
 pub fn node_modules() -> Result {
     let folder = root().join("xtask/browser");
-    if folder.join("node_modules/playwright-core").exists() {
+    if PACKAGES
+        .iter()
+        .all(|package| folder.join("node_modules").join(package).exists())
+    {
         return Ok(());
     }
-    println!("installing playwright-core with npm (once; seconds)");
+    println!("installing playwright-core and axe-core with npm (once; seconds)");
     let status = Command::new("npm")
         .args(["ci", "--no-audit", "--no-fund"])
         .current_dir(&folder)

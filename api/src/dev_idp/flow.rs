@@ -95,7 +95,8 @@ pub fn loopback_redirect(raw: Option<&str>, own_port: u16) -> Result<Url, Redire
 /// (the client matches answers to requests with it).
 pub fn redirect_with(base: &Url, pairs: &[(&str, &str)], state: Option<&str>) -> Url {
     let mut url = base.clone();
-    {
+    // Nothing to add leaves the address as it was: no bare `?` at its end.
+    if !pairs.is_empty() || state.is_some() {
         let mut query = url.query_pairs_mut();
         query.extend_pairs(pairs);
         if let Some(state) = state {
@@ -485,6 +486,23 @@ mod tests {
     // RFC 7636 appendix B.
     const VERIFIER: &str = "dBjftJeZ4CVP-mB92K27uhbUJU1p1r_wW1gFWFOEjXk";
     const CHALLENGE: &str = "E9Melhoa2OwvFrEMTJguCHaoeK1t8URWbuGJSstw-cM";
+
+    #[test]
+    fn a_redirect_with_nothing_to_add_keeps_the_address_as_it_was() {
+        let back = Url::parse("http://127.0.0.1:8080/").unwrap();
+        assert_eq!(
+            redirect_with(&back, &[], None).as_str(),
+            "http://127.0.0.1:8080/"
+        );
+        assert_eq!(
+            redirect_with(&back, &[], Some("s 1")).as_str(),
+            "http://127.0.0.1:8080/?state=s+1"
+        );
+        assert_eq!(
+            redirect_with(&back, &[("code", "c")], None).as_str(),
+            "http://127.0.0.1:8080/?code=c"
+        );
+    }
 
     #[test]
     fn pkce_accepts_the_rfc_example_and_nothing_else() {

@@ -8,7 +8,7 @@
 use std::future::Future;
 
 use quotes_client::auth::Bearer;
-use quotes_client::problem::problem;
+use quotes_client::problem::{NO_RESPONSE, REQUEST_NOT_SENT, UNREADABLE_RESPONSE, problem};
 use quotes_client::types::{Problem, Quote, SaveQuote};
 use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 
@@ -137,11 +137,33 @@ pub fn is_unauthorized(problem: &Problem) -> bool {
     problem.status == 401
 }
 
+/// The API refused the text itself (invalid, or too large): the message
+/// belongs to the text area, and changing the text answers it.
+pub fn is_about_the_text(problem: &Problem) -> bool {
+    matches!(problem.status, 413 | 422)
+}
+
 /// What a person reads about a failed call: the API's `detail` (written
-/// for people), with a plain fallback when there is none.
+/// for people), with a plain fallback when there is none. Failures with
+/// no answer get a sentence of their own: the client's detail names the
+/// HTTP library's error, which is for programmers.
 pub fn message(problem: &Problem) -> String {
     if is_unauthorized(problem) {
         return "Your session has ended. Sign in again to continue.".to_owned();
+    }
+    match problem.type_.as_str() {
+        NO_RESPONSE => {
+            return "The quotes API could not be reached. Check your connection, then try again."
+                .to_owned();
+        }
+        UNREADABLE_RESPONSE => {
+            return "The quotes API sent an answer this app cannot read. Try again later."
+                .to_owned();
+        }
+        REQUEST_NOT_SENT => {
+            return "The request could not be made. Reload the page, then try again.".to_owned();
+        }
+        _ => {}
     }
     let detail = problem.detail.trim();
     if detail.is_empty() {
@@ -164,7 +186,7 @@ fn local_problem(detail: &str) -> Problem {
 mod tests {
     use quotes_client::types::Problem;
 
-    use super::{EXPIRED_TOKEN, is_expired, is_unauthorized, message};
+    use super::{EXPIRED_TOKEN, is_about_the_text, is_expired, is_unauthorized, message};
 
     fn problem(status: i32, detail: &str) -> Problem {
         Problem {
@@ -217,5 +239,27 @@ mod tests {
             "Something went wrong (Invalid quote)."
         );
         assert!(message(&problem(401, "token expired")).contains("Sign in again"));
+    }
+
+    #[test]
+    fn no_answer_reads_as_a_sentence_without_the_librarys_words() {
+        let unreachable = Problem {
+            type_: quotes_client::problem::NO_RESPONSE.to_owned(),
+            title: "No answer".to_owned(),
+            status: 0,
+            detail: "The quotes API could not be reached; try again later (error sending request)."
+                .to_owned(),
+        };
+        let text = message(&unreachable);
+        assert!(text.contains("could not be reached"), "{text}");
+        assert!(!text.contains("error sending request"), "{text}");
+    }
+
+    #[test]
+    fn only_a_refused_text_belongs_to_the_text_area() {
+        assert!(is_about_the_text(&problem(422, "Too long.")));
+        assert!(is_about_the_text(&problem(413, "Too large.")));
+        assert!(!is_about_the_text(&problem(503, "Busy.")));
+        assert!(!is_about_the_text(&problem(0, "No answer.")));
     }
 }

@@ -101,9 +101,7 @@ pub async fn discover(issuer: &str) -> Result<Discovery, String> {
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let response = reqwest::get(&url)
-        .await
-        .map_err(|e| format!("The sign-in service could not be reached ({e})."))?;
+    let response = reqwest::get(&url).await.map_err(service_unreachable)?;
     if !response.status().is_success() {
         return Err(format!(
             "The sign-in service answered {} to discovery.",
@@ -263,7 +261,7 @@ async fn complete_sign_in(
         .form(&form)
         .send()
         .await
-        .map_err(|e| format!("The sign-in service could not be reached ({e})."))?;
+        .map_err(service_unreachable)?;
     if !response.status().is_success() {
         return Err(format!(
             "The sign-in service refused the code ({}); sign in again.",
@@ -406,6 +404,18 @@ fn navigate(url: &str) -> Result<(), String> {
         .location()
         .assign(url)
         .map_err(|_| "The browser refused to open the sign-in page.".to_owned())
+}
+
+/// What a person reads when the provider cannot be reached; the error
+/// itself (the HTTP library's words) goes to the console, for developers.
+pub(super) fn service_unreachable(error: impl std::fmt::Display) -> String {
+    let detail = format!("sign-in service: {error}");
+    // Host-run unit tests have no console to write to.
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::warn_1(&detail.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(detail);
+    "The sign-in service could not be reached. Check your connection, then try again.".to_owned()
 }
 
 #[cfg(test)]

@@ -377,9 +377,7 @@ async fn refresh(
         .form(&form)
         .send()
         .await
-        .map_err(|e| {
-            RenewalError::Unavailable(format!("The sign-in service could not be reached ({e})."))
-        })?;
+        .map_err(|e| RenewalError::Unavailable(super::oidc::service_unreachable(e)))?;
     let status = response.status();
     if status.is_client_error() {
         // RFC 6749 §5.2: `invalid_grant` for a spent, revoked or expired

@@ -3,4 +3,4 @@
 
 mod quote;
 
-pub use quote::{Busy, QuoteAction, QuoteState, UseQuote, use_quote};
+pub use quote::{Busy, Done, Focus, QuoteAction, QuoteState, UseQuote, use_quote};

@@ -19,7 +19,7 @@ use quotes_client::types::{Problem, Quote};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::api::{self, Api};
+use crate::api::{self, Api, MAX_QUOTE_CHARS, counted_chars};
 use crate::auth::{Session, TokenSource, use_auth};
 use crate::storage;
 
@@ -29,6 +29,27 @@ pub enum Busy {
     Loading,
     Saving,
     Deleting,
+}
+
+/// What the last finished request did, for the status line (a polite
+/// live region: screen readers say it without moving focus).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Done {
+    Saved,
+    Deleted,
+}
+
+/// Where the keyboard focus goes after an action, so that it never falls
+/// to the page's body when the control that had it goes away or is
+/// disabled.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Focus {
+    /// The text area: after saving, deleting, or a refused save.
+    Editor,
+    /// "Keep it", the confirmation's safe answer, when it opens.
+    KeepIt,
+    /// "Delete quote", when the confirmation closes without deleting.
+    DeleteButton,
 }
 
 /// The quote as the page shows it.
@@ -41,8 +62,28 @@ pub struct QuoteState {
     pub busy: Option<Busy>,
     /// What went wrong with the last request, for people to read.
     pub error: Option<String>,
+    /// The error is about the text (the API refused it): it belongs to
+    /// the text area, and goes away once the text changes.
+    pub error_about_text: bool,
+    /// What the last request did, until the text changes.
+    pub done: Option<Done>,
     /// The delete confirmation is open.
     pub confirming_delete: bool,
+    /// Where focus goes next, and a counter that changes with every move
+    /// (the same place twice in a row is still a move).
+    pub focus: Option<(Focus, u32)>,
+}
+
+impl QuoteState {
+    fn move_focus(&mut self, to: Focus) {
+        let turn = self.focus.map_or(0, |(_, turn)| turn.wrapping_add(1));
+        self.focus = Some((to, turn));
+    }
+
+    /// The draft is over the API's limit: saving it cannot succeed.
+    pub fn over_limit(&self) -> bool {
+        counted_chars(&self.draft) > MAX_QUOTE_CHARS
+    }
 }
 
 /// What changes the state.
@@ -57,7 +98,11 @@ pub enum QuoteAction {
     },
     Saved(Quote),
     Deleted,
-    Failed(String),
+    /// A request failed; `about_text` when the API refused the text itself.
+    Failed {
+        message: String,
+        about_text: bool,
+    },
     Edit(String),
     AskDelete,
     CancelDelete,
@@ -72,6 +117,8 @@ impl Reducible for QuoteState {
             QuoteAction::Start(busy) => {
                 next.busy = Some(busy);
                 next.error = None;
+                next.error_about_text = false;
+                next.done = None;
             }
             QuoteAction::Loaded { quote, unsaved } => {
                 next.draft = unsaved.unwrap_or_else(|| {
@@ -87,21 +134,51 @@ impl Reducible for QuoteState {
                 next.draft = quote.quote.to_string();
                 next.stored = Some(quote);
                 next.busy = None;
+                next.done = Some(Done::Saved);
+                next.move_focus(Focus::Editor);
             }
             QuoteAction::Deleted => {
                 next.stored = None;
                 next.draft.clear();
                 next.busy = None;
                 next.confirming_delete = false;
+                next.done = Some(Done::Deleted);
+                next.move_focus(Focus::Editor);
             }
-            QuoteAction::Failed(message) => {
+            QuoteAction::Failed {
+                message,
+                about_text,
+            } => {
+                let failed = next.busy.take();
                 next.error = Some(message);
-                next.busy = None;
+                next.error_about_text = about_text;
+                // A failed delete closes the confirmation: back to the
+                // button that opened it. A failed save: to the text. A
+                // failed load moves nothing (nothing had focus yet).
+                if next.confirming_delete && next.stored.is_some() {
+                    next.move_focus(Focus::DeleteButton);
+                } else if failed == Some(Busy::Saving) {
+                    next.move_focus(Focus::Editor);
+                }
                 next.confirming_delete = false;
             }
-            QuoteAction::Edit(text) => next.draft = text,
-            QuoteAction::AskDelete => next.confirming_delete = true,
-            QuoteAction::CancelDelete => next.confirming_delete = false,
+            QuoteAction::Edit(text) => {
+                next.draft = text;
+                next.done = None;
+                // The refusal was about the old text; the new one may be fine.
+                if next.error_about_text {
+                    next.error = None;
+                    next.error_about_text = false;
+                }
+            }
+            QuoteAction::AskDelete => {
+                next.confirming_delete = true;
+                next.move_focus(Focus::KeepIt);
+            }
+            QuoteAction::CancelDelete => {
+                next.confirming_delete = false;
+                next.move_focus(Focus::DeleteButton);
+            }
         }
         Rc::new(next)
     }
@@ -167,7 +244,8 @@ pub fn use_quote(session: Rc<Session>) -> UseQuote {
         let state = state.clone();
         let requests = requests.clone();
         Callback::from(move |()| {
-            if state.busy.is_some() {
+            // The API would refuse it; the editor already says why.
+            if state.busy.is_some() || state.over_limit() {
                 return;
             }
             let text = state.draft.clone();
@@ -253,9 +331,10 @@ impl Requests {
                 Err(problem) if api::is_unauthorized(&problem) => {
                     requests.on_token_refused.emit(());
                 }
-                Err(problem) => requests
-                    .dispatcher
-                    .dispatch(QuoteAction::Failed(api::message(&problem))),
+                Err(problem) => requests.dispatcher.dispatch(QuoteAction::Failed {
+                    message: api::message(&problem),
+                    about_text: api::is_about_the_text(&problem),
+                }),
             }
         });
     }
@@ -268,7 +347,7 @@ mod tests {
     use quotes_client::types::Quote;
     use yew::Reducible;
 
-    use super::{Busy, QuoteAction, QuoteState};
+    use super::{Busy, Done, Focus, QuoteAction, QuoteState};
 
     fn stored(text: &str) -> Quote {
         serde_json::from_value(serde_json::json!({
@@ -346,7 +425,10 @@ mod tests {
             QuoteAction::Edit("More is more.".to_owned()),
             QuoteAction::AskDelete,
             QuoteAction::Start(Busy::Deleting),
-            QuoteAction::Failed("The quotes API could not be reached.".to_owned()),
+            QuoteAction::Failed {
+                message: "The quotes API could not be reached.".to_owned(),
+                about_text: false,
+            },
         ]);
         assert_eq!(state.draft, "More is more.");
         assert!(state.stored.is_some());
@@ -361,10 +443,79 @@ mod tests {
     #[test]
     fn a_new_request_clears_the_last_error() {
         let state = after([
-            QuoteAction::Failed("No answer.".to_owned()),
+            QuoteAction::Failed {
+                message: "No answer.".to_owned(),
+                about_text: false,
+            },
             QuoteAction::Start(Busy::Saving),
         ]);
         assert_eq!(state.error, None);
         assert_eq!(state.busy, Some(Busy::Saving));
+    }
+
+    #[test]
+    fn a_refused_text_is_the_fields_error_until_the_text_changes() {
+        let state = after([
+            loaded("Less is more."),
+            QuoteAction::Start(Busy::Saving),
+            QuoteAction::Failed {
+                message: "The quote has no visible character.".to_owned(),
+                about_text: true,
+            },
+        ]);
+        assert!(state.error_about_text);
+        assert_eq!(state.focus.map(|(to, _)| to), Some(Focus::Editor));
+        let fixed = Reducible::reduce(state, QuoteAction::Edit("Better.".to_owned()));
+        assert_eq!(fixed.error, None);
+        // An outage is not fixed by typing: its message stays.
+        let outage = after([
+            QuoteAction::Failed {
+                message: "The quotes API could not be reached.".to_owned(),
+                about_text: false,
+            },
+            QuoteAction::Edit("Anything.".to_owned()),
+        ]);
+        assert!(outage.error.is_some());
+    }
+
+    #[test]
+    fn focus_follows_the_confirmation_and_the_results() {
+        let opened = after([loaded("Less is more."), QuoteAction::AskDelete]);
+        assert_eq!(opened.focus.map(|(to, _)| to), Some(Focus::KeepIt));
+        let kept = Reducible::reduce(opened.clone(), QuoteAction::CancelDelete);
+        assert_eq!(kept.focus.map(|(to, _)| to), Some(Focus::DeleteButton));
+        let failed = Reducible::reduce(
+            Reducible::reduce(opened, QuoteAction::Start(Busy::Deleting)),
+            QuoteAction::Failed {
+                message: "No answer.".to_owned(),
+                about_text: false,
+            },
+        );
+        assert_eq!(failed.focus.map(|(to, _)| to), Some(Focus::DeleteButton));
+        let deleted = after([
+            loaded("Less is more."),
+            QuoteAction::AskDelete,
+            QuoteAction::Deleted,
+        ]);
+        assert_eq!(deleted.focus.map(|(to, _)| to), Some(Focus::Editor));
+        assert_eq!(deleted.done, Some(Done::Deleted));
+        // Saving twice moves focus twice: the turn tells the moves apart.
+        let once = after([QuoteAction::Saved(stored("a"))]);
+        let twice = Reducible::reduce(once.clone(), QuoteAction::Saved(stored("b")));
+        assert_ne!(once.focus, twice.focus);
+        assert_eq!(twice.done, Some(Done::Saved));
+        let edited = Reducible::reduce(twice, QuoteAction::Edit("c".to_owned()));
+        assert_eq!(edited.done, None, "\"Saved\" no longer true once edited");
+    }
+
+    #[test]
+    fn over_the_limit_is_known_before_sending() {
+        let state = after([QuoteAction::Edit("x".repeat(1001))]);
+        assert!(state.over_limit());
+        let state = after([QuoteAction::Edit(format!("  {}  ", "x".repeat(1000)))]);
+        assert!(
+            !state.over_limit(),
+            "surrounding spaces are trimmed, as the API does"
+        );
     }
 }

@@ -3,6 +3,8 @@
 
 use yew::prelude::*;
 
+use crate::pages::use_title;
+
 #[derive(Debug, Properties, PartialEq)]
 pub struct ConfigErrorProps {
     pub message: String,
@@ -10,6 +12,7 @@ pub struct ConfigErrorProps {
 
 #[function_component]
 pub fn ConfigErrorPage(props: &ConfigErrorProps) -> Html {
+    use_title("The app cannot start");
     html! {
         <section class="card">
             <h1>{ "The app cannot start" }</h1>

@@ -9,3 +9,15 @@ mod signed_out;
 pub use config_error::ConfigErrorPage;
 pub use quote_page::QuotePage;
 pub use signed_out::SignedOutPage;
+
+use yew::prelude::*;
+
+/// Names the screen in the tab's title: `screen · quotes`.
+#[hook]
+pub fn use_title(screen: &'static str) {
+    use_effect_with(screen, |screen| {
+        if let Some(document) = web_sys::window().and_then(|window| window.document()) {
+            document.set_title(&format!("{screen} · quotes"));
+        }
+    });
+}

@@ -4,6 +4,7 @@ use yew::prelude::*;
 
 use crate::auth::use_auth;
 use crate::components::Alert;
+use crate::pages::use_title;
 
 #[derive(Debug, Properties, PartialEq)]
 pub struct SignedOutProps {
@@ -12,6 +13,7 @@ pub struct SignedOutProps {
 
 #[function_component]
 pub fn SignedOutPage(props: &SignedOutProps) -> Html {
+    use_title("Sign in");
     let auth = use_auth();
     let onclick = auth.sign_in.reform(|_: MouseEvent| ());
     let clerk_node = use_node_ref();

@@ -55,9 +55,34 @@ async fn a_quote_over_the_limit_is_marked() {
     assert_eq!(page.text("#quote-count"), "1000 / 1000");
     assert!(!page.get("#quote-count").class_list().contains("over"));
 
+    assert_eq!(
+        page.textarea().get_attribute("aria-invalid").as_deref(),
+        Some("false")
+    );
+
     type_into(&page.textarea(), &"é".repeat(1001)).await;
-    assert_eq!(page.text("#quote-count"), "1001 / 1000");
+    assert_eq!(page.text("#quote-count"), "1001 / 1000 — 1 over the limit");
     assert!(page.get("#quote-count").class_list().contains("over"));
+    assert_eq!(
+        page.textarea().get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    assert!(
+        page.button("Save quote").has_attribute("disabled"),
+        "Save is off: the API would refuse the text"
+    );
+}
+
+#[wasm_bindgen_test]
+async fn enter_saves_nothing_over_the_limit() {
+    let saves = Calls::default();
+    let page = mount::<Harness>(idle(&saves)).await;
+    type_into(&page.textarea(), &"x".repeat(1001)).await;
+    press(&page.textarea(), "Enter", false).await;
+    assert_eq!(saves.count(), 0);
+    type_into(&page.textarea(), &"x".repeat(1000)).await;
+    press(&page.textarea(), "Enter", false).await;
+    assert_eq!(saves.count(), 1);
 }
 
 #[wasm_bindgen_test]

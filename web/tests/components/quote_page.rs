@@ -137,6 +137,30 @@ async fn a_refused_quote_shows_the_apis_reason() {
         fetch.requests().last().map(String::as_str),
         Some("PUT /me/quote Bearer token-of-ada")
     );
+    // The refusal is the field's: it describes it and marks it invalid...
+    let textarea = page.textarea();
+    let described_by = textarea
+        .get_attribute("aria-describedby")
+        .unwrap_or_default();
+    let alert_id = page.get("[role=alert]").id();
+    assert!(
+        described_by.split(' ').any(|id| id == alert_id),
+        "{described_by} does not name {alert_id}"
+    );
+    assert_eq!(
+        textarea.get_attribute("aria-invalid").as_deref(),
+        Some("true")
+    );
+    // ...until the text changes.
+    type_into(&page.textarea(), "Shorter.").await;
+    assert!(
+        page.find("[role=alert]").is_none(),
+        "the alert outlived its cause"
+    );
+    assert_eq!(
+        page.textarea().get_attribute("aria-invalid").as_deref(),
+        Some("false")
+    );
 }
 
 #[wasm_bindgen_test]
