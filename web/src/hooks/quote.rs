@@ -155,10 +155,10 @@ impl Reducible for QuoteState {
                 // A failed delete closes the confirmation: back to the
                 // button that opened it. A failed save: to the text. A
                 // failed load moves nothing (nothing had focus yet).
-                if next.confirming_delete && next.stored.is_some() {
-                    next.move_focus(Focus::DeleteButton);
-                } else if failed == Some(Busy::Saving) {
-                    next.move_focus(Focus::Editor);
+                match failed {
+                    Some(Busy::Deleting) => next.move_focus(Focus::DeleteButton),
+                    Some(Busy::Saving) => next.move_focus(Focus::Editor),
+                    Some(Busy::Loading) | None => {}
                 }
                 next.confirming_delete = false;
             }
@@ -506,6 +506,21 @@ mod tests {
         assert_eq!(twice.done, Some(Done::Saved));
         let edited = Reducible::reduce(twice, QuoteAction::Edit("c".to_owned()));
         assert_eq!(edited.done, None, "\"Saved\" no longer true once edited");
+    }
+
+    #[test]
+    fn a_save_that_fails_while_the_question_is_open_goes_back_to_the_text() {
+        let state = after([
+            loaded("Less is more."),
+            QuoteAction::AskDelete,
+            QuoteAction::Start(Busy::Saving),
+            QuoteAction::Failed {
+                message: "No answer.".to_owned(),
+                about_text: false,
+            },
+        ]);
+        assert_eq!(state.focus.map(|(to, _)| to), Some(Focus::Editor));
+        assert!(!state.confirming_delete);
     }
 
     #[test]
