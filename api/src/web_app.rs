@@ -248,7 +248,7 @@ async fn serve_file(req: &HttpRequest, path: &Path) -> Option<HttpResponse> {
         path.extension().and_then(|ext| ext.to_str()).unwrap_or(""),
     );
     let (file, encoding) = match precompressed(req, path).await {
-        Some(found) => found,
+        Some((file, encoding)) => (file, Some(encoding)),
         None => (NamedFile::open_async(path).await.ok()?, None),
     };
     // The type is the original's; so is the disposition (inline), which
@@ -273,10 +273,7 @@ async fn serve_file(req: &HttpRequest, path: &Path) -> Option<HttpResponse> {
 
 /// The compressed twin of `path` the request prefers, if there is one:
 /// brotli, then gzip, by the weights of `Accept-Encoding`.
-async fn precompressed(
-    req: &HttpRequest,
-    path: &Path,
-) -> Option<(NamedFile, Option<ContentEncoding>)> {
+async fn precompressed(req: &HttpRequest, path: &Path) -> Option<(NamedFile, ContentEncoding)> {
     let accepted = AcceptEncoding::parse(req).ok()?;
     let twins = [
         (Encoding::brotli(), "br", ContentEncoding::Brotli),
@@ -291,7 +288,7 @@ async fn precompressed(
     let chosen = accepted.negotiate(offered.iter())?;
     let (_, suffix, content_encoding) = twins.into_iter().find(|(e, ..)| *e == chosen)?;
     let file = NamedFile::open_async(twin(path, suffix)).await.ok()?;
-    Some((file, Some(content_encoding)))
+    Some((file, content_encoding))
 }
 
 fn twin(path: &Path, suffix: &str) -> PathBuf {
