@@ -72,30 +72,17 @@ pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBu
     None
 }
 
-/// The browser scripts' packages (`package.json`).
-const PACKAGES: [&str; 2] = ["playwright-core", "@axe-core/playwright"];
-
 /// `npm ci` for the browser scripts, once (again when a package is added).
 pub fn node_modules() -> Result {
-    let folder = root().join("xtask/browser");
-    if PACKAGES
-        .iter()
-        .all(|package| folder.join("node_modules").join(package).exists())
-    {
-        return Ok(());
-    }
-    println!("installing playwright-core and axe-core with npm (once; seconds)");
-    let status = Command::new("npm")
-        .args(["ci", "--no-audit", "--no-fund"])
-        .current_dir(&folder)
-        .env("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")
-        .status()
-        .map_err(|e| format!("cannot run npm (Node.js 20 or newer is needed): {e}"))?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err("npm ci failed in xtask/browser".to_owned())
-    }
+    crate::npm_ci(
+        &root().join("xtask/browser"),
+        &[
+            "node_modules/playwright-core",
+            "node_modules/@axe-core/playwright",
+        ],
+        ("playwright-core and axe-core", "seconds"),
+        &[("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")],
+    )
 }
 
 /// Swagger UI: authorize with a token and call `GET /me/quote` from the page.

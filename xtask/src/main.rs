@@ -30,7 +30,7 @@ mod walkthrough;
 mod web;
 
 use std::io::{BufRead, BufReader};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode, Stdio};
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
@@ -346,6 +346,31 @@ pub fn cargo_tool(binary: &str, version: &str, args: &[&str]) -> Result<PathBuf>
         &format!("cargo install {}", args.join(" ")),
     )?;
     found().ok_or_else(|| format!("{wanted} was installed but is not on PATH"))
+}
+
+/// `npm ci` in `folder`, from its lock file, once: nothing happens while
+/// every path of `installed` (inside the folder) is there. `what` is
+/// what gets installed, `how_long` about how long it takes.
+pub fn npm_ci(
+    folder: &Path,
+    installed: &[&str],
+    (what, how_long): (&str, &str),
+    env: &[(&str, &str)],
+) -> Result {
+    if installed.iter().all(|path| folder.join(path).exists()) {
+        return Ok(());
+    }
+    println!("installing {what} with npm (once; {how_long})");
+    run_checked(
+        Command::new("npm")
+            .args(["ci", "--no-audit", "--no-fund"])
+            .current_dir(folder)
+            .envs(env.iter().copied()),
+        &format!(
+            "npm ci in {} (Node.js 20 or newer is needed)",
+            folder.strip_prefix(root()).unwrap_or(folder).display()
+        ),
+    )
 }
 
 /// Whether this runs as root (then it may install with apt).

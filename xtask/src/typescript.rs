@@ -16,18 +16,11 @@ fn folder() -> PathBuf {
 /// The npm packages of `xtask/clients/typescript`, installed once from its
 /// lock file.
 fn tools() -> Result {
-    if folder()
-        .join("node_modules/.bin/openapi-typescript")
-        .exists()
-    {
-        return Ok(());
-    }
-    println!("installing the TypeScript tools with npm (once; under a minute)");
-    run_checked(
-        Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(folder()),
-        "npm ci in xtask/clients/typescript (Node.js 20 or newer is needed)",
+    crate::npm_ci(
+        &folder(),
+        &["node_modules/.bin/openapi-typescript"],
+        ("the TypeScript tools", "under a minute"),
+        &[],
     )
 }
 

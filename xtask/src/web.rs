@@ -8,8 +8,9 @@
 //! normal developer machine); where rustup cannot download it, Debian's
 //! wasm-capable Rust (`rustc-web`), whose standard library is built from
 //! source (build-std), which also lets panics abort at once
-//! (`panic = "immediate-abort"`). `wasm-bindgen-cli` must match the `wasm-bindgen` version in `web/Cargo.lock` exactly; it is
-//! installed when missing.
+//! (`panic = "immediate-abort"`). `wasm-bindgen-cli` must match the
+//! `wasm-bindgen` version in `web/Cargo.lock` exactly; it is installed
+//! when missing.
 
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
@@ -40,20 +41,14 @@ impl Toolchain {
     /// else Debian's, installed when we may. `QUOTES_WEB_TOOLCHAIN`
     /// (`rustup` or `debian`) picks one by name, to build both ways.
     pub fn pick() -> Result<Self> {
-        let named = std::env::var("QUOTES_WEB_TOOLCHAIN").unwrap_or_default();
-        match named.as_str() {
-            "" | "rustup" if rustup_wasm_target() => return Ok(Self::Rustup),
-            "rustup" => {
+        match Self::named()? {
+            None | Some(Self::Rustup) if rustup_wasm_target() => return Ok(Self::Rustup),
+            Some(Self::Rustup) => {
                 return Err(format!(
                     "QUOTES_WEB_TOOLCHAIN=rustup, but rustup cannot add {WASM_TARGET}"
                 ));
             }
-            "" | "debian" => {}
-            other => {
-                return Err(format!(
-                    "QUOTES_WEB_TOOLCHAIN is `{other}`: it is `rustup`, `debian` or unset"
-                ));
-            }
+            None | Some(Self::Debian) => {}
         }
         if debian_ready() {
             return Ok(Self::Debian);
@@ -76,6 +71,21 @@ impl Toolchain {
              `apt-get install {}`",
             DEBIAN_PACKAGES.join(" ")
         ))
+    }
+
+    /// The toolchain `QUOTES_WEB_TOOLCHAIN` names, if it is set.
+    fn named() -> Result<Option<Self>> {
+        match std::env::var("QUOTES_WEB_TOOLCHAIN")
+            .unwrap_or_default()
+            .as_str()
+        {
+            "" => Ok(None),
+            "rustup" => Ok(Some(Self::Rustup)),
+            "debian" => Ok(Some(Self::Debian)),
+            other => Err(format!(
+                "QUOTES_WEB_TOOLCHAIN is `{other}`: it is `rustup`, `debian` or unset"
+            )),
+        }
     }
 
     /// `cargo` of this toolchain, in `web/`, with `subcommand` and what the
@@ -245,15 +255,16 @@ fn wasm_opt() -> Option<PathBuf> {
         return Some(PathBuf::from("wasm-opt"));
     }
     let folder = root().join("xtask/binaryen");
-    let from_npm = folder.join("node_modules/.bin/wasm-opt");
-    if !from_npm.exists() {
-        println!("installing binaryen's wasm-opt with npm (once; seconds)");
-        let _ = Command::new("npm")
-            .args(["ci", "--no-audit", "--no-fund"])
-            .current_dir(&folder)
-            .status();
-    }
-    from_npm.exists().then_some(from_npm)
+    let from_npm = "node_modules/.bin/wasm-opt";
+    crate::npm_ci(
+        &folder,
+        &[from_npm],
+        ("binaryen's wasm-opt", "seconds"),
+        &[],
+    )
+    .inspect_err(|e| println!("warning: {e}"))
+    .ok()?;
+    Some(folder.join(from_npm))
 }
 
 /// The release in `wasm-opt --version`'s `wasm-opt version 116 (…)`.
@@ -328,7 +339,7 @@ fn report_size(dist: &Path, sizes: &[assets::Sizes]) {
 /// target, otherwise for the host (clippy is not packaged with Debian's
 /// wasm Rust).
 pub fn lint() -> Result {
-    let debian = std::env::var("QUOTES_WEB_TOOLCHAIN").is_ok_and(|name| name == "debian");
+    let debian = matches!(Toolchain::named()?, Some(Toolchain::Debian));
     let mut command = if !debian && rustup_wasm_target() {
         Toolchain::Rustup.cargo("clippy")
     } else {
