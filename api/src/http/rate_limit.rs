@@ -11,15 +11,16 @@
 
 use std::sync::Arc;
 
-use super::error::ApiError;
-use super::proxies::TrustedProxies;
-use crate::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError, web};
+
+use super::error::ApiError;
+use super::proxies::TrustedProxies;
+use crate::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
 
 /// The policy's name in the headers.
 const POLICY: &str = "per-caller";

@@ -50,9 +50,14 @@ async fn spawn_web_app(bundle: &Bundle, key_file: Option<&TempPath>) -> TestApp 
 }
 
 async fn get(app: &TestApp, path: &str, accept: &str) -> reqwest::Response {
+    get_with(app, path, ("accept", accept)).await
+}
+
+/// `GET path` with one request header.
+async fn get_with(app: &TestApp, path: &str, (name, value): (&str, &str)) -> reqwest::Response {
     app.client
         .get(app.url(path))
-        .header("accept", accept)
+        .header(name, value)
         .send()
         .await
         .unwrap()
@@ -93,12 +98,7 @@ async fn the_root_serves_index_html_and_files_are_served() {
 const WASM: &str = "quotes_web_bg.0123456789abcdef.wasm";
 
 async fn get_encoded(app: &TestApp, path: &str, accept_encoding: &str) -> reqwest::Response {
-    app.client
-        .get(app.url(path))
-        .header("accept-encoding", accept_encoding)
-        .send()
-        .await
-        .unwrap()
+    get_with(app, path, ("accept-encoding", accept_encoding)).await
 }
 
 #[tokio::test]
