@@ -48,20 +48,16 @@ pub fn app_base() -> String {
 /// Reads and checks `config.json`.
 pub async fn load() -> Result<AppConfig, ConfigError> {
     let url = format!("{}config.json", app_base());
-    let response = reqwest::get(&url)
+    let answer = crate::http::get(&url)
         .await
         .map_err(|e| ConfigError(format!("{url} could not be loaded ({e}).")))?;
-    if !response.status().is_success() {
+    if !answer.status().is_success() {
         return Err(ConfigError(format!(
             "{url} answered {}; the app needs it next to index.html.",
-            response.status()
+            answer.status()
         )));
     }
-    let text = response
-        .text()
-        .await
-        .map_err(|e| ConfigError(format!("{url} could not be read ({e}).")))?;
-    parse(&text).map_err(|e| ConfigError(format!("{url} is not valid: {e}.")))
+    parse(answer.text()).map_err(|e| ConfigError(format!("{url} is not valid: {e}.")))
 }
 
 /// Parses `config.json`'s text.

@@ -3,8 +3,9 @@
 //!
 //! - [`config`]: `config.json`, read at start.
 //! - [`auth`]: the provider's sign-in, and the `use_auth()` context.
-//! - [`api`]: the generated `quotes-client`, with the caller's token, and
-//!   the one place where a failure becomes a message.
+//! - [`api`]: the API's client, generated from `openapi.yaml`, with the
+//!   caller's token, and the one place where a failure becomes a message.
+//! - [`http`]: the browser's `fetch`, the app's only way to the network.
 //! - [`hooks`]: a screen's requests and state ([`hooks::use_quote`]).
 //! - [`pages`], [`components`]: what is on screen.
 //! - [`storage`]: what the app keeps in `sessionStorage` (never a token).
@@ -15,6 +16,7 @@ pub mod auth;
 pub mod components;
 pub mod config;
 pub mod hooks;
+pub mod http;
 pub mod pages;
 pub mod storage;
 

@@ -1,16 +1,16 @@
-//! The quotes API through the generated `quotes-client`, with the caller's
-//! token on every request ([`with_token`], which also replaces a token the
+//! The quotes API through its generated client ([`client`]), with the
+//! caller's token on every request ([`with_token`], which also replaces a token the
 //! API refused as expired, once); [`message`]: the one place where a
 //! failed call becomes what the person reads; and the API's length rule
 //! for a quote ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor
 //! shows before the API enforces it.
 
+pub mod client;
+
 use std::future::Future;
 
-use quotes_client::auth::Bearer;
-use quotes_client::problem::{NO_RESPONSE, REQUEST_NOT_SENT, UNREADABLE_RESPONSE, problem};
-use quotes_client::types::{Problem, Quote, SaveQuote};
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use client::{NO_RESPONSE, REQUEST_NOT_SENT, SaveQuote, UNREADABLE_RESPONSE};
+pub use client::{Problem, Quote};
 
 use crate::auth::TokenSource;
 
@@ -31,38 +31,23 @@ pub fn counted_chars(text: &str) -> usize {
 /// The API, as one signed-in person.
 #[derive(Debug, Clone)]
 pub struct Api {
-    client: quotes_client::Client,
+    client: client::Client,
 }
 
 impl Api {
     /// A client for `base` that sends `token`.
-    pub fn new(base: &str, token: &str) -> Result<Self, Problem> {
-        let mut headers = HeaderMap::new();
-        let mut value = HeaderValue::from_str(&format!("Bearer {token}"))
-            .map_err(|_| local_problem("The sign-in service sent a token this app cannot use."))?;
-        value.set_sensitive(true);
-        headers.insert(AUTHORIZATION, value);
-        let http = reqwest::Client::builder()
-            .default_headers(headers)
-            .build()
-            .map_err(|e| local_problem(&format!("The request could not be made ({e}).")))?;
-        Ok(Self {
-            client: quotes_client::Client::new_with_client(base, http, Bearer::none()),
-        })
+    pub fn new(base: &str, token: &str) -> Self {
+        Self {
+            client: client::Client::new(base, token),
+        }
     }
 
     /// The caller's quote, or `None` when there is none yet.
     pub async fn quote(&self) -> Result<Option<Quote>, Problem> {
         match self.client.get_quote().await {
-            Ok(response) => Ok(Some(response.into_inner())),
-            Err(error) => {
-                let problem = problem(error).await;
-                if problem.status == 404 {
-                    Ok(None)
-                } else {
-                    Err(problem)
-                }
-            }
+            Ok(quote) => Ok(Some(quote)),
+            Err(problem) if problem.status == 404 => Ok(None),
+            Err(problem) => Err(problem),
         }
     }
 
@@ -71,24 +56,14 @@ impl Api {
         let body = SaveQuote {
             quote: text.to_owned(),
         };
-        match self.client.put_quote(&body).await {
-            Ok(response) => Ok(response.into_inner()),
-            Err(error) => Err(problem(error).await),
-        }
+        self.client.put_quote(&body).await
     }
 
     /// Deletes the caller's quote; one already gone counts as deleted.
     pub async fn delete(&self) -> Result<(), Problem> {
         match self.client.delete_quote().await {
-            Ok(_) => Ok(()),
-            Err(error) => {
-                let problem = problem(error).await;
-                if problem.status == 404 {
-                    Ok(())
-                } else {
-                    Err(problem)
-                }
-            }
+            Err(problem) if problem.status == 404 => Ok(()),
+            answer => answer,
         }
     }
 }
@@ -108,10 +83,10 @@ where
     F: Future<Output = Result<T, Problem>>,
 {
     let token = token_source.token().await.map_err(no_token)?;
-    match call(Api::new(base, &token)?).await {
+    match call(Api::new(base, &token)).await {
         Err(problem) if is_expired(&problem) => {
             let fresh = token_source.fresh_token(&token).await.map_err(no_token)?;
-            call(Api::new(base, &fresh)?).await
+            call(Api::new(base, &fresh)).await
         }
         answer => answer,
     }
@@ -173,19 +148,9 @@ pub fn message(problem: &Problem) -> String {
     }
 }
 
-fn local_problem(detail: &str) -> Problem {
-    Problem {
-        type_: "about:blank".to_owned(),
-        title: "Request not sent".to_owned(),
-        status: 0,
-        detail: detail.to_owned(),
-    }
-}
-
 #[cfg(test)]
 mod tests {
-    use quotes_client::types::Problem;
-
+    use super::client::{NO_RESPONSE, Problem};
     use super::{EXPIRED_TOKEN, is_about_the_text, is_expired, is_unauthorized, message};
 
     fn problem(status: i32, detail: &str) -> Problem {
@@ -244,7 +209,7 @@ mod tests {
     #[test]
     fn no_answer_reads_as_a_sentence_without_the_librarys_words() {
         let unreachable = Problem {
-            type_: quotes_client::problem::NO_RESPONSE.to_owned(),
+            type_: NO_RESPONSE.to_owned(),
             title: "No answer".to_owned(),
             status: 0,
             detail: "The quotes API could not be reached; try again later (error sending request)."

@@ -21,6 +21,7 @@ use wasm_bindgen::JsValue;
 use super::oidc_tokens::{OidcTokens, TokenEndpoint, TokenResponse, now_ms};
 use super::{Session, TokenSource};
 use crate::config::app_base;
+use crate::http;
 use crate::storage::{self, PENDING_SIGN_IN};
 
 /// What the app needs from an OpenID provider: `config.json`'s provider
@@ -101,16 +102,15 @@ pub async fn discover(issuer: &str) -> Result<Discovery, String> {
         "{}/.well-known/openid-configuration",
         issuer.trim_end_matches('/')
     );
-    let response = reqwest::get(&url).await.map_err(service_unreachable)?;
-    if !response.status().is_success() {
+    let answer = http::get(&url).await.map_err(service_unreachable)?;
+    if !answer.status().is_success() {
         return Err(format!(
             "The sign-in service answered {} to discovery.",
-            response.status()
+            answer.status()
         ));
     }
-    let discovery: Discovery = response
+    let discovery: Discovery = answer
         .json()
-        .await
         .map_err(|e| format!("The sign-in service's discovery is unreadable ({e})."))?;
     if discovery.issuer.trim_end_matches('/') != issuer.trim_end_matches('/') {
         return Err("The sign-in service names another issuer than configured.".to_owned());
@@ -247,31 +247,26 @@ async fn complete_sign_in(
         .get("code")
         .ok_or("The sign-in answer has no code.")?;
     let discovery = discover(&settings.issuer).await?;
-    let redirect_uri = app_base();
-    let form = [
-        ("grant_type", "authorization_code"),
-        ("code", code.as_str()),
-        ("redirect_uri", redirect_uri.as_str()),
-        ("client_id", settings.client_id.as_str()),
-        ("code_verifier", pending.verifier.as_str()),
+    let form = vec![
+        ("grant_type", "authorization_code".to_owned()),
+        ("code", code),
+        ("redirect_uri", app_base()),
+        ("client_id", settings.client_id.clone()),
+        ("code_verifier", pending.verifier.clone()),
     ];
     let requested_at = now_ms();
-    let response = reqwest::Client::new()
-        .post(&discovery.token_endpoint)
-        .form(&form)
-        .send()
+    let answer = http::post_form(&discovery.token_endpoint, form)
         .await
         .map_err(service_unreachable)?;
-    if !response.status().is_success() {
+    if !answer.status().is_success() {
         return Err(format!(
             "The sign-in service refused the code ({}); sign in again.",
-            response.status()
+            answer.status()
         )
         .into());
     }
-    let tokens: TokenResponse = response
+    let tokens: TokenResponse = answer
         .json()
-        .await
         .map_err(|e| format!("The sign-in service's answer is unreadable ({e})."))?;
     let id_token = tokens
         .id_token

@@ -367,24 +367,20 @@ async fn refresh(
     endpoint: &TokenEndpoint,
     refresh_token: &str,
 ) -> Result<TokenResponse, RenewalError> {
-    let form = [
-        ("grant_type", "refresh_token"),
-        ("refresh_token", refresh_token),
-        ("client_id", endpoint.client_id.as_str()),
+    let form = vec![
+        ("grant_type", "refresh_token".to_owned()),
+        ("refresh_token", refresh_token.to_owned()),
+        ("client_id", endpoint.client_id.clone()),
     ];
-    let response = reqwest::Client::new()
-        .post(&endpoint.url)
-        .form(&form)
-        .send()
+    let answer = crate::http::post_form(&endpoint.url, form)
         .await
         .map_err(|e| RenewalError::Unavailable(super::oidc::service_unreachable(e)))?;
-    let status = response.status();
+    let status = answer.status();
     if status.is_client_error() {
         // RFC 6749 §5.2: `invalid_grant` for a spent, revoked or expired
         // refresh token.
-        let error = response
+        let error = answer
             .json::<serde_json::Value>()
-            .await
             .ok()
             .and_then(|body| body.get("error")?.as_str().map(str::to_owned))
             .unwrap_or_else(|| status.to_string());
@@ -397,7 +393,7 @@ async fn refresh(
             "The sign-in service answered {status}."
         )));
     }
-    response.json().await.map_err(|e| {
+    answer.json().map_err(|e| {
         RenewalError::Unavailable(format!("The sign-in service's answer is unreadable ({e})."))
     })
 }

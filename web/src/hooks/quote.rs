@@ -15,11 +15,10 @@ use std::future::Future;
 use std::ops::Deref;
 use std::rc::Rc;
 
-use quotes_client::types::{Problem, Quote};
 use yew::platform::spawn_local;
 use yew::prelude::*;
 
-use crate::api::{self, Api, MAX_QUOTE_CHARS, counted_chars};
+use crate::api::{self, Api, MAX_QUOTE_CHARS, Problem, Quote, counted_chars};
 use crate::auth::{Session, TokenSource, use_auth};
 use crate::storage;
 
@@ -121,17 +120,13 @@ impl Reducible for QuoteState {
                 next.done = None;
             }
             QuoteAction::Loaded { quote, unsaved } => {
-                next.draft = unsaved.unwrap_or_else(|| {
-                    quote
-                        .as_ref()
-                        .map(|q| q.quote.to_string())
-                        .unwrap_or_default()
-                });
+                next.draft = unsaved
+                    .unwrap_or_else(|| quote.as_ref().map(|q| q.quote.clone()).unwrap_or_default());
                 next.stored = quote;
                 next.busy = None;
             }
             QuoteAction::Saved(quote) => {
-                next.draft = quote.quote.to_string();
+                next.draft.clone_from(&quote.quote);
                 next.stored = Some(quote);
                 next.busy = None;
                 next.done = Some(Done::Saved);
@@ -344,18 +339,16 @@ impl Requests {
 mod tests {
     use std::rc::Rc;
 
-    use quotes_client::types::Quote;
     use yew::Reducible;
 
-    use super::{Busy, Done, Focus, QuoteAction, QuoteState};
+    use super::{Busy, Done, Focus, Quote, QuoteAction, QuoteState};
 
     fn stored(text: &str) -> Quote {
-        serde_json::from_value(serde_json::json!({
-            "quote": text,
-            "created_at": "2026-11-26T08:00:00Z",
-            "updated_at": "2026-11-26T09:30:00Z",
-        }))
-        .expect("a quote")
+        Quote {
+            quote: text.to_owned(),
+            created_at: "2026-11-26T08:00:00Z".to_owned(),
+            updated_at: "2026-11-26T09:30:00Z".to_owned(),
+        }
     }
 
     fn after(actions: impl IntoIterator<Item = QuoteAction>) -> Rc<QuoteState> {
@@ -390,11 +383,7 @@ mod tests {
         ]);
         assert_eq!(state.draft, "More is more, after all");
         assert_eq!(
-            state
-                .stored
-                .as_ref()
-                .map(|q| q.quote.to_string())
-                .as_deref(),
+            state.stored.as_ref().map(|q| q.quote.as_str()),
             Some("Less is more."),
             "the stored quote is still the stored one"
         );

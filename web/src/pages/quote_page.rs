@@ -93,7 +93,7 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
                         (_, Some(Busy::Loading)) => html! { <p class="muted">{ "Loading your quote…" }</p> },
                         (Some(stored), _) => html! {
                             <figure class="quote">
-                                <blockquote id="current-quote">{ stored.quote.to_string() }</blockquote>
+                                <blockquote id="current-quote">{ stored.quote.clone() }</blockquote>
                                 <figcaption class="muted">
                                     { "Saved " }
                                     <time datetime={iso_time(&stored.updated_at)}
@@ -143,22 +143,31 @@ pub fn QuotePage(props: &QuotePageProps) -> Html {
     }
 }
 
-/// `time` as a machine reads it (ISO 8601), for `<time datetime>`.
-fn iso_time(time: &chrono::DateTime<chrono::Utc>) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis(time)));
-    String::from(date.to_iso_string())
+/// The API's RFC 3339 `time` as the browser's `Date`.
+fn date(time: &str) -> js_sys::Date {
+    js_sys::Date::new(&wasm_bindgen::JsValue::from_str(time))
+}
+
+/// `time` as a machine reads it (ISO 8601), for `<time datetime>`; as the
+/// API sent it if the browser cannot read it.
+fn iso_time(time: &str) -> String {
+    let date = date(time);
+    if date.get_time().is_nan() {
+        time.to_owned()
+    } else {
+        String::from(date.to_iso_string())
+    }
 }
 
 /// `time` in the browser's locale and time zone, in full.
-fn local_time(time: &chrono::DateTime<chrono::Utc>) -> String {
-    let date = js_sys::Date::new(&wasm_bindgen::JsValue::from_f64(millis(time)));
-    String::from(date.to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
+fn local_time(time: &str) -> String {
+    String::from(date(time).to_locale_string("default", &wasm_bindgen::JsValue::UNDEFINED))
 }
 
 /// "just now", "2 minutes ago", "yesterday": how long before `now`
 /// (milliseconds since 1970) `time` was, in the browser's language.
-fn ago(time: &chrono::DateTime<chrono::Utc>, now: f64) -> String {
-    let seconds = ((now - millis(time)) / 1000.0).max(0.0);
+fn ago(time: &str, now: f64) -> String {
+    let seconds = ((now - date(time).get_time()) / 1000.0).max(0.0);
     let Some((value, unit)) = ago_in_units(seconds) else {
         return "just now".to_owned();
     };
@@ -183,14 +192,6 @@ fn ago_in_units(seconds: f64) -> Option<(f64, &'static str)> {
     } else {
         Some(((seconds / DAY).round().max(1.0), "day"))
     }
-}
-
-#[expect(
-    clippy::cast_precision_loss,
-    reason = "milliseconds since 1970 fit in f64"
-)]
-fn millis(time: &chrono::DateTime<chrono::Utc>) -> f64 {
-    time.timestamp_millis() as f64
 }
 
 /// The time now (milliseconds since 1970), renewed every half minute, so
