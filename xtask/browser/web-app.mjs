@@ -9,7 +9,9 @@
 // phone widths, light and dark, each checked with axe-core (0 violations
 // is a check). Last, the time from navigation to the saved quote on
 // screen, over ten sign-ins, and from a reload to the quote on screen,
-// over ten reloads.
+// over ten reloads; with the bytes on the wire of a first visit and of
+// the return from the provider, which must load nothing but index.html
+// and config.json again.
 //
 // Sessions: tokens live in the page's memory only, but a reload stays
 // signed in without a click (the tab's marker in sessionStorage, then
@@ -142,6 +144,24 @@ function expiredLike(token) {
   const key = createPrivateKey(readFileSync(keyFile));
   const signature = sign("sha256", Buffer.from(input), { key, dsaEncoding: "ieee-p1363" });
   return `${input}.${signature.toString("base64url")}`;
+}
+
+// The app's own files this document loaded (its navigation, then what it
+// fetched; not the API's answers nor the provider's pages), with the
+// bytes each took on the wire: headers and the body as sent (compressed),
+// 0 for one the browser's cache answered without asking.
+async function onTheWire(page) {
+  const files = await page.evaluate(() =>
+    [...performance.getEntriesByType("navigation"), ...performance.getEntriesByType("resource")]
+      .map((entry) => ({ path: new URL(entry.name).pathname, bytes: entry.transferSize }))
+      .filter((entry) => !entry.path.includes("/me/") && !entry.path.includes("/dev-idp/"))
+      .map((entry) => ({ name: entry.path.split("/").pop() || "index.html", bytes: entry.bytes })),
+  );
+  return { files, bytes: files.reduce((sum, file) => sum + file.bytes, 0) };
+}
+
+function kb(bytes) {
+  return `${(bytes / 1024).toFixed(1)} KB`;
 }
 
 function median(values) {
@@ -507,6 +527,8 @@ try {
   });
   const fromReturn = [];
   const fromClick = [];
+  let firstVisit = null;
+  let returnVisit = null;
   let timed = null;
   for (let run = 0; run < 10; run++) {
     // A new tab each time: a signed-in tab would sign in by itself.
@@ -515,15 +537,34 @@ try {
     current = timed;
     timed.setDefaultTimeout(TIMEOUT);
     await timed.goto(`${base}/`);
+    if (run === 0) {
+      // The context's cache is empty: this is a first visit.
+      await timed.getByRole("button", { name: "Sign in" }).waitFor();
+      firstVisit = await onTheWire(timed);
+    }
     const clicked = performance.now();
     await timed.getByRole("button", { name: "Sign in" }).click();
     await timed.getByLabel("User name").fill("web_alice");
     await timed.getByRole("button", { name: "Sign in", exact: true }).click();
     await timed.locator("#current-quote", { hasText: "Alice's own words." }).waitFor();
     fromClick.push(performance.now() - clicked);
+    if (run === 0) returnVisit = await onTheWire(timed);
     fromReturn.push(await timed.evaluate(() => window.__quoteShownAt));
   }
   check(fromReturn.every((ms) => ms > 0), `a timing was not taken: ${fromReturn}`);
+  // The bundle's files are named by their content and cached as immutable:
+  // back from the provider, only index.html and config.json (revalidated)
+  // cross the wire again.
+  const fetched = (visit) => visit.files.filter((file) => file.bytes > 0).map((file) => file.name);
+  check(firstVisit.files.some((file) => file.name.endsWith(".wasm") && file.bytes > 0),
+    `the first visit did not load the wasm: ${JSON.stringify(firstVisit.files)}`);
+  const again = fetched(returnVisit).filter((name) => !["index.html", "config.json"].includes(name));
+  check(again.length === 0, `back from the provider the browser loaded again: ${again.join(", ")}`);
+  console.log(
+    `web app: bytes on the wire: first visit ${kb(firstVisit.bytes)} ` +
+      `(${fetched(firstVisit).join(", ")}); back from the provider ${kb(returnVisit.bytes)} ` +
+      `(${fetched(returnVisit).join(", ")})`,
+  );
   console.log(
     `web app: navigation to the saved quote on screen, median of ${fromReturn.length}: ` +
       `${median(fromReturn).toFixed(0)} ms from the return from the provider, ` +

@@ -108,7 +108,12 @@ impl Toolchain {
         };
         command.arg(subcommand);
         if let Self::Debian = self {
-            command.arg("-Zbuild-std=std,panic_abort");
+            // `optimize_for_size`: the standard library picks its smaller
+            // code where it has two (sorting, formatting numbers).
+            command.args([
+                "-Zbuild-std=std,panic_abort",
+                "-Zbuild-std-features=optimize_for_size",
+            ]);
         }
         command
             .arg("--target-dir")

@@ -7,6 +7,7 @@
 
 mod app;
 mod editor;
+mod pkce;
 mod quote_page;
 mod signed_out;
 mod support;
