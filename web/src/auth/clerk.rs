@@ -7,8 +7,7 @@
 //! expired. clerk-js keeps its own session (its cookies), so a reload stays
 //! signed in without the app storing anything.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
+use base64ct::{Base64, Encoding};
 use js_sys::{Function, Promise, Reflect};
 use serde::Deserialize;
 use wasm_bindgen::prelude::*;
@@ -61,8 +60,7 @@ pub fn frontend_api(publishable_key: &str) -> Result<String, String> {
         .strip_prefix("pk_test_")
         .or_else(|| publishable_key.strip_prefix("pk_live_"))
         .ok_or("The Clerk publishable key must start with pk_test_ or pk_live_.")?;
-    let decoded = STANDARD
-        .decode(encoded)
+    let decoded = Base64::decode_vec(encoded)
         .ok()
         .and_then(|bytes| String::from_utf8(bytes).ok())
         .ok_or("The Clerk publishable key is malformed.")?;

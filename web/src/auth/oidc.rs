@@ -12,13 +12,12 @@
 //! removed before every such answer is acted on, so this happens once per
 //! page load and never loops.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use super::oidc_tokens::{OidcTokens, TokenEndpoint, TokenResponse, now_ms};
+use super::oidc_tokens::{OidcTokens, TokenEndpoint, TokenResponse, jwt_claims, now_ms};
 use super::{Session, TokenSource};
 use crate::config::app_base;
 use crate::http;
@@ -88,8 +87,8 @@ fn needs_a_person(error: &str) -> bool {
 struct IdClaims {
     iss: String,
     sub: String,
-    #[serde(default)]
-    aud: serde_json::Value,
+    #[serde(default, deserialize_with = "audience")]
+    aud: Vec<String>,
     #[serde(default)]
     nonce: Option<String>,
     #[serde(default)]
@@ -309,14 +308,37 @@ pub async fn sign_out_url(settings: &OidcSettings, id_token: Option<&str>) -> Op
 /// with the API; the app reads it only to check nonce, issuer and
 /// audience and to show who signed in.
 fn id_claims(token: &str) -> Result<IdClaims, String> {
-    let payload = token
-        .split('.')
-        .nth(1)
-        .ok_or("The ID token is malformed.")?;
-    let bytes = URL_SAFE_NO_PAD
-        .decode(payload.trim_end_matches('='))
-        .map_err(|_| "The ID token is malformed.")?;
-    serde_json::from_slice(&bytes).map_err(|_| "The ID token is malformed.".to_owned())
+    jwt_claims(token).ok_or_else(|| "The ID token is malformed.".to_owned())
+}
+
+/// `aud`: one audience, or a list of them (OpenID Connect Core §2).
+fn audience<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Vec<String>, D::Error> {
+    struct Audience;
+
+    impl<'de> serde::de::Visitor<'de> for Audience {
+        type Value = Vec<String>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("a string or a list of strings")
+        }
+
+        fn visit_str<E>(self, audience: &str) -> Result<Self::Value, E> {
+            Ok(vec![audience.to_owned()])
+        }
+
+        fn visit_seq<A: serde::de::SeqAccess<'de>>(
+            self,
+            mut seq: A,
+        ) -> Result<Self::Value, A::Error> {
+            let mut audiences = Vec::new();
+            while let Some(audience) = seq.next_element()? {
+                audiences.push(audience);
+            }
+            Ok(audiences)
+        }
+    }
+
+    deserializer.deserialize_any(Audience)
 }
 
 fn check_id_claims(claims: &IdClaims, settings: &OidcSettings, nonce: &str) -> Result<(), String> {
@@ -326,12 +348,7 @@ fn check_id_claims(claims: &IdClaims, settings: &OidcSettings, nonce: &str) -> R
     if claims.iss.trim_end_matches('/') != settings.issuer.trim_end_matches('/') {
         return Err("The ID token comes from another issuer.".to_owned());
     }
-    let for_us = match &claims.aud {
-        serde_json::Value::String(aud) => aud == &settings.client_id,
-        serde_json::Value::Array(auds) => auds.iter().any(|a| a == settings.client_id.as_str()),
-        _ => false,
-    };
-    if for_us {
+    if claims.aud.contains(&settings.client_id) {
         Ok(())
     } else {
         Err("The ID token is addressed to another client.".to_owned())
@@ -352,7 +369,9 @@ pub async fn challenge(verifier: &str) -> Result<String, String> {
         .digest_with_str_and_u8_array("SHA-256", verifier.as_bytes())
         .map_err(|_| NO_CRYPTO)?;
     let digest = JsFuture::from(digest).await.map_err(|_| NO_CRYPTO)?;
-    Ok(URL_SAFE_NO_PAD.encode(js_sys::Uint8Array::new(&digest).to_vec()))
+    Ok(Base64UrlUnpadded::encode_string(
+        &js_sys::Uint8Array::new(&digest).to_vec(),
+    ))
 }
 
 /// 32 random bytes, base64url: 43 characters.
@@ -363,7 +382,7 @@ fn random_token() -> Result<String, String> {
         .ok_or("This browser has no Web Crypto.")?
         .get_random_values_with_u8_array(&mut bytes)
         .map_err(|_| "This browser's random numbers are unavailable.")?;
-    Ok(URL_SAFE_NO_PAD.encode(bytes))
+    Ok(Base64UrlUnpadded::encode_string(&bytes))
 }
 
 fn with_query(endpoint: &str, pairs: &[(&str, String)]) -> String {
@@ -427,7 +446,60 @@ pub(super) fn service_unreachable(error: impl std::fmt::Display) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::needs_a_person;
+    use base64ct::{Base64UrlUnpadded, Encoding};
+
+    use super::{OidcSettings, check_id_claims, id_claims, needs_a_person};
+
+    fn id_token(claims: &str) -> String {
+        format!(
+            "e30.{}.c2ln",
+            Base64UrlUnpadded::encode_string(claims.as_bytes())
+        )
+    }
+
+    fn settings() -> OidcSettings {
+        OidcSettings {
+            issuer: "https://id.example.test/".to_owned(),
+            client_id: "quotes-web".to_owned(),
+            scopes: "openid".to_owned(),
+            audience: None,
+        }
+    }
+
+    #[test]
+    fn the_audience_may_be_one_client_or_a_list() {
+        let settings = settings();
+        for (aud, ours) in [
+            (r#""quotes-web""#, true),
+            (r#"["api", "quotes-web"]"#, true),
+            (r#""someone-else""#, false),
+            (r#"["api"]"#, false),
+            ("[]", false),
+        ] {
+            let token = id_token(&format!(
+                r#"{{"iss": "https://id.example.test", "sub": "u1", "aud": {aud}, "nonce": "n1"}}"#
+            ));
+            let claims = id_claims(&token).expect("readable claims");
+            assert_eq!(
+                check_id_claims(&claims, &settings, "n1").is_ok(),
+                ours,
+                "{aud}"
+            );
+        }
+        let claims = id_claims(&id_token(
+            r#"{"iss": "https://id.example.test", "sub": "u1", "aud": "quotes-web", "nonce": "n1"}"#,
+        ))
+        .expect("readable claims");
+        assert!(
+            check_id_claims(&claims, &settings, "n2").is_err(),
+            "another nonce"
+        );
+        assert!(
+            id_claims(&id_token(r#"{"aud": 7}"#)).is_err(),
+            "no issuer, an odd audience"
+        );
+        assert!(id_claims("not-a-jwt").is_err());
+    }
 
     #[test]
     fn only_a_request_for_a_person_is_a_quiet_sign_out() {

@@ -19,11 +19,11 @@ use std::cell::{Cell, RefCell};
 use std::rc::{Rc, Weak};
 use std::time::Duration;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use base64ct::{Base64UrlUnpadded, Encoding};
 use futures_util::FutureExt;
 use futures_util::future::{LocalBoxFuture, Shared};
 use serde::Deserialize;
+use serde::de::DeserializeOwned;
 use yew::platform::spawn_local;
 
 /// What a request gets when the session cannot give a token any more.
@@ -45,16 +45,56 @@ pub struct TokenResponse {
     pub expires_in: Option<f64>,
 }
 
+/// `expires_in` as seconds: a number, or a string of whole seconds;
+/// anything else counts as not said. Read by hand rather than through
+/// `serde_json::Value`, which would bring a map type into the bundle for
+/// this one field.
 fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
-    Ok(
-        match Option::<serde_json::Value>::deserialize(deserializer)? {
-            Some(serde_json::Value::Number(n)) => n.as_f64(),
-            // Whole seconds: parsing decimals would bring a float parser into
-            // the bundle for the sake of a few old providers.
-            Some(serde_json::Value::String(s)) => s.trim().parse::<u32>().ok().map(f64::from),
-            _ => None,
-        },
-    )
+    struct Seconds;
+
+    impl serde::de::Visitor<'_> for Seconds {
+        type Value = Option<f64>;
+
+        fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            formatter.write_str("seconds, as a number or a string")
+        }
+
+        fn visit_f64<E>(self, seconds: f64) -> Result<Self::Value, E> {
+            Ok(Some(seconds))
+        }
+
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "token lifetimes are far below 2^53 s"
+        )]
+        fn visit_u64<E>(self, seconds: u64) -> Result<Self::Value, E> {
+            Ok(Some(seconds as f64))
+        }
+
+        #[expect(
+            clippy::cast_precision_loss,
+            reason = "token lifetimes are far below 2^53 s"
+        )]
+        fn visit_i64<E>(self, seconds: i64) -> Result<Self::Value, E> {
+            Ok(Some(seconds as f64))
+        }
+
+        // Whole seconds: parsing decimals would bring a float parser into
+        // the bundle for the sake of a few old providers.
+        fn visit_str<E>(self, seconds: &str) -> Result<Self::Value, E> {
+            Ok(seconds.trim().parse::<u32>().ok().map(f64::from))
+        }
+
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+
+    deserializer.deserialize_any(Seconds)
 }
 
 /// Where and as whom tokens are renewed.
@@ -80,10 +120,8 @@ pub fn renewal_delay(lifetime: f64) -> f64 {
 pub fn lifetime(expires_in: Option<f64>, access_token: &str) -> Option<f64> {
     expires_in
         .or_else(|| {
-            let claims = jwt_claims(access_token)?;
-            let exp = claims.get("exp")?.as_f64()?;
-            let iat = claims.get("iat")?.as_f64()?;
-            Some(exp - iat)
+            let claims: Claims = jwt_claims(access_token)?;
+            Some(claims.exp? - claims.iat?)
         })
         .filter(|seconds| seconds.is_finite() && *seconds > 0.0)
 }
@@ -94,12 +132,22 @@ pub fn renewal_due(now: f64, received_at: f64, lifetime: Option<f64>) -> bool {
     lifetime.is_some_and(|lifetime| now >= received_at + renewal_delay(lifetime) * 1000.0)
 }
 
+/// The claims the app reads from its own tokens.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct Claims {
+    exp: Option<f64>,
+    iat: Option<f64>,
+    sub: Option<String>,
+}
+
 /// The claims of a JWT, read without checking its signature (the app only
 /// needs times and the subject from it; the API checks signatures).
-pub fn jwt_claims(token: &str) -> Option<serde_json::Map<String, serde_json::Value>> {
+pub fn jwt_claims<T: DeserializeOwned>(token: &str) -> Option<T> {
     let payload = token.split('.').nth(1)?;
-    let bytes = URL_SAFE_NO_PAD.decode(payload.trim_end_matches('=')).ok()?;
-    serde_json::from_slice(&bytes).ok()
+    let bytes = Base64UrlUnpadded::decode_vec(payload.trim_end_matches('=')).ok()?;
+    let text = String::from_utf8(bytes).ok()?;
+    serde_json::from_str(&text).ok()
 }
 
 /// The tokens of one sign-in. Clones share them; the [`Session`] holds
@@ -326,8 +374,8 @@ fn finish(
     }
     let answer = answer.and_then(|tokens| {
         let subject = tokens.id_token.as_deref().map(|id_token| {
-            jwt_claims(id_token)
-                .and_then(|claims| claims.get("sub")?.as_str().map(str::to_owned))
+            jwt_claims::<Claims>(id_token)
+                .and_then(|claims| claims.sub)
                 .unwrap_or_default()
         });
         match subject {
@@ -379,11 +427,13 @@ async fn refresh(
     if status.is_client_error() {
         // RFC 6749 §5.2: `invalid_grant` for a spent, revoked or expired
         // refresh token.
+        #[derive(Deserialize)]
+        struct ErrorBody {
+            error: String,
+        }
         let error = answer
-            .json::<serde_json::Value>()
-            .ok()
-            .and_then(|body| body.get("error")?.as_str().map(str::to_owned))
-            .unwrap_or_else(|| status.to_string());
+            .json::<ErrorBody>()
+            .map_or_else(|_| status.to_string(), |body| body.error);
         return Err(RenewalError::Refused(format!(
             "The sign-in service refused to renew the session ({error})."
         )));
@@ -416,15 +466,17 @@ fn duration_ms(ms: f64) -> Duration {
 
 #[cfg(test)]
 mod tests {
-    use base64::Engine;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     use std::time::Duration;
 
     use super::{TokenResponse, duration_ms, lifetime, renewal_delay, renewal_due};
 
     fn jwt(claims: &str) -> String {
-        format!("e30.{}.c2ln", URL_SAFE_NO_PAD.encode(claims))
+        format!(
+            "e30.{}.c2ln",
+            Base64UrlUnpadded::encode_string(claims.as_bytes())
+        )
     }
 
     #[test]
