@@ -215,6 +215,7 @@ pub fn build() -> Result<PathBuf> {
     )?;
     let bundle_wasm = dist.join(format!("{CRATE}_bg.wasm"));
     optimize(&bundle_wasm)?;
+    minify(&dist.join(format!("{CRATE}.js")))?;
     for file in ["index.html", "boot.js", "style.css", "favicon.svg"] {
         std::fs::copy(root().join("web/static").join(file), dist.join(file))
             .map_err(|e| format!("copying {file}: {e}"))?;
@@ -270,6 +271,31 @@ fn wasm_opt() -> Option<PathBuf> {
     .inspect_err(|e| println!("warning: {e}"))
     .ok()?;
     Some(folder.join(from_npm))
+}
+
+/// esbuild's `--minify` in place on the JavaScript wasm-bindgen writes
+/// (44 KB to 20 KB; 2 KB less gzip), with esbuild from npm at the version
+/// `xtask/esbuild/package-lock.json` pins, installed once. The bundle works
+/// without it, only larger.
+fn minify(js: &Path) -> Result {
+    let folder = root().join("xtask/esbuild");
+    let esbuild = "node_modules/.bin/esbuild";
+    if let Err(e) = crate::npm_ci(&folder, &[esbuild], ("esbuild", "seconds"), &[]) {
+        println!("warning: {e}; the app's JavaScript is left unminified");
+        return Ok(());
+    }
+    run_checked(
+        Command::new(folder.join(esbuild))
+            .arg(js)
+            .args([
+                "--minify",
+                "--format=esm",
+                "--log-level=warning",
+                "--allow-overwrite",
+            ])
+            .arg(format!("--outfile={}", js.display())),
+        "esbuild",
+    )
 }
 
 /// The release in `wasm-opt --version`'s `wasm-opt version 116 (…)`.
