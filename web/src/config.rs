@@ -4,14 +4,13 @@
 //! only puts them together and checks the whole.
 
 use serde::Deserialize;
-use serde::de::Error as _;
-use serde_json::value::RawValue;
 
 use crate::auth::clerk::ClerkSettings;
 use crate::auth::oidc::OidcSettings;
+use crate::json;
 
 /// The app's settings.
-#[derive(Debug, Clone, PartialEq, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
 pub struct AppConfig {
     /// The API's origin (and path prefix, if any), without a trailing slash.
     pub api_base: String,
@@ -26,32 +25,6 @@ pub enum Provider {
     Oidc(OidcSettings),
     /// Clerk, through its own browser library.
     Clerk(ClerkSettings),
-}
-
-/// Reads `kind` first, then the object again as that provider's settings.
-/// serde's own `#[serde(tag = "kind")]` does the same through a buffered
-/// copy of any value, whose code is 10 KB of the bundle.
-impl<'de> Deserialize<'de> for Provider {
-    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        #[derive(Deserialize)]
-        #[serde(rename_all = "lowercase")]
-        enum Kind {
-            Oidc,
-            Clerk,
-        }
-        #[derive(Deserialize)]
-        struct Tagged {
-            kind: Kind,
-        }
-        let text = Box::<RawValue>::deserialize(deserializer)?;
-        let text = text.get();
-        let Tagged { kind } = serde_json::from_str(text).map_err(D::Error::custom)?;
-        match kind {
-            Kind::Oidc => serde_json::from_str(text).map(Self::Oidc),
-            Kind::Clerk => serde_json::from_str(text).map(Self::Clerk),
-        }
-        .map_err(D::Error::custom)
-    }
 }
 
 /// Why the app cannot start.
@@ -87,14 +60,39 @@ pub async fn load() -> Result<AppConfig, ConfigError> {
     parse(answer.text()).map_err(|e| ConfigError(format!("{url} is not valid: {e}.")))
 }
 
-/// Parses `config.json`'s text.
+/// Parses `config.json`'s text: `kind` first, then the text again with
+/// that provider's settings. (serde's `#[serde(tag = "kind")]` would do it
+/// in one pass through a buffered copy of any value, whose code is 10 KB
+/// of the bundle.)
 pub fn parse(text: &str) -> Result<AppConfig, String> {
-    let mut config: AppConfig = serde_json::from_str(text).map_err(|e| e.to_string())?;
-    config.api_base = config.api_base.trim_end_matches('/').to_owned();
-    if !(config.api_base.starts_with("http://") || config.api_base.starts_with("https://")) {
+    #[derive(Deserialize)]
+    #[serde(rename_all = "lowercase")]
+    enum Kind {
+        Oidc,
+        Clerk,
+    }
+    #[derive(Deserialize)]
+    struct Tagged {
+        kind: Kind,
+    }
+    #[derive(Deserialize)]
+    struct Config<P> {
+        api_base: String,
+        provider: P,
+    }
+    let Config {
+        api_base,
+        provider: Tagged { kind },
+    } = json::from_str(text)?;
+    let provider = match kind {
+        Kind::Oidc => Provider::Oidc(json::from_str::<Config<OidcSettings>>(text)?.provider),
+        Kind::Clerk => Provider::Clerk(json::from_str::<Config<ClerkSettings>>(text)?.provider),
+    };
+    let api_base = api_base.trim_end_matches('/').to_owned();
+    if !(api_base.starts_with("http://") || api_base.starts_with("https://")) {
         return Err("api_base must be an http(s) URL".to_owned());
     }
-    Ok(config)
+    Ok(AppConfig { api_base, provider })
 }
 
 #[cfg(test)]

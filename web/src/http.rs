@@ -42,8 +42,8 @@ impl Answer {
     }
 
     /// The text as JSON of type `T`.
-    pub fn json<T: DeserializeOwned>(&self) -> Result<T, serde_json::Error> {
-        serde_json::from_str(&self.text)
+    pub fn json<T: DeserializeOwned>(&self) -> Result<T, String> {
+        crate::json::from_str(&self.text)
     }
 }
 

@@ -5,7 +5,8 @@
 //! - [`auth`]: the provider's sign-in, and the `use_auth()` context.
 //! - [`api`]: the API's client, generated from `openapi.yaml`, with the
 //!   caller's token, and the one place where a failure becomes a message.
-//! - [`http`]: the browser's `fetch`, the app's only way to the network.
+//! - [`http`]: the browser's `fetch`, the app's only way to the network;
+//!   [`json`]: the browser's `JSON`.
 //! - [`hooks`]: a screen's requests and state ([`hooks::use_quote`]).
 //! - [`pages`], [`components`]: what is on screen.
 //! - [`storage`]: what the app keeps in `sessionStorage` (never a token).
@@ -17,6 +18,7 @@ pub mod components;
 pub mod config;
 pub mod hooks;
 pub mod http;
+pub mod json;
 pub mod pages;
 pub mod storage;
 

@@ -74,7 +74,7 @@ pub struct Draft {
 impl Draft {
     /// The text of a stored draft (`raw`) if it is `user`'s.
     pub fn text_for(raw: &str, user: &str) -> Option<String> {
-        serde_json::from_str::<Draft>(raw)
+        crate::json::from_str::<Draft>(raw)
             .ok()
             .filter(|draft| draft.user == user)
             .map(|draft| draft.text)
@@ -92,7 +92,7 @@ pub fn keep_draft(user: &str, text: &str) {
         user: user.to_owned(),
         text: text.to_owned(),
     };
-    if let Ok(raw) = serde_json::to_string(&draft) {
+    if let Ok(raw) = crate::json::to_string(&draft) {
         // Without storage the draft lives as long as the page, as before.
         let _ = set(DRAFT, &raw);
     }
@@ -109,7 +109,7 @@ mod tests {
 
     #[test]
     fn a_draft_is_only_its_owners() {
-        let raw = serde_json::to_string(&Draft {
+        let raw = crate::json::to_string(&Draft {
             user: "alice".to_owned(),
             text: "Half-written thought".to_owned(),
         })

@@ -97,7 +97,7 @@ struct Body;
 
 impl Body {
     fn json<T: Serialize>(value: &T) -> Result<http::Body, Problem> {
-        serde_json::to_string(value)
+        crate::json::to_string(value)
             .map(http::Body::Json)
             .map_err(|cause| {
                 client_problem(

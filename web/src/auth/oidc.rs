@@ -150,7 +150,7 @@ async fn begin(settings: &OidcSettings, silent: bool) -> Result<(), String> {
     if silent {
         query.push(("prompt", "none".to_owned()));
     }
-    let saved = serde_json::to_string(&pending).map_err(|e| e.to_string())?;
+    let saved = crate::json::to_string(&pending)?;
     storage::set(PENDING_SIGN_IN, &saved)?;
     navigate(&with_query(&discovery.authorization_endpoint, &query))
 }
@@ -178,7 +178,7 @@ pub async fn start(settings: &OidcSettings) -> Start {
     // A silent attempt that never came back (a provider that showed a page
     // after all, and the person went back): do not try again.
     let earlier =
-        storage::get(PENDING_SIGN_IN).and_then(|raw| serde_json::from_str::<Pending>(&raw).ok());
+        storage::get(PENDING_SIGN_IN).and_then(|raw| crate::json::from_str::<Pending>(&raw).ok());
     if earlier.is_some_and(|pending| pending.silent) {
         storage::remove(PENDING_SIGN_IN);
         storage::set_signed_in_marker(false);
@@ -230,7 +230,7 @@ async fn complete_sign_in(
     storage::remove(PENDING_SIGN_IN);
     clean_address();
     let pending: Pending = pending
-        .and_then(|raw| serde_json::from_str(&raw).ok())
+        .and_then(|raw| crate::json::from_str(&raw).ok())
         .ok_or("This sign-in was not started here (or it was already used); sign in again.")?;
     if params.get("state").as_deref() != Some(pending.state.as_str()) {
         return Err("The sign-in answer does not match the request; sign in again.".into());

@@ -46,9 +46,8 @@ pub struct TokenResponse {
 }
 
 /// `expires_in` as seconds: a number, or a string of whole seconds;
-/// anything else counts as not said. Read by hand rather than through
-/// `serde_json::Value`, which would bring a map type into the bundle for
-/// this one field.
+/// anything else counts as not said. Read by hand rather than as any JSON
+/// value, which would bring a map type into the bundle for this one field.
 fn seconds<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<f64>, D::Error> {
     struct Seconds;
 
@@ -147,7 +146,7 @@ pub fn jwt_claims<T: DeserializeOwned>(token: &str) -> Option<T> {
     let payload = token.split('.').nth(1)?;
     let bytes = Base64UrlUnpadded::decode_vec(payload.trim_end_matches('=')).ok()?;
     let text = String::from_utf8(bytes).ok()?;
-    serde_json::from_str(&text).ok()
+    crate::json::from_str(&text).ok()
 }
 
 /// The tokens of one sign-in. Clones share them; the [`Session`] holds
