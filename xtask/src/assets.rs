@@ -88,7 +88,7 @@ pub struct Sizes {
     pub brotli: u64,
 }
 
-/// Writes a `.br` (quality 11) and a `.gz` (level 9) twin beside every
+/// Writes a `.br` (quality 11) and a `.gz` (zopfli) twin beside every
 /// compressible file of `dist`, unless it would be no smaller, and returns
 /// every file's sizes.
 pub fn precompress(dist: &Path) -> Result<Vec<Sizes>> {
@@ -142,9 +142,15 @@ fn write_twin(path: &Path, suffix: &str, bytes: &[u8]) -> Result<u64> {
 }
 
 fn gzip_bytes(bytes: &[u8]) -> Result<Vec<u8>> {
-    let mut encoder = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::best());
-    encoder.write_all(bytes).map_err(|e| e.to_string())?;
-    encoder.finish().map_err(|e| e.to_string())
+    let mut out = Vec::new();
+    zopfli::compress(
+        zopfli::Options::default(),
+        zopfli::Format::Gzip,
+        bytes,
+        &mut out,
+    )
+    .map_err(|e| e.to_string())?;
+    Ok(out)
 }
 
 fn brotli_bytes(bytes: &[u8]) -> Result<Vec<u8>> {

@@ -182,6 +182,7 @@ pub fn build() -> Result<PathBuf> {
     println!("building the web app with {toolchain:?}'s Rust");
     let mut cargo = toolchain.cargo("build");
     cargo.args(["--release", "--locked"]);
+    let mut rustflags = short_source_paths();
     if let Toolchain::Debian = toolchain {
         // A panic stops the app at once, without formatting a message: no
         // panic machinery in the bundle (about 7% less gzip). It needs a
@@ -193,11 +194,16 @@ pub fn build() -> Result<PathBuf> {
             "-Zpanic-immediate-abort",
             "--config",
             "profile.release.panic=\"immediate-abort\"",
-            "--config",
-            "target.wasm32-unknown-unknown.rustflags=\
-             [\"-Zlocation-detail=none\", \"-Zfmt-debug=none\"]",
+        ]);
+        rustflags.extend([
+            "-Zlocation-detail=none".to_owned(),
+            "-Zfmt-debug=none".to_owned(),
         ]);
     }
+    // A list of strings in TOML is written as Rust's `Debug` writes one.
+    cargo.arg("--config").arg(format!(
+        "target.wasm32-unknown-unknown.rustflags={rustflags:?}"
+    ));
     run_checked(&mut cargo, "cargo build (web)")?;
     let wasm_bindgen = wasm_bindgen()?;
     let dist = root().join("web/dist");
@@ -220,9 +226,25 @@ pub fn build() -> Result<PathBuf> {
         std::fs::copy(root().join("web/static").join(file), dist.join(file))
             .map_err(|e| format!("copying {file}: {e}"))?;
     }
+    minify(&dist.join("style.css"))?;
     assets::fingerprint(&dist, &format!("{CRATE}.js"), &format!("{CRATE}_bg.wasm"))?;
     report_size(&dist, &assets::precompress(&dist)?);
     Ok(dist)
+}
+
+/// Source paths as panics name them, without this machine's folders
+/// (`yew-0.23.0/src/…` after the registry's index, `web/src/…`): no
+/// build machine's paths in what is served, and shorter strings.
+fn short_source_paths() -> Vec<String> {
+    let cargo_home = std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
+    let mut prefixes = vec![root()];
+    prefixes.extend(cargo_home.map(|home| home.join("registry/src")));
+    prefixes
+        .iter()
+        .map(|prefix| format!("--remap-path-prefix={}/=", prefix.display()))
+        .collect()
 }
 
 /// The oldest binaryen that reads what Rust 1.82 and later emit for
@@ -273,29 +295,26 @@ fn wasm_opt() -> Option<PathBuf> {
     Some(folder.join(from_npm))
 }
 
-/// esbuild's `--minify` in place on the JavaScript wasm-bindgen writes
-/// (44 KB to 20 KB; 2 KB less gzip), with esbuild from npm at the version
-/// `xtask/esbuild/package-lock.json` pins, installed once. The bundle works
-/// without it, only larger.
-fn minify(js: &Path) -> Result {
+/// esbuild's `--minify` in place, on the JavaScript wasm-bindgen writes
+/// (44 KB to 22 KB; 2 KB less gzip) and on the style sheet, with esbuild
+/// from npm at the version `xtask/esbuild/package-lock.json` pins,
+/// installed once. The bundle works without it, only larger.
+fn minify(file: &Path) -> Result {
     let folder = root().join("xtask/esbuild");
     let esbuild = "node_modules/.bin/esbuild";
     if let Err(e) = crate::npm_ci(&folder, &[esbuild], ("esbuild", "seconds"), &[]) {
-        println!("warning: {e}; the app's JavaScript is left unminified");
+        println!("warning: {e}; {} is left unminified", file.display());
         return Ok(());
     }
-    run_checked(
-        Command::new(folder.join(esbuild))
-            .arg(js)
-            .args([
-                "--minify",
-                "--format=esm",
-                "--log-level=warning",
-                "--allow-overwrite",
-            ])
-            .arg(format!("--outfile={}", js.display())),
-        "esbuild",
-    )
+    let mut command = Command::new(folder.join(esbuild));
+    command
+        .arg(file)
+        .args(["--minify", "--log-level=warning", "--allow-overwrite"])
+        .arg(format!("--outfile={}", file.display()));
+    if file.extension().is_some_and(|extension| extension == "js") {
+        command.arg("--format=esm");
+    }
+    run_checked(&mut command, "esbuild")
 }
 
 /// The release in `wasm-opt --version`'s `wasm-opt version 116 (…)`.
