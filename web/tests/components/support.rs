@@ -229,8 +229,6 @@ impl FakeFetch {
                const [status, type, body] = answers.length > 1 ? answers.shift() : answers[0];
                const response = new Response(status === 204 ? null : body,
                                              { status, headers: { 'content-type': type } });
-               // As from the network: the app's HTTP client reads the URL.
-               Object.defineProperty(response, 'url', { value: request.url });
                return response;
              };",
         );
