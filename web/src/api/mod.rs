@@ -1,9 +1,9 @@
 //! The quotes API through its generated client ([`client`]), with the
-//! caller's token on every request ([`with_token`], which also replaces a token the
-//! API refused as expired, once); [`message`]: the one place where a
-//! failed call becomes what the person reads; and the API's length rule
-//! for a quote ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the editor
-//! shows before the API enforces it.
+//! caller's token on every request ([`with_token`], which also replaces a
+//! token the API refused as expired, once); [`message`]: the one place
+//! where a failed call becomes what the person reads; and the API's length
+//! rule for a quote ([`MAX_QUOTE_CHARS`], [`counted_chars`]), which the
+//! editor shows before the API enforces it.
 
 pub mod client;
 
