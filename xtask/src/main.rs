@@ -314,14 +314,19 @@ fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
+/// Cargo's own folder (`CARGO_HOME`, else `~/.cargo`): its installed
+/// tools and its registry's sources.
+fn cargo_home() -> Option<PathBuf> {
+    std::env::var_os("CARGO_HOME")
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
+}
+
 /// `binary` of exactly `version` (as its `--version` prints it), from PATH
 /// or cargo's bin folder, else installed with `cargo install` and `args`
 /// (the package, its version and any flags).
 pub fn cargo_tool(binary: &str, version: &str, args: &[&str]) -> Result<PathBuf> {
-    let installed = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")))
-        .map(|home| home.join("bin").join(binary));
+    let installed = cargo_home().map(|home| home.join("bin").join(binary));
     let candidates = [Some(PathBuf::from(binary)), installed];
     let wanted = format!("{binary} {version}");
     let matching = |path: &PathBuf| {

@@ -221,12 +221,11 @@ pub fn build() -> Result<PathBuf> {
     )?;
     let bundle_wasm = dist.join(format!("{CRATE}_bg.wasm"));
     optimize(&bundle_wasm)?;
-    minify(&dist.join(format!("{CRATE}.js")))?;
     for file in ["index.html", "boot.js", "style.css", "favicon.svg"] {
         std::fs::copy(root().join("web/static").join(file), dist.join(file))
             .map_err(|e| format!("copying {file}: {e}"))?;
     }
-    minify(&dist.join("style.css"))?;
+    minify(&[dist.join(format!("{CRATE}.js")), dist.join("style.css")])?;
     assets::fingerprint(&dist, &format!("{CRATE}.js"), &format!("{CRATE}_bg.wasm"))?;
     report_size(&dist, &assets::precompress(&dist)?);
     Ok(dist)
@@ -236,11 +235,8 @@ pub fn build() -> Result<PathBuf> {
 /// (`yew-0.23.0/src/…` after the registry's index, `web/src/…`): no
 /// build machine's paths in what is served, and shorter strings.
 fn short_source_paths() -> Vec<String> {
-    let cargo_home = std::env::var_os("CARGO_HOME")
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|home| PathBuf::from(home).join(".cargo")));
     let mut prefixes = vec![root()];
-    prefixes.extend(cargo_home.map(|home| home.join("registry/src")));
+    prefixes.extend(crate::cargo_home().map(|home| home.join("registry/src")));
     prefixes
         .iter()
         .map(|prefix| format!("--remap-path-prefix={}/=", prefix.display()))
@@ -299,22 +295,25 @@ fn wasm_opt() -> Option<PathBuf> {
 /// (44 KB to 22 KB; 2 KB less gzip) and on the style sheet, with esbuild
 /// from npm at the version `xtask/esbuild/package-lock.json` pins,
 /// installed once. The bundle works without it, only larger.
-fn minify(file: &Path) -> Result {
+fn minify(files: &[PathBuf]) -> Result {
     let folder = root().join("xtask/esbuild");
     let esbuild = "node_modules/.bin/esbuild";
     if let Err(e) = crate::npm_ci(&folder, &[esbuild], ("esbuild", "seconds"), &[]) {
-        println!("warning: {e}; {} is left unminified", file.display());
+        println!("warning: {e}; the JavaScript and the style sheet are left unminified");
         return Ok(());
     }
-    let mut command = Command::new(folder.join(esbuild));
-    command
-        .arg(file)
-        .args(["--minify", "--log-level=warning", "--allow-overwrite"])
-        .arg(format!("--outfile={}", file.display()));
-    if file.extension().is_some_and(|extension| extension == "js") {
-        command.arg("--format=esm");
+    for file in files {
+        let mut command = Command::new(folder.join(esbuild));
+        command
+            .arg(file)
+            .args(["--minify", "--log-level=warning", "--allow-overwrite"])
+            .arg(format!("--outfile={}", file.display()));
+        if file.extension().is_some_and(|extension| extension == "js") {
+            command.arg("--format=esm");
+        }
+        run_checked(&mut command, "esbuild")?;
     }
-    run_checked(&mut command, "esbuild")
+    Ok(())
 }
 
 /// The release in `wasm-opt --version`'s `wasm-opt version 116 (…)`.
