@@ -446,16 +446,8 @@ pub(super) fn service_unreachable(error: impl std::fmt::Display) -> String {
 
 #[cfg(test)]
 mod tests {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-
     use super::{OidcSettings, check_id_claims, id_claims, needs_a_person};
-
-    fn id_token(claims: &str) -> String {
-        format!(
-            "e30.{}.c2ln",
-            Base64UrlUnpadded::encode_string(claims.as_bytes())
-        )
-    }
+    use crate::auth::oidc_tokens::tests::jwt as id_token;
 
     fn settings() -> OidcSettings {
         OidcSettings {

@@ -464,14 +464,15 @@ fn duration_ms(ms: f64) -> Duration {
 }
 
 #[cfg(test)]
-mod tests {
-    use base64ct::{Base64UrlUnpadded, Encoding};
-
+pub(super) mod tests {
     use std::time::Duration;
+
+    use base64ct::{Base64UrlUnpadded, Encoding};
 
     use super::{TokenResponse, duration_ms, lifetime, renewal_delay, renewal_due};
 
-    fn jwt(claims: &str) -> String {
+    /// An unsigned JWT carrying `claims` (the app never checks signatures).
+    pub(in crate::auth) fn jwt(claims: &str) -> String {
         format!(
             "e30.{}.c2ln",
             Base64UrlUnpadded::encode_string(claims.as_bytes())
