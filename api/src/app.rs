@@ -4,28 +4,22 @@
 
 use std::net::TcpListener;
 
-use actix_cors::Cors;
 use actix_web::dev::Server;
-use actix_web::http::header;
 use actix_web::middleware::{ErrorHandlers, from_fn};
-use actix_web::{App, HttpServer, web};
+use actix_web::{App, web};
 use utoipa_actix_web::AppExt;
 
 use crate::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
 use crate::db::Database;
 use crate::dev_idp::{self, DevIdp};
+use crate::http::connection;
+use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{self, RateLimits};
-use crate::http::telemetry::{self, REQUEST_ID};
+use crate::http::telemetry;
 use crate::http::{MAX_BODY_BYTES, docs, error, metrics as metrics_http, ops, security, webhooks};
 use crate::rate_limit::CallerLimits;
 use crate::{metrics, openapi, routes, web_app};
-
-/// Connections the kernel queues for accepting.
-pub const LISTEN_BACKLOG: u32 = 4096;
-
-/// Open connections one worker serves at once; more wait in the backlog.
-pub const MAX_CONNECTIONS_PER_WORKER: usize = 10_000;
 
 /// One share of the pool for each worker (see `Database`): there are never
 /// more shares, and so workers, than connections.
@@ -52,7 +46,11 @@ fn rate_limits(config: &Config) -> Option<web::Data<RateLimits>> {
     config.rate_limit.map(|settings| {
         let limits = std::sync::Arc::new(CallerLimits::new(settings));
         CallerLimits::forget_idle_in_background(&limits);
-        web::Data::new(RateLimits::new(limits, config.trusted_proxies.clone()))
+        web::Data::new(RateLimits::new(
+            limits,
+            config.trusted_proxies.clone(),
+            CorsPolicy::new(config.cors_allowed_origins.clone()),
+        ))
     })
 }
 
@@ -128,13 +126,14 @@ impl Application {
                 web,
                 &config.auth,
                 config.trusted_proxies.clone(),
+                local_addr,
             ))
         });
-        let cors_origins = config.cors_allowed_origins.clone();
+        let cors = CorsPolicy::new(config.cors_allowed_origins.clone());
         let rate_limits = rate_limits(&config);
 
         let app_readiness = readiness.clone();
-        let server = HttpServer::new(move || {
+        let app = move || {
             // Called once on each worker's thread (again if one restarts).
             let share = next_share.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             let db = shares[share % shares.len()].clone();
@@ -174,7 +173,7 @@ impl Application {
                     utoipa_actix_web::scope("")
                         .configure(routes::configure)
                         .default_service(web::to(web_app::fallback))
-                        .wrap(cors(&cors_origins)),
+                        .wrap(cors.middleware(routes::cors_methods())),
                 )
                 .into_app()
                 .app_data(telemetry::RequestTimeout(request_timeout))
@@ -184,21 +183,19 @@ impl Application {
                 .wrap(ErrorHandlers::new().default_handler(error::ensure_problem_json))
                 .wrap(from_fn(telemetry::observe))
                 .wrap(from_fn(security::headers))
-        })
-        .listen(listener)?
-        .shutdown_timeout(config.shutdown_timeout.as_secs())
-        // SIGTERM/SIGINT are handled in `run`, which drains first.
-        .disable_signals()
-        // Headers must arrive within this, or the connection is closed
-        // (slowloris); idle keep-alive connections are closed too.
-        .client_request_timeout(config.header_timeout)
-        .client_disconnect_timeout(std::time::Duration::from_secs(1))
-        .keep_alive(config.keep_alive)
-        .max_connections(MAX_CONNECTIONS_PER_WORKER)
-        .workers(workers);
+        };
+        let server = connection::serve(
+            "api",
+            listener,
+            workers,
+            &config.connections,
+            &config.trusted_proxies,
+            config.shutdown_timeout,
+            app,
+        )?;
         Ok(Self {
             port,
-            server: server.run(),
+            server,
             readiness: app_readiness,
             drain: config.shutdown_drain,
             metrics,
@@ -288,17 +285,21 @@ fn metrics_server(
 ) -> std::io::Result<(u16, Server)> {
     let listener = listen(addr)?;
     let port = listener.local_addr()?.port();
-    let server = HttpServer::new(move || {
+    let app = move || {
         App::new()
             .app_data(db.clone())
             .configure(metrics_http::listener_routes)
             .wrap(from_fn(security::headers))
-    })
-    .listen(listener)?
-    .workers(1)
-    .disable_signals()
-    .shutdown_timeout(1)
-    .run();
+    };
+    let server = connection::serve(
+        "metrics",
+        listener,
+        1,
+        &connection::ConnectionSettings::default(),
+        &crate::http::proxies::TrustedProxies::default(),
+        std::time::Duration::from_secs(1),
+        app,
+    )?;
     Ok((port, server))
 }
 
@@ -367,32 +368,5 @@ fn listen(addr: std::net::SocketAddr) -> std::io::Result<TcpListener> {
     };
     socket.set_reuseaddr(true)?;
     socket.bind(addr)?;
-    socket.listen(LISTEN_BACKLOG)?.into_std()
-}
-
-fn cors(origins: &[String]) -> Cors {
-    let mut cors = Cors::default()
-        .allowed_methods(routes::cors_methods())
-        // Clients generated from the OpenAPI document (progenitor's) send
-        // `api-version` on every request; any client may send its own
-        // request id.
-        .allowed_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            header::HeaderName::from_static("api-version"),
-            header::HeaderName::from_static(REQUEST_ID),
-        ])
-        .expose_headers([
-            header::WWW_AUTHENTICATE,
-            header::RETRY_AFTER,
-            header::HeaderName::from_static(REQUEST_ID),
-        ])
-        .max_age(3600)
-        // Requests from other origins go on without CORS headers, so the
-        // browser blocks them; non-browser clients are unaffected.
-        .block_on_origin_mismatch(false);
-    for origin in origins {
-        cors = cors.allowed_origin(origin);
-    }
-    cors
+    socket.listen(connection::LISTEN_BACKLOG)?.into_std()
 }

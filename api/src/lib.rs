@@ -35,5 +35,5 @@ pub mod store;
 pub mod web_app;
 pub mod webhooks;
 
-pub use crate::app::{Application, LISTEN_BACKLOG, MAX_CONNECTIONS_PER_WORKER, Seams};
+pub use crate::app::{Application, Seams};
 pub use crate::http::MAX_BODY_BYTES;

@@ -129,6 +129,12 @@ pub fn record_rate_limited(key: &'static str) {
     metrics::counter!("quotes_rate_limited_total", "key" => key).increment(1);
 }
 
+/// A connection the server closed on its own, by why: `header_timeout`,
+/// `no_request`, `send_timeout`, `idle_under_pressure` or `address_limit`.
+pub fn record_connection_closed(reason: &'static str) {
+    metrics::counter!("quotes_connections_closed_total", "reason" => reason).increment(1);
+}
+
 /// One attempt to refresh the signing keys.
 pub fn record_jwks_refresh(trigger: &'static str, ok: bool) {
     let outcome = if ok { "ok" } else { "error" };

@@ -45,8 +45,7 @@ impl Default for RateLimitSettings {
 pub enum CallerKey {
     /// A verified token's `sub`: the same user from any address.
     User(Box<str>),
-    /// A client address; an IPv6 one by its /64, the block one machine or
-    /// household gets, so that rotating addresses within it does not help.
+    /// A client address; an IPv6 one by its /64 (see [`address_block`]).
     Address(IpAddr),
 }
 
@@ -58,13 +57,20 @@ impl CallerKey {
 
     /// The key of a client address.
     pub fn address(ip: IpAddr) -> Self {
-        match ip.to_canonical() {
-            IpAddr::V6(v6) => {
-                let prefix = u128::from(v6) & !((1u128 << 64) - 1);
-                Self::Address(IpAddr::V6(prefix.into()))
-            }
-            v4 @ IpAddr::V4(_) => Self::Address(v4),
+        Self::Address(address_block(ip))
+    }
+}
+
+/// The block a client address stands for: an IPv4 address itself, an
+/// IPv6 one its /64, the block one machine or household gets, so that
+/// rotating addresses within it does not help.
+pub fn address_block(ip: IpAddr) -> IpAddr {
+    match ip.to_canonical() {
+        IpAddr::V6(v6) => {
+            let prefix = u128::from(v6) & !((1u128 << 64) - 1);
+            IpAddr::V6(prefix.into())
         }
+        v4 @ IpAddr::V4(_) => v4,
     }
 }
 

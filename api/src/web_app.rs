@@ -58,13 +58,21 @@ pub struct WebApp {
     policy: HeaderValue,
     /// Peers whose forwarded headers are believed.
     trusted_proxies: TrustedProxies,
+    /// The server's address, named when a request has no `Host`.
+    bound: std::net::SocketAddr,
 }
 
 impl WebApp {
     /// The app signing in with the provider `auth` trusts, whose issuer is
-    /// final (the development provider's names the port actually bound).
-    /// Forwarded headers are believed from `trusted_proxies` only.
-    pub fn new(web: &WebAppSettings, auth: &AuthSettings, trusted_proxies: TrustedProxies) -> Self {
+    /// final (the development provider's names the port actually bound),
+    /// served on `bound`. Forwarded headers are believed from
+    /// `trusted_proxies` only.
+    pub fn new(
+        web: &WebAppSettings,
+        auth: &AuthSettings,
+        trusted_proxies: TrustedProxies,
+        bound: std::net::SocketAddr,
+    ) -> Self {
         let provider = if let Some(key) = &web.clerk_publishable_key {
             json!({ "kind": "clerk", "publishable_key": key })
         } else {
@@ -94,6 +102,7 @@ impl WebApp {
                 HeaderValue::from_static("default-src 'self'; frame-ancestors 'none'")
             }),
             trusted_proxies,
+            bound,
         }
     }
 
@@ -111,7 +120,7 @@ impl WebApp {
             .get(header::HOST)
             .and_then(|value| value.to_str().ok())
             .filter(|host| is_plain_host(host))
-            .map_or_else(|| req.app_config().host().to_owned(), str::to_owned);
+            .map_or_else(|| self.bound.to_string(), str::to_owned);
         format!("http://{host}")
     }
 

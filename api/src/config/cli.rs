@@ -103,14 +103,24 @@ pub struct ServeArgs {
     #[arg(long, env = "REQUEST_TIMEOUT_SECS", default_value = "15")]
     pub request_timeout_secs: String,
 
-    /// Seconds a client has to send a request's headers before the
-    /// connection is closed (slow clients cannot hold a connection open).
+    /// Seconds a client has to send each request's headers, from their
+    /// first byte, before it is answered 408 and the connection closed.
     #[arg(long, env = "HTTP_HEADER_TIMEOUT_SECS", default_value = "5")]
     pub http_header_timeout_secs: String,
 
     /// Seconds an idle keep-alive connection stays open.
     #[arg(long, env = "HTTP_KEEP_ALIVE_SECS", default_value = "30")]
     pub http_keep_alive_secs: String,
+
+    /// Most open connections in all (default: as many as the open-file
+    /// limit allows, up to 10000 per worker).
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS")]
+    pub http_max_connections: Option<String>,
+
+    /// Most open connections from one client address (an IPv6 one by its
+    /// /64; trusted proxies are not limited), or `off`.
+    #[arg(long, env = "HTTP_MAX_CONNECTIONS_PER_ADDRESS", default_value = "256")]
+    pub http_max_connections_per_address: String,
 
     /// Comma-separated origins allowed to call the API from a browser.
     #[arg(long, env = "CORS_ALLOWED_ORIGINS", default_value = "")]

@@ -25,6 +25,7 @@ use self::values::{millis, non_empty, number, origins, positive, trusted_proxies
 use crate::auth::AuthSettings;
 use crate::db::{DatabaseSettings, DatabaseUrl};
 use crate::dev_idp::{self, DevIdpSettings};
+use crate::http::connection::ConnectionSettings;
 use crate::http::proxies::TrustedProxies;
 pub use crate::logging::LogFormat;
 use crate::rate_limit::RateLimitSettings;
@@ -40,10 +41,8 @@ pub struct Config {
     /// How long the server keeps serving after SIGTERM/SIGINT, not ready.
     pub shutdown_drain: Duration,
     pub request_timeout: Duration,
-    /// How long a client may take to send a request's headers.
-    pub header_timeout: Duration,
-    /// How long an idle keep-alive connection stays open.
-    pub keep_alive: Duration,
+    /// Deadlines and limits of the server's connections.
+    pub connections: ConnectionSettings,
     pub cors_allowed_origins: Vec<String>,
     pub log_format: LogFormat,
     pub metrics: MetricsConfig,
@@ -89,6 +88,13 @@ impl Config {
         // Checked even with the provider off: a bad value is a mistake
         // worth hearing about before the day it is switched on.
         let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
+        let request_timeout = Duration::from_secs(
+            u64::try_from(positive(
+                "REQUEST_TIMEOUT_SECS",
+                &args.request_timeout_secs,
+            )?)
+            .unwrap_or(u64::MAX),
+        );
         let (auth, dev_idp) = if args.dev_idp {
             (
                 auth::development_auth_settings(bind_addr, &args.auth)?,
@@ -111,15 +117,24 @@ impl Config {
                 "SHUTDOWN_DRAIN_SECS",
                 &args.shutdown_drain_secs,
             )?),
-            request_timeout: Duration::from_secs(
-                u64::try_from(positive(
-                    "REQUEST_TIMEOUT_SECS",
-                    &args.request_timeout_secs,
-                )?)
-                .unwrap_or(u64::MAX),
-            ),
-            header_timeout: seconds("HTTP_HEADER_TIMEOUT_SECS", &args.http_header_timeout_secs)?,
-            keep_alive: seconds("HTTP_KEEP_ALIVE_SECS", &args.http_keep_alive_secs)?,
+            request_timeout,
+            connections: ConnectionSettings {
+                header_timeout: seconds(
+                    "HTTP_HEADER_TIMEOUT_SECS",
+                    &args.http_header_timeout_secs,
+                )?,
+                // An answer the client takes none of holds the connection
+                // no longer than a request may take.
+                send_timeout: request_timeout,
+                keep_alive: seconds("HTTP_KEEP_ALIVE_SECS", &args.http_keep_alive_secs)?,
+                max_connections: non_empty(args.http_max_connections.as_deref())
+                    .map(|raw| positive("HTTP_MAX_CONNECTIONS", raw))
+                    .transpose()?,
+                max_per_address: off_or_positive(
+                    "HTTP_MAX_CONNECTIONS_PER_ADDRESS",
+                    &args.http_max_connections_per_address,
+                )?,
+            },
             cors_allowed_origins: origins("CORS_ALLOWED_ORIGINS", &args.cors_allowed_origins)?,
             log_format,
             metrics: MetricsConfig {
@@ -241,8 +256,7 @@ impl Config {
             shutdown_timeout: Duration::from_secs(10),
             shutdown_drain: Duration::ZERO,
             request_timeout: Duration::from_secs(15),
-            header_timeout: Duration::from_secs(5),
-            keep_alive: Duration::from_secs(30),
+            connections: ConnectionSettings::default(),
             cors_allowed_origins: Vec::new(),
             log_format: LogFormat::Text,
             metrics: MetricsConfig::default(),
@@ -275,6 +289,15 @@ fn nonzero_u32(variable: &'static str, raw: &str) -> Result<NonZeroU32, ConfigEr
         .ok()
         .and_then(NonZeroU32::new)
         .ok_or_else(|| ConfigError::new(variable, "is too large"))
+}
+
+/// A number of at least 1, or `off` for no limit.
+fn off_or_positive(variable: &'static str, raw: &str) -> Result<Option<usize>, ConfigError> {
+    if raw.trim().eq_ignore_ascii_case("off") {
+        Ok(None)
+    } else {
+        positive(variable, raw).map(Some)
+    }
 }
 
 fn seconds(variable: &'static str, raw: &str) -> Result<Duration, ConfigError> {

@@ -4,6 +4,7 @@
 //! errors take the form each audience expects (a page for a person, a
 //! redirect or RFC 6749 JSON for a client), never problem+json.
 
+use std::net::IpAddr;
 use std::time::Instant;
 
 use actix_web::error::{InternalError, QueryPayloadError, UrlencodedError};
@@ -69,12 +70,17 @@ pub struct SignInForm {
 }
 
 /// `POST /authorize`: signs in, starting a browser session, and sends the
-/// browser back with a code.
+/// browser back with a code. Only the provider's own page may send it: a
+/// form on another site could otherwise sign the browser in as someone of
+/// the attacker's choosing (login CSRF).
 pub async fn sign_in(
     req: HttpRequest,
     idp: web::Data<DevIdp>,
     form: web::Form<SignInForm>,
 ) -> HttpResponse {
+    if !same_origin(&req) {
+        return cross_site_refused();
+    }
     let request = match form.request.validate(idp.port()) {
         Ok(request) => request,
         Err(error) => return authorize_error(error),
@@ -90,7 +96,13 @@ pub async fn sign_in(
     };
     let back = request.redirect_url.clone();
     let state = request.state.clone();
-    match idp.sign_in(request, user, &session_ids(&req), Instant::now()) {
+    match idp.sign_in(
+        request,
+        user,
+        &session_ids(&req),
+        client_address(&req),
+        Instant::now(),
+    ) {
         Ok(signed_in) => with_cookie(
             code_redirect(&back, state.as_deref(), Ok(signed_in.code)),
             &format!(
@@ -104,8 +116,12 @@ pub async fn sign_in(
 
 /// `POST /token`: exchanges a code (RFC 6749 §4.1.3) or a refresh token
 /// (§6) for tokens.
-pub async fn token(idp: web::Data<DevIdp>, form: web::Form<TokenParams>) -> HttpResponse {
-    let issuance = match idp.grant(&form, Instant::now()) {
+pub async fn token(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<TokenParams>,
+) -> HttpResponse {
+    let issuance = match idp.grant(&form, client_address(&req), Instant::now()) {
         Ok(issuance) => issuance,
         Err(error) => return token_error(&error),
     };
@@ -118,42 +134,144 @@ pub async fn token(idp: web::Data<DevIdp>, form: web::Form<TokenParams>) -> Http
     }
 }
 
-/// What `GET /logout` accepts (OpenID Connect RP-Initiated Logout).
+/// What `GET /logout` accepts (OpenID Connect RP-Initiated Logout 1.0),
+/// and what its confirmation form sends back.
 #[derive(Debug, Deserialize)]
 pub struct LogoutParams {
+    id_token_hint: Option<String>,
     post_logout_redirect_uri: Option<String>,
     state: Option<String>,
 }
 
 /// `GET /logout`: ends the browser's session (and the refresh tokens
-/// issued in it), clears its cookie, then sends the browser back or says
-/// it is done. A refused `post_logout_redirect_uri` changes nothing.
+/// issued in it) at once when the app proves it is the session's, with an
+/// ID token of the session's user (`id_token_hint`); otherwise asks the
+/// person first, so that a link on any page cannot sign them out. Then
+/// sends the browser back, or says it is done. A refused
+/// `post_logout_redirect_uri` changes nothing.
 pub async fn logout(
     req: HttpRequest,
     idp: web::Data<DevIdp>,
     query: web::Query<LogoutParams>,
 ) -> HttpResponse {
-    let raw = query
+    let back = match logout_return(&idp, &query) {
+        Ok(back) => back,
+        Err(refused) => return *refused,
+    };
+    let ids = session_ids(&req);
+    let Some(user) = idp.session_user(&ids, Instant::now()) else {
+        // Nothing to end: nobody is signed in in this browser.
+        return signed_out(&idp, &ids, back.as_ref(), query.state.as_deref());
+    };
+    let proven = query
+        .id_token_hint
+        .as_deref()
+        .and_then(|hint| idp.id_token_subject(hint))
+        .is_some_and(|subject| subject == user);
+    if proven {
+        return signed_out(&idp, &ids, back.as_ref(), query.state.as_deref());
+    }
+    html(
+        StatusCode::OK,
+        page::confirm_sign_out(
+            &user,
+            query
+                .post_logout_redirect_uri
+                .as_deref()
+                .filter(|_| back.is_some()),
+            query.state.as_deref(),
+        ),
+    )
+}
+
+/// `POST /logout`: the person confirmed on the provider's own page.
+pub async fn confirm_logout(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<LogoutParams>,
+) -> HttpResponse {
+    if !same_origin(&req) {
+        return cross_site_refused();
+    }
+    let back = match logout_return(&idp, &form) {
+        Ok(back) => back,
+        Err(refused) => return *refused,
+    };
+    signed_out(
+        &idp,
+        &session_ids(&req),
+        back.as_ref(),
+        form.state.as_deref(),
+    )
+}
+
+/// Where to send the browser after logout, if anywhere; an error page for
+/// an address off this machine.
+fn logout_return(idp: &DevIdp, params: &LogoutParams) -> Result<Option<Url>, Box<HttpResponse>> {
+    let raw = params
         .post_logout_redirect_uri
         .as_deref()
         .filter(|raw| !raw.is_empty());
-    let response = match raw.map(|raw| flow::loopback_redirect(Some(raw), idp.port())) {
-        None => html(StatusCode::OK, page::signed_out()),
-        Some(Ok(url)) => see_other(&flow::redirect_with(&url, &[], query.state.as_deref())),
-        Some(Err(error)) => {
-            return html(
+    raw.map(|raw| flow::loopback_redirect(Some(raw), idp.port()))
+        .transpose()
+        .map_err(|error| {
+            Box::new(html(
                 StatusCode::BAD_REQUEST,
                 page::error(&format!(
                     "The post_logout_redirect_uri is refused: {error}."
                 )),
-            );
-        }
+            ))
+        })
+}
+
+/// Ends the sessions behind `ids`, clears the cookie, and sends the
+/// browser `back` (with `state`) or says it is done.
+fn signed_out(idp: &DevIdp, ids: &[&str], back: Option<&Url>, state: Option<&str>) -> HttpResponse {
+    idp.sign_out(ids);
+    let response = match back {
+        None => html(StatusCode::OK, page::signed_out()),
+        Some(url) => see_other(&flow::redirect_with(url, &[], state)),
     };
-    idp.sign_out(&session_ids(&req));
     with_cookie(
         response,
         &format!("{SESSION_COOKIE}=; Path={PATH}; Max-Age=0; {SESSION_COOKIE_ATTRIBUTES}"),
     )
+}
+
+/// Whether a form was sent by a page of the provider itself: browsers say
+/// where a request comes from in `Sec-Fetch-Site`, and name the page's
+/// origin in `Origin`. A request with neither is not a browser's, and so
+/// cannot be a forgery riding on one.
+fn same_origin(req: &HttpRequest) -> bool {
+    if let Some(site) = req.headers().get("sec-fetch-site") {
+        return site.as_bytes() == b"same-origin";
+    }
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return true;
+    };
+    let host = req
+        .headers()
+        .get(header::HOST)
+        .and_then(|host| host.to_str().ok())
+        .unwrap_or_default();
+    origin
+        .to_str()
+        .is_ok_and(|origin| origin.eq_ignore_ascii_case(&format!("http://{host}")))
+}
+
+fn cross_site_refused() -> HttpResponse {
+    html(
+        StatusCode::FORBIDDEN,
+        page::error("This form can only be sent from the provider's own page."),
+    )
+}
+
+/// The client's address, by which the provider shares out what it keeps.
+fn client_address(req: &HttpRequest) -> IpAddr {
+    req.peer_addr()
+        .map_or(IpAddr::V4(std::net::Ipv4Addr::UNSPECIFIED), |peer| {
+            peer.ip().to_canonical()
+        })
 }
 
 /// The values of the session cookie the browser sent: usually none or

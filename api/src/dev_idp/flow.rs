@@ -18,7 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 
-use super::sessions::{RefreshError, SessionKey};
+use super::sessions::{FamilyId, RefreshError, SessionKey};
 use crate::auth::keys::is_loopback_host;
 
 /// How long an authorization code can be exchanged.
@@ -377,12 +377,33 @@ pub struct CodeExchange<'a> {
     pub(super) code_verifier: &'a str,
 }
 
-/// The flow's memory: codes waiting to be exchanged and the names signed
-/// in lately. Nothing survives a restart, nor needs to.
+/// The flow's memory: codes waiting to be exchanged, codes exchanged
+/// within their lifetime (and the refresh-token family each started), and
+/// the names signed in lately. Nothing survives a restart, nor needs to.
 #[derive(Debug, Default)]
 pub struct FlowState {
     codes: Mutex<HashMap<String, Grant>>,
+    spent: Mutex<HashMap<String, Spent>>,
     recent: Mutex<VecDeque<String>>,
+}
+
+/// A code exchanged already, remembered until it would have expired.
+#[derive(Debug)]
+struct Spent {
+    expires: Instant,
+    /// The family its exchange started, once it has.
+    family: Option<FamilyId>,
+}
+
+/// Why a code is refused.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CodeRefused {
+    /// Unknown, expired, or presented with the wrong client, redirect or
+    /// verifier.
+    Invalid(FlowError),
+    /// Exchanged before: whoever holds it now may have stolen it, so what
+    /// the first exchange started must be revoked (RFC 6749 §4.1.2).
+    Replayed(Option<FamilyId>),
 }
 
 impl FlowState {
@@ -425,20 +446,46 @@ impl FlowState {
     }
 
     /// Exchanges a code: it is used up by the first attempt, whatever the
-    /// outcome, so a wrong verifier cannot be retried against it.
-    pub fn redeem(&self, request: &CodeExchange<'_>) -> Result<Grant, FlowError> {
+    /// outcome, so a wrong verifier cannot be retried against it. A code
+    /// presented again within its lifetime is a replay.
+    pub fn redeem(&self, request: &CodeExchange<'_>) -> Result<Grant, CodeRefused> {
+        let now = Instant::now();
         let grant = self
             .codes
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .remove(request.code)
-            .filter(|grant| grant.expires > Instant::now())
-            .ok_or(FlowError::new(
-                ErrorCode::InvalidGrant,
-                "the code is unknown, used or expired",
-            ))?;
+            .remove(request.code);
+        let mut spent = self
+            .spent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        spent.retain(|_, code| code.expires > now);
+        let Some(grant) = grant.filter(|grant| grant.expires > now) else {
+            return Err(match spent.remove(request.code) {
+                Some(code) => CodeRefused::Replayed(code.family),
+                None => CodeRefused::Invalid(FlowError::new(
+                    ErrorCode::InvalidGrant,
+                    "the code is unknown, used or expired",
+                )),
+            });
+        };
+        if spent.len() < MAX_PENDING_CODES {
+            spent.insert(
+                request.code.to_owned(),
+                Spent {
+                    expires: grant.expires,
+                    family: None,
+                },
+            );
+        }
+        drop(spent);
         let authorization = &grant.authorization;
-        let invalid = |description| Err(FlowError::new(ErrorCode::InvalidGrant, description));
+        let invalid = |description| {
+            Err(CodeRefused::Invalid(FlowError::new(
+                ErrorCode::InvalidGrant,
+                description,
+            )))
+        };
         if authorization.client_id != request.client_id {
             return invalid("the code was issued to another client_id");
         }
@@ -449,6 +496,19 @@ impl FlowState {
             return invalid("code_verifier does not match the code_challenge");
         }
         Ok(grant)
+    }
+
+    /// Remembers the family the exchange of `code` started, for a replay
+    /// to revoke.
+    pub fn started_family(&self, code: &str, family: FamilyId) {
+        if let Some(spent) = self
+            .spent
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .get_mut(code)
+        {
+            spent.family = Some(family);
+        }
     }
 
     /// The names signed in lately, most recent first.
@@ -664,18 +724,26 @@ mod tests {
         let code = state.issue(authorization.clone(), "alice", None).unwrap();
         let grant = state.redeem(&exchange(&code)).unwrap();
         assert_eq!(grant.user, "alice");
-        let again = state.redeem(&exchange(&code)).unwrap_err();
-        assert_eq!(again.code, ErrorCode::InvalidGrant);
+        state.started_family(&code, [7; 16]);
+        assert_eq!(
+            state.redeem(&exchange(&code)).unwrap_err(),
+            CodeRefused::Replayed(Some([7; 16]))
+        );
+        // Reported once: the family is revoked by then.
+        assert!(matches!(
+            state.redeem(&exchange(&code)).unwrap_err(),
+            CodeRefused::Invalid(_)
+        ));
 
         let code = state.issue(authorization, "bob", None).unwrap();
         let other_client = CodeExchange {
             client_id: "other",
             ..exchange(&code)
         };
-        assert_eq!(
-            state.redeem(&other_client).unwrap_err().code,
-            ErrorCode::InvalidGrant
-        );
+        let CodeRefused::Invalid(refused) = state.redeem(&other_client).unwrap_err() else {
+            panic!("a first exchange is not a replay");
+        };
+        assert_eq!(refused.code, ErrorCode::InvalidGrant);
         assert_eq!(state.recent_users(), ["bob", "alice"]);
     }
 

@@ -164,6 +164,27 @@ pub fn error(message: &str) -> String {
     layout("Cannot sign in", &body)
 }
 
+/// Asks the person to confirm signing out, when the app that sent them
+/// could not prove it was theirs; the form carries where to return.
+pub fn confirm_sign_out(user: &str, back: Option<&str>, state: Option<&str>) -> String {
+    let mut body = format!(
+        "<h1>Sign out?</h1><p>You are signed in to the development identity provider as \
+         <b>{}</b>.</p><form method=\"post\" action=\"logout\">",
+        escape(user)
+    );
+    for (name, value) in [("post_logout_redirect_uri", back), ("state", state)] {
+        if let Some(value) = value {
+            let _ = write!(
+                body,
+                "<input type=\"hidden\" name=\"{name}\" value=\"{}\">",
+                escape(value)
+            );
+        }
+    }
+    body.push_str("<button class=\"primary\" type=\"submit\">Sign out</button></form>");
+    layout("Sign out?", &body)
+}
+
 /// Shown after logout when the client named no place to return to.
 pub fn signed_out() -> String {
     layout(

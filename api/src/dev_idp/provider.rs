@@ -3,6 +3,7 @@
 //! progress ([`FlowState`]), browser sessions and refresh-token families
 //! ([`Sessions`]). Its methods tie the two together for the handlers.
 
+use std::net::IpAddr;
 use std::path::Path;
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
@@ -14,7 +15,7 @@ use jsonwebtoken::jwk::{Jwk, PublicKeyUse, ThumbprintHash};
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
-use super::flow::{Authorization, ErrorCode, FlowError, FlowState};
+use super::flow::{Authorization, CodeRefused, ErrorCode, FlowError, FlowState};
 use super::sessions::{FamilyStart, NewSession, Sessions};
 use super::settings::{DevIdpError, DevIdpSettings};
 use super::token_request::{TokenParams, TokenRequest};
@@ -207,11 +208,12 @@ impl DevIdp {
         request: Authorization,
         user: &str,
         previous: &[&str],
+        address: IpAddr,
         now: Instant,
     ) -> Result<SignIn, FlowError> {
         let session = self
             .sessions
-            .start(user, previous, now)
+            .start(user, previous, address, now)
             .ok_or(NO_RANDOMNESS)?;
         let code = self.flow.issue(request, user, Some(session.key))?;
         Ok(SignIn { code, session })
@@ -233,20 +235,64 @@ impl DevIdp {
             .issue(request, &signed_in.user, Some(signed_in.key))
     }
 
+    /// The user of the live session among the browser's cookie values
+    /// `ids`, if any.
+    pub(super) fn session_user(&self, ids: &[&str], now: Instant) -> Option<String> {
+        self.sessions.find(ids, now).map(|signed_in| signed_in.user)
+    }
+
+    /// The subject of an ID token this provider signed, expired or not
+    /// (OpenID Connect RP-Initiated Logout §2: a hint may have expired);
+    /// `None` for anything else.
+    pub(super) fn id_token_subject(&self, token: &str) -> Option<String> {
+        #[derive(serde::Deserialize)]
+        struct Subject {
+            sub: String,
+        }
+        let key = jsonwebtoken::DecodingKey::from_jwk(&self.jwk).ok()?;
+        let mut validation = jsonwebtoken::Validation::new(Algorithm::ES256);
+        validation.set_issuer(&[&self.issuer]);
+        validation.validate_exp = false;
+        validation.validate_aud = false;
+        validation.set_required_spec_claims(&["iss", "sub"]);
+        jsonwebtoken::decode::<Subject>(token, &key, &validation)
+            .ok()
+            .map(|data| data.claims.sub)
+    }
+
     /// Logout: ends the sessions the browser's cookie values `ids` name,
     /// and the refresh families started in them.
     pub(super) fn sign_out(&self, ids: &[&str]) {
         self.sessions.end(ids);
     }
 
-    /// The token endpoint's rules: a code starts a refresh-token family, a
-    /// refresh token is spent for the next of its family.
-    pub(super) fn grant(&self, params: &TokenParams, now: Instant) -> Result<Issuance, FlowError> {
+    /// The token endpoint's rules: a code starts a refresh-token family
+    /// (and a replayed code revokes it), a refresh token is spent for the
+    /// next of its family. `address` is the client's.
+    pub(super) fn grant(
+        &self,
+        params: &TokenParams,
+        address: IpAddr,
+        now: Instant,
+    ) -> Result<Issuance, FlowError> {
         match params.parse()? {
             TokenRequest::Code(exchange) => {
-                let grant = self.flow.redeem(&exchange)?;
+                let grant = match self.flow.redeem(&exchange) {
+                    Ok(grant) => grant,
+                    Err(CodeRefused::Invalid(error)) => return Err(error),
+                    Err(CodeRefused::Replayed(family)) => {
+                        if let Some(family) = family {
+                            self.sessions.revoke_family(&family);
+                        }
+                        tracing::warn!("an authorization code was presented twice");
+                        return Err(FlowError::new(
+                            ErrorCode::InvalidGrant,
+                            "the code was used before, so the tokens it was exchanged for are revoked",
+                        ));
+                    }
+                };
                 let request = grant.authorization;
-                let refresh_token = self
+                let (refresh_token, family) = self
                     .sessions
                     .open_family(
                         FamilyStart {
@@ -254,10 +300,12 @@ impl DevIdp {
                             client_id: &request.client_id,
                             scope: &request.scope,
                             session: grant.session,
+                            address,
                         },
                         now,
                     )
                     .ok_or(NO_RANDOMNESS)?;
+                self.flow.started_family(exchange.code, family);
                 Ok(Issuance {
                     user: grant.user,
                     client_id: request.client_id,

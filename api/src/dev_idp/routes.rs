@@ -58,7 +58,8 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .service(
                 web::resource("/logout")
                     .route(web::get().to(endpoints::logout))
-                    .default_service(method_not_allowed("GET, HEAD")),
+                    .route(web::post().to(endpoints::confirm_logout))
+                    .default_service(method_not_allowed("GET, HEAD, POST")),
             ),
     );
 }

@@ -4,7 +4,12 @@
 //! rules can be tested without HTTP and without waiting.
 //!
 //! Anyone who can reach the provider can create both, so both are bounded
-//! (when full, the oldest entry makes room) and every entry expires.
+//! and every entry expires. Each client address holds a share of each
+//! (the least recently used of its own entries makes room for its next
+//! one), and when the whole store is full the address holding the most
+//! (of those, the one used last) gives up its least recently used: a flood
+//! of sign-ins, from however many addresses, displaces the flood's own
+//! entries before the sessions people already had.
 //!
 //! A session is known by the SHA-256 of its id: the id itself is never
 //! stored, and a lookup's timing says nothing about it.
@@ -20,6 +25,7 @@
 
 use std::collections::HashMap;
 use std::hash::Hash;
+use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -34,12 +40,18 @@ pub const SESSION_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 /// Most sessions kept at once.
 pub const MAX_SESSIONS: usize = 1024;
 
+/// Most sessions kept for one client address.
+pub const MAX_SESSIONS_PER_ADDRESS: usize = 32;
+
 /// How long a refresh-token family lasts, from the sign-in that started
 /// it: rotation renews the token, never the family.
 pub const FAMILY_LIFETIME: Duration = Duration::from_secs(12 * 3600);
 
 /// Most refresh-token families kept at once.
 pub const MAX_FAMILIES: usize = 1024;
+
+/// Most refresh-token families kept for one client address.
+pub const MAX_FAMILIES_PER_ADDRESS: usize = 32;
 
 /// A session as the server knows it: the SHA-256 of its id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -88,6 +100,8 @@ pub struct FamilyStart<'a> {
     /// The browser session the sign-in happened in, which logging out of
     /// revokes the family.
     pub session: Option<SessionKey>,
+    /// Where the code was exchanged from.
+    pub address: IpAddr,
 }
 
 /// What a refresh token was worth: the family's user, client and scope,
@@ -142,11 +156,13 @@ struct State {
 struct Session {
     user: String,
     started: Instant,
+    last_used: Instant,
+    address: IpAddr,
 }
 
 /// 128 random bits naming a family; not a secret (every token of the
 /// family shows it), the HMAC is.
-type FamilyId = [u8; 16];
+pub type FamilyId = [u8; 16];
 
 struct Family {
     /// Signs this family's tokens, and nothing else.
@@ -158,6 +174,8 @@ struct Family {
     scope: String,
     session: Option<SessionKey>,
     started: Instant,
+    last_used: Instant,
+    address: IpAddr,
 }
 
 impl std::fmt::Debug for Family {
@@ -177,7 +195,13 @@ impl Sessions {
     /// refresh families of the previous session move to the new one, so
     /// that logging out of this browser still revokes them. `None` when
     /// no randomness is available.
-    pub fn start(&self, user: &str, previous: &[&str], now: Instant) -> Option<NewSession> {
+    pub fn start(
+        &self,
+        user: &str,
+        previous: &[&str],
+        address: IpAddr,
+        now: Instant,
+    ) -> Option<NewSession> {
         let id = URL_SAFE_NO_PAD.encode(random::<32>()?);
         let key = SessionKey::of(&id);
         let mut state = self.lock();
@@ -191,33 +215,42 @@ impl Sessions {
         }
         make_room(
             &mut state.sessions,
-            MAX_SESSIONS,
-            SESSION_LIFETIME,
+            Bounds {
+                max: MAX_SESSIONS,
+                per_address: MAX_SESSIONS_PER_ADDRESS,
+                lifetime: SESSION_LIFETIME,
+            },
+            address,
             now,
-            |session| session.started,
         );
         state.sessions.insert(
             key,
             Session {
                 user: user.to_owned(),
                 started: now,
+                last_used: now,
+                address,
             },
         );
         Some(NewSession { id, key })
     }
 
-    /// The live session behind one of `ids` (the cookie's values), if any.
+    /// The live session behind one of `ids` (the cookie's values), if any;
+    /// it counts as used now.
     pub fn find(&self, ids: &[&str], now: Instant) -> Option<SignedIn> {
-        let state = self.lock();
+        let mut state = self.lock();
         ids.iter().find_map(|id| {
             let key = SessionKey::of(id);
             state
                 .sessions
-                .get(&key)
+                .get_mut(&key)
                 .filter(|session| alive(session.started, SESSION_LIFETIME, now))
-                .map(|session| SignedIn {
-                    key,
-                    user: session.user.clone(),
+                .map(|session| {
+                    session.last_used = now;
+                    SignedIn {
+                        key,
+                        user: session.user.clone(),
+                    }
                 })
         })
     }
@@ -235,9 +268,9 @@ impl Sessions {
         }
     }
 
-    /// Starts a refresh-token family; answers its first token, or `None`
-    /// when no randomness is available.
-    pub fn open_family(&self, start: FamilyStart<'_>, now: Instant) -> Option<String> {
+    /// Starts a refresh-token family; answers its first token and the
+    /// family's id, or `None` when no randomness is available.
+    pub fn open_family(&self, start: FamilyStart<'_>, now: Instant) -> Option<(String, FamilyId)> {
         let id = random::<16>()?;
         let family = Family {
             key: hmac::Key::new(hmac::HMAC_SHA256, &random::<32>()?),
@@ -247,18 +280,28 @@ impl Sessions {
             scope: start.scope.to_owned(),
             session: start.session,
             started: now,
+            last_used: now,
+            address: start.address,
         };
         let token = family.token(&id);
         let mut state = self.lock();
         make_room(
             &mut state.families,
-            MAX_FAMILIES,
-            FAMILY_LIFETIME,
+            Bounds {
+                max: MAX_FAMILIES,
+                per_address: MAX_FAMILIES_PER_ADDRESS,
+                lifetime: FAMILY_LIFETIME,
+            },
+            start.address,
             now,
-            |family| family.started,
         );
         state.families.insert(id, family);
-        Some(token)
+        Some((token, id))
+    }
+
+    /// Revokes a family: every token it issued stops working.
+    pub fn revoke_family(&self, id: &FamilyId) {
+        self.lock().families.remove(id);
     }
 
     /// Spends `token`, presented by `client_id`, for the next token of its
@@ -291,6 +334,7 @@ impl Sessions {
         // A valid tag for a later generation cannot exist; the counter ends
         // only after four billion renewals, within the family's lifetime.
         family.current = generation.checked_add(1).ok_or(RefreshError::Unknown)?;
+        family.last_used = now;
         Ok(Renewal {
             user: family.user.clone(),
             client_id: family.client_id.clone(),
@@ -349,26 +393,91 @@ fn alive(started: Instant, lifetime: Duration, now: Instant) -> bool {
     now.saturating_duration_since(started) < lifetime
 }
 
-/// Drops the expired entries, then the oldest ones while the map is full,
-/// so that one more fits.
-fn make_room<K: Copy + Eq + Hash, V>(
-    map: &mut HashMap<K, V>,
+/// What a store keeps, and for how long.
+#[derive(Debug, Clone, Copy)]
+struct Bounds {
     max: usize,
+    per_address: usize,
     lifetime: Duration,
+}
+
+/// An entry of a bounded store.
+trait Entry {
+    fn started(&self) -> Instant;
+    fn last_used(&self) -> Instant;
+    fn address(&self) -> IpAddr;
+}
+
+impl Entry for Session {
+    fn started(&self) -> Instant {
+        self.started
+    }
+    fn last_used(&self) -> Instant {
+        self.last_used
+    }
+    fn address(&self) -> IpAddr {
+        self.address
+    }
+}
+
+impl Entry for Family {
+    fn started(&self) -> Instant {
+        self.started
+    }
+    fn last_used(&self) -> Instant {
+        self.last_used
+    }
+    fn address(&self) -> IpAddr {
+        self.address
+    }
+}
+
+/// Makes room for one more entry from `address`: drops the expired
+/// entries; then, while `address` holds its share, its least recently
+/// used; then, while the store is full, the least recently used entry of
+/// the address holding the most (of those, the one active last).
+fn make_room<K: Copy + Eq + Hash, V: Entry>(
+    map: &mut HashMap<K, V>,
+    bounds: Bounds,
+    address: IpAddr,
     now: Instant,
-    started: impl Fn(&V) -> Instant,
 ) {
-    map.retain(|_, value| alive(started(value), lifetime, now));
-    while map.len() >= max {
-        let Some(oldest) = map
-            .iter()
-            .min_by_key(|(_, value)| started(value))
-            .map(|(key, _)| *key)
-        else {
+    map.retain(|_, value| alive(value.started(), bounds.lifetime, now));
+    while map.values().filter(|v| v.address() == address).count() >= bounds.per_address {
+        if !drop_least_recently_used(map, address) {
+            break;
+        }
+    }
+    while map.len() >= bounds.max {
+        // Per address: how many entries, and when it last used one.
+        let mut held: HashMap<IpAddr, (usize, Instant)> = HashMap::new();
+        for value in map.values() {
+            let (count, latest) = held
+                .entry(value.address())
+                .or_insert((0, value.last_used()));
+            *count += 1;
+            *latest = (*latest).max(value.last_used());
+        }
+        let Some((&greediest, _)) = held.iter().max_by_key(|(_, held)| **held) else {
             break;
         };
-        map.remove(&oldest);
+        if !drop_least_recently_used(map, greediest) {
+            break;
+        }
     }
+}
+
+/// Drops the least recently used entry of `address`; false if it has none.
+fn drop_least_recently_used<K: Copy + Eq + Hash, V: Entry>(
+    map: &mut HashMap<K, V>,
+    address: IpAddr,
+) -> bool {
+    let oldest = map
+        .iter()
+        .filter(|(_, value)| value.address() == address)
+        .min_by_key(|(_, value)| value.last_used())
+        .map(|(key, _)| *key);
+    oldest.is_some_and(|key| map.remove(&key).is_some())
 }
 
 /// `N` random bytes from the system's generator.
@@ -382,21 +491,29 @@ fn random<const N: usize>() -> Option<[u8; N]> {
 mod tests {
     use super::*;
 
+    const HOME: IpAddr = IpAddr::V4(std::net::Ipv4Addr::LOCALHOST);
+
     fn family_for(session: Option<SessionKey>) -> FamilyStart<'static> {
         FamilyStart {
             user: "alice",
             client_id: "spa",
             scope: "openid offline_access",
             session,
+            address: HOME,
         }
+    }
+
+    /// The `n`th address of a flood.
+    fn address(n: u32) -> IpAddr {
+        IpAddr::V4(std::net::Ipv4Addr::from(0x7f00_0000 + n))
     }
 
     #[test]
     fn session_ids_are_long_random_and_url_safe() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let a = sessions.start("alice", &[], now).unwrap();
-        let b = sessions.start("alice", &[], now).unwrap();
+        let a = sessions.start("alice", &[], HOME, now).unwrap();
+        let b = sessions.start("alice", &[], HOME, now).unwrap();
         assert_ne!(a.id, b.id);
         // 32 bytes: 256 bits.
         assert_eq!(URL_SAFE_NO_PAD.decode(&a.id).unwrap().len(), 32);
@@ -410,7 +527,7 @@ mod tests {
     fn a_session_is_found_by_its_id_until_it_expires_or_ends() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let session = sessions.start("alice", &[], now).unwrap();
+        let session = sessions.start("alice", &[], HOME, now).unwrap();
         let found = sessions.find(&["unknown", &session.id], now).unwrap();
         assert_eq!(found.user, "alice");
         assert_eq!(found.key, session.key);
@@ -425,21 +542,75 @@ mod tests {
     }
 
     #[test]
-    fn sessions_are_bounded_and_the_oldest_makes_room() {
+    fn an_address_holds_its_share_and_its_least_recently_used_makes_room() {
         let sessions = Sessions::default();
         let start = Instant::now();
-        let first = sessions.start("first", &[], start).unwrap();
+        let first = sessions.start("first", &[], HOME, start).unwrap();
         let second = sessions
-            .start("second", &[], start + Duration::from_secs(1))
+            .start("second", &[], HOME, start + Duration::from_secs(1))
             .unwrap();
-        for i in 2..=MAX_SESSIONS {
+        for i in 2..MAX_SESSIONS_PER_ADDRESS {
             let at = start + Duration::from_secs(u64::try_from(i).unwrap());
-            sessions.start("someone", &[], at).unwrap();
+            sessions.start("someone", &[], HOME, at).unwrap();
         }
-        let now = start + Duration::from_secs(2000);
+        // The first is used again, so the second is now the least recent.
+        let now = start + Duration::from_secs(100);
+        assert!(sessions.find(&[&first.id], now).is_some());
+        sessions.start("one more", &[], HOME, now).unwrap();
+        assert_eq!(sessions.counts().0, MAX_SESSIONS_PER_ADDRESS);
+        assert_eq!(sessions.find(&[&second.id], now), None);
+        assert_eq!(sessions.find(&[&first.id], now).unwrap().user, "first");
+        // Other addresses have shares of their own.
+        sessions.start("elsewhere", &[], address(9), now).unwrap();
+        assert_eq!(sessions.counts().0, MAX_SESSIONS_PER_ADDRESS + 1);
+    }
+
+    #[test]
+    fn a_flood_of_sign_ins_from_many_addresses_keeps_the_sessions_in_use() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        let victim = sessions.start("victim", &[], HOME, start).unwrap();
+        let quiet = sessions
+            .start(
+                "quiet",
+                &[],
+                address(50_000),
+                start + Duration::from_secs(1),
+            )
+            .unwrap();
+        // Five thousand sign-ins: in bursts from a few addresses, then one
+        // from each of thousands.
+        let mut at = start + Duration::from_secs(10);
+        for n in 0..5000 {
+            at += Duration::from_millis(1);
+            let from = if n < 2000 {
+                address(100 + n % 23)
+            } else {
+                address(n)
+            };
+            sessions.start("mallory", &[], from, at).unwrap();
+        }
         assert_eq!(sessions.counts().0, MAX_SESSIONS);
-        assert_eq!(sessions.find(&[&first.id], now), None);
-        assert_eq!(sessions.find(&[&second.id], now).unwrap().user, "second");
+        assert_eq!(sessions.find(&[&victim.id], at).unwrap().user, "victim");
+        assert_eq!(sessions.find(&[&quiet.id], at).unwrap().user, "quiet");
+    }
+
+    #[test]
+    fn families_share_the_same_bounds() {
+        let sessions = Sessions::default();
+        let start = Instant::now();
+        let (mine, _) = sessions.open_family(family_for(None), start).unwrap();
+        let mut at = start + Duration::from_secs(10);
+        for n in 0..3000 {
+            at += Duration::from_millis(1);
+            let flood = FamilyStart {
+                address: address(1000 + n),
+                ..family_for(None)
+            };
+            sessions.open_family(flood, at).unwrap();
+        }
+        assert_eq!(sessions.counts().1, MAX_FAMILIES);
+        assert!(sessions.rotate(&mine, "spa", at).is_ok());
     }
 
     #[test]
@@ -447,10 +618,10 @@ mod tests {
         let sessions = Sessions::default();
         let start = Instant::now();
         for _ in 0..10 {
-            sessions.start("old", &[], start).unwrap();
+            sessions.start("old", &[], HOME, start).unwrap();
         }
         let later = start + SESSION_LIFETIME;
-        sessions.start("new", &[], later).unwrap();
+        sessions.start("new", &[], HOME, later).unwrap();
         assert_eq!(sessions.counts().0, 1);
     }
 
@@ -458,7 +629,7 @@ mod tests {
     fn refresh_tokens_rotate_and_each_is_spent_by_its_use() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let first = sessions.open_family(family_for(None), now).unwrap();
+        let first = sessions.open_family(family_for(None), now).unwrap().0;
         let renewal = sessions.rotate(&first, "spa", now).unwrap();
         assert_eq!(renewal.user, "alice");
         assert_eq!(renewal.client_id, "spa");
@@ -475,8 +646,8 @@ mod tests {
     fn a_spent_token_presented_again_revokes_its_family() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let first = sessions.open_family(family_for(None), now).unwrap();
-        let other = sessions.open_family(family_for(None), now).unwrap();
+        let first = sessions.open_family(family_for(None), now).unwrap().0;
+        let other = sessions.open_family(family_for(None), now).unwrap().0;
         let second = sessions.rotate(&first, "spa", now).unwrap().refresh_token;
         let third = sessions.rotate(&second, "spa", now).unwrap().refresh_token;
 
@@ -502,7 +673,7 @@ mod tests {
     fn a_refresh_token_works_only_for_its_client() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let token = sessions.open_family(family_for(None), now).unwrap();
+        let token = sessions.open_family(family_for(None), now).unwrap().0;
         assert_eq!(
             sessions.rotate(&token, "other", now),
             Err(RefreshError::OtherClient)
@@ -514,7 +685,7 @@ mod tests {
     fn forged_malformed_and_expired_tokens_are_unknown() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let token = sessions.open_family(family_for(None), now).unwrap();
+        let token = sessions.open_family(family_for(None), now).unwrap().0;
 
         // The same family and generation with another tag.
         let mut bytes = URL_SAFE_NO_PAD.decode(&token).unwrap();
@@ -550,36 +721,16 @@ mod tests {
     }
 
     #[test]
-    fn families_are_bounded_and_the_oldest_makes_room() {
-        let sessions = Sessions::default();
-        let start = Instant::now();
-        let first = sessions.open_family(family_for(None), start).unwrap();
-        let second = sessions
-            .open_family(family_for(None), start + Duration::from_secs(1))
-            .unwrap();
-        for i in 2..=MAX_FAMILIES {
-            let at = start + Duration::from_secs(u64::try_from(i).unwrap());
-            sessions.open_family(family_for(None), at).unwrap();
-        }
-        let now = start + Duration::from_secs(2000);
-        assert_eq!(sessions.counts().1, MAX_FAMILIES);
-        assert_eq!(
-            sessions.rotate(&first, "spa", now),
-            Err(RefreshError::Unknown)
-        );
-        assert!(sessions.rotate(&second, "spa", now).is_ok());
-    }
-
-    #[test]
     fn ending_a_session_revokes_the_families_started_in_it() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let session = sessions.start("alice", &[], now).unwrap();
+        let session = sessions.start("alice", &[], HOME, now).unwrap();
         let mine = sessions
             .open_family(family_for(Some(session.key)), now)
-            .unwrap();
+            .unwrap()
+            .0;
         let renewed = sessions.rotate(&mine, "spa", now).unwrap().refresh_token;
-        let elsewhere = sessions.open_family(family_for(None), now).unwrap();
+        let elsewhere = sessions.open_family(family_for(None), now).unwrap().0;
 
         sessions.end(&[&session.id]);
         assert_eq!(
@@ -593,12 +744,13 @@ mod tests {
     fn a_new_sign_in_replaces_the_session_and_keeps_its_families_revocable() {
         let sessions = Sessions::default();
         let now = Instant::now();
-        let old = sessions.start("alice", &[], now).unwrap();
+        let old = sessions.start("alice", &[], HOME, now).unwrap();
         let token = sessions
             .open_family(family_for(Some(old.key)), now)
-            .unwrap();
+            .unwrap()
+            .0;
 
-        let new = sessions.start("bob", &[&old.id], now).unwrap();
+        let new = sessions.start("bob", &[&old.id], HOME, now).unwrap();
         assert_ne!(new.id, old.id);
         assert_eq!(sessions.find(&[&old.id], now), None);
         assert_eq!(sessions.find(&[&new.id], now).unwrap().user, "bob");

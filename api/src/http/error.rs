@@ -388,6 +388,20 @@ pub fn method_not_allowed(allow: impl Into<Cow<'static, str>>) -> actix_web::Rou
     })
 }
 
+/// An error from the layers inside a middleware (the request deadline, a
+/// guard of the development provider), made into the response it will be,
+/// with `headers` changed: an error that leaves the middleware chain is
+/// written as it is, so the layers that add headers to every response add
+/// them this way to errors.
+pub fn with_headers(
+    error: actix_web::Error,
+    headers: impl FnOnce(&mut header::HeaderMap),
+) -> actix_web::Error {
+    let mut response = error.error_response();
+    headers(response.headers_mut());
+    actix_web::error::InternalError::from_response(error, response).into()
+}
+
 /// Marks an error response whose body is deliberately in another format
 /// than problem+json: the development provider answers OAuth clients with
 /// RFC 6749 JSON errors and people with HTML pages.

@@ -7,6 +7,8 @@
 //! response. Nothing below imports from here.
 
 pub mod caller;
+pub mod connection;
+pub mod cors;
 pub mod docs;
 pub mod error;
 pub mod json;

@@ -17,7 +17,8 @@ impl TrustedProxies {
         Self(ranges.into())
     }
 
-    fn contains(&self, ip: &IpAddr) -> bool {
+    /// Whether `ip` is one of the trusted proxies.
+    pub fn contains(&self, ip: &IpAddr) -> bool {
         self.0.iter().any(|range| range.contains(ip))
     }
 

@@ -1,23 +1,25 @@
 //! Each caller's share at the HTTP edge. `/me/*` is counted by the verified
 //! user (in the [`Caller`](super::caller::Caller) extractor, once the token
 //! is verified, so that users behind one address do not share a limit);
-//! everything else, a `/me/*` request whose token is refused and a CORS
-//! preflight, by the client address. The probes and metrics are never
-//! limited: a load balancer must always be able to ask. Every counted
-//! response carries the
-//! `RateLimit-Policy` and `RateLimit` headers (IETF draft
-//! `draft-ietf-httpapi-ratelimit-headers`), a refused one `429` with
-//! `Retry-After`.
+//! everything else by the client address: a `/me/*` request whose token is
+//! refused, and one that no handler took a caller for (a `405`, a `404`, a
+//! file of the web app), once it is answered. The probes, the metrics and
+//! CORS preflights are never limited: a load balancer must always be able
+//! to ask, and a preflight does no more work than a probe, while counting
+//! it would let anyone behind a user's address block the user's app. Every
+//! counted response carries the `RateLimit-Policy` and `RateLimit` headers
+//! (IETF draft `draft-ietf-httpapi-ratelimit-headers`), a refused one `429`
+//! with `Retry-After`, readable by the pages of the allowed origins.
 
 use std::sync::Arc;
 
 use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::Method;
 use actix_web::http::header::{HeaderMap, HeaderName, HeaderValue};
 use actix_web::middleware::Next;
 use actix_web::{Error, HttpMessage, HttpRequest, ResponseError, web};
 
+use super::cors::{CorsPolicy, is_preflight};
 use super::error::ApiError;
 use super::proxies::TrustedProxies;
 use crate::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
@@ -33,6 +35,8 @@ pub const UNLIMITED: [&str; 3] = ["/healthz", "/readyz", "/metrics"];
 pub struct RateLimits {
     limits: Arc<CallerLimits>,
     trusted_proxies: TrustedProxies,
+    /// Lets browser apps read the refusals written here.
+    cors: CorsPolicy,
     /// `RateLimit-Policy`, the same on every response: made once.
     policy: HeaderValue,
 }
@@ -42,13 +46,18 @@ pub struct RateLimits {
 struct Spent(Usage);
 
 impl RateLimits {
-    pub fn new(limits: Arc<CallerLimits>, trusted_proxies: TrustedProxies) -> Self {
+    pub fn new(
+        limits: Arc<CallerLimits>,
+        trusted_proxies: TrustedProxies,
+        cors: CorsPolicy,
+    ) -> Self {
         let Policy { limit, window_secs } = limits.policy();
         let policy = HeaderValue::from_str(&format!("\"{POLICY}\";q={limit};w={window_secs}"))
             .unwrap_or_else(|_| HeaderValue::from_static(""));
         Self {
             limits,
             trusted_proxies,
+            cors,
             policy,
         }
     }
@@ -86,9 +95,10 @@ impl RateLimits {
     }
 }
 
-/// Counts every request but `/me/*` (counted by the caller extractor) and
-/// the probes against its client address, refusing it with `429` over the
-/// limit, and adds the `RateLimit` headers to every counted response.
+/// Counts every request but `/me/*` (counted by the caller extractor),
+/// the probes and preflights against its client address, refusing it with
+/// `429` over the limit; charges the address for a `/me/*` request no
+/// handler counted; adds the `RateLimit` headers to every counted response.
 pub async fn limit(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -97,9 +107,9 @@ pub async fn limit(
         return Ok(next.call(req).await?.map_into_left_body());
     };
     let path = req.path();
-    // A preflight never reaches the caller extractor: it is anonymous.
-    let by_user = path.starts_with("/me/") && req.method() != Method::OPTIONS;
-    let refused = if by_user || UNLIMITED.contains(&path) {
+    let exempt = UNLIMITED.contains(&path) || is_preflight(req.request());
+    let by_user = !exempt && (path == "/me" || path.starts_with("/me/"));
+    let refused = if by_user || exempt {
         None
     } else {
         limits.check_address(req.request()).err()
@@ -110,9 +120,21 @@ pub async fn limit(
             .map_into_right_body(),
         None => next.call(req).await?.map_into_left_body(),
     };
+    if by_user
+        && !res.request().extensions().contains::<Spent>()
+        && let Err(error) = limits.check_address(res.request())
+    {
+        let (req, _) = res.into_parts();
+        res = ServiceResponse::new(req, error.error_response()).map_into_right_body();
+    }
     let spent = res.request().extensions().get::<Spent>().copied();
     if let Some(Spent(usage)) = spent {
         limits.set_headers(res.headers_mut(), &usage);
+    }
+    if res.status() == actix_web::http::StatusCode::TOO_MANY_REQUESTS {
+        let (req, mut response) = res.into_parts();
+        limits.cors.allow_reading(&req, response.headers_mut());
+        res = ServiceResponse::new(req, response);
     }
     Ok(res)
 }
@@ -144,6 +166,7 @@ mod tests {
                 burst: std::num::NonZeroU32::new(100).unwrap(),
             })),
             TrustedProxies::default(),
+            CorsPolicy::default(),
         );
         let mut headers = HeaderMap::new();
         limits.set_headers(

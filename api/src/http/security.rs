@@ -10,6 +10,8 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::middleware::Next;
 
+use super::error::with_headers;
+
 /// For the API's own answers: JSON, never a document to render.
 pub const API_POLICY: &str = "default-src 'none'; frame-ancestors 'none'";
 
@@ -30,7 +32,15 @@ pub fn hash_source(text: &str) -> String {
     )
 }
 
-/// Adds the headers to every response.
+/// The headers every response carries, whatever wrote it; the
+/// `Content-Security-Policy` comes on top, when a response set none.
+pub const ALWAYS: [(&str, &str); 3] = [
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    ("x-frame-options", "DENY"),
+];
+
+/// Adds the headers to every response, an error's too.
 pub async fn headers(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
@@ -40,22 +50,26 @@ pub async fn headers(
     } else {
         API_POLICY
     };
-    let mut res = next.call(req).await?;
-    let headers = res.headers_mut();
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
-    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    match next.call(req).await {
+        Ok(mut res) => {
+            add(res.headers_mut(), policy);
+            Ok(res)
+        }
+        Err(error) => Err(with_headers(error, |headers| add(headers, policy))),
+    }
+}
+
+fn add(headers: &mut header::HeaderMap, policy: &'static str) {
+    for (name, value) in ALWAYS {
+        headers.insert(
+            header::HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
     if !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(policy),
         );
     }
-    Ok(res)
 }

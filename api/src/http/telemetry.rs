@@ -70,6 +70,11 @@ pub async fn observe(
         }
         Err(error) => {
             let status = error.as_response_error().status_code().as_u16();
+            let error = super::error::with_headers(error, |headers| {
+                if let Ok(value) = HeaderValue::from_str(&request_id) {
+                    headers.insert(HeaderName::from_static(REQUEST_ID), value);
+                }
+            });
             crate::metrics::record_request(&method, "unfinished", status, elapsed);
             tracing::warn!(
                 target: "quotes_api::access",
@@ -118,7 +123,8 @@ fn is_sane_request_id(id: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
 }
 
-fn new_request_id() -> String {
+/// A new request id: 128 random bits in hex.
+pub fn new_request_id() -> String {
     let mut bytes = [0u8; 16];
     // Without randomness the id is all zeros: still a valid header.
     let _ = aws_lc_rs::rand::fill(&mut bytes);

@@ -973,10 +973,14 @@ async fn logout_ends_the_session_and_its_refresh_tokens() {
     // A sign-in elsewhere (another browser) is not this session's.
     let other = tokens_for(&app, &sign_in(&app, &authorize_params(), "dave").await).await;
 
+    // The app proves the session is its own with the ID token it got.
     let response = get_with_session(
         &app,
         "/dev-idp/logout",
-        &[("post_logout_redirect_uri", "http://127.0.0.1:5173/")],
+        &[
+            ("post_logout_redirect_uri", "http://127.0.0.1:5173/"),
+            ("id_token_hint", silent["id_token"].as_str().unwrap()),
+        ],
         &session,
     )
     .await;
@@ -1011,4 +1015,190 @@ async fn logout_ends_the_session_and_its_refresh_tokens() {
     let response = get(&app, "/dev-idp/logout", &[]).await;
     assert_eq!(response.status(), 200);
     assert_eq!(session_cookie(&response).0, "");
+}
+
+/// `POST path` with a form, as a browser sends it from a page of `origin`.
+async fn post_from(
+    app: &TestApp,
+    path: &str,
+    pairs: &[(&str, &str)],
+    origin: &str,
+    fetch_site: Option<&str>,
+    session: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .header("origin", origin)
+        .body(form(pairs));
+    if let Some(site) = fetch_site {
+        request = request.header("sec-fetch-site", site);
+    }
+    if let Some(session) = session {
+        request = request.header("cookie", format!("{SESSION_COOKIE}={session}"));
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn only_the_providers_own_page_can_sign_a_browser_in() {
+    let key_file = TempPath::new("csrf-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let mut pairs = authorize_params();
+    pairs.push(("user", "mallory"));
+    for (origin, site) in [
+        ("http://evil.example", None),
+        ("null", None),
+        ("http://localhost:5173", Some("same-site")),
+        (app.address.as_str(), Some("cross-site")),
+    ] {
+        let response = post_from(&app, "/dev-idp/authorize", &pairs, origin, site, None).await;
+        assert_eq!(response.status(), 403, "{origin} {site:?}");
+        assert!(response.headers().get("set-cookie").is_none());
+        assert!(response.headers().get("location").is_none());
+    }
+    // The provider's own page, as a browser sends it.
+    let response = post_from(
+        &app,
+        "/dev-idp/authorize",
+        &pairs,
+        &app.address,
+        Some("same-origin"),
+        None,
+    )
+    .await;
+    assert_eq!(response.status(), 303);
+    assert_eq!(session_cookie(&response).0.len(), 43);
+}
+
+#[tokio::test]
+async fn a_logout_the_app_cannot_prove_is_confirmed_by_the_person() {
+    let key_file = TempPath::new("confirm-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let (_, session) = sign_in_with_session(&app, "erin").await;
+    let someone_else = tokens_for(&app, &sign_in(&app, &authorize_params(), "mallory").await).await;
+    let back = "http://127.0.0.1:5173/";
+    let still_signed_in = || async {
+        let response = get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &session).await;
+        redirected(&response).1.contains_key("code")
+    };
+
+    // A bare link, or one with another user's ID token: a question, and
+    // nothing ends.
+    for hint in [None, someone_else["id_token"].as_str()] {
+        let mut query = vec![("post_logout_redirect_uri", back), ("state", "s-1")];
+        if let Some(hint) = hint {
+            query.push(("id_token_hint", hint));
+        }
+        let response = get_with_session(&app, "/dev-idp/logout", &query, &session).await;
+        assert_eq!(response.status(), 200);
+        assert!(response.headers().get("set-cookie").is_none());
+        let page = response.text().await.unwrap();
+        assert!(page.contains("Sign out?"), "{page}");
+        assert!(page.contains("<b>erin</b>"), "{page}");
+        assert!(page.contains("name=\"post_logout_redirect_uri\""), "{page}");
+        assert!(still_signed_in().await);
+    }
+
+    // The confirmation must come from the provider's own page.
+    let confirm = [("post_logout_redirect_uri", back), ("state", "s-1")];
+    let forged = post_from(
+        &app,
+        "/dev-idp/logout",
+        &confirm,
+        "http://evil.example",
+        Some("cross-site"),
+        Some(&session),
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+    assert!(still_signed_in().await);
+
+    let confirmed = post_from(
+        &app,
+        "/dev-idp/logout",
+        &confirm,
+        &app.address,
+        Some("same-origin"),
+        Some(&session),
+    )
+    .await;
+    let (url, query) = redirected(&confirmed);
+    assert!(url.as_str().starts_with(back));
+    assert_eq!(query["state"], "s-1");
+    assert_eq!(session_cookie(&confirmed).0, "");
+    assert!(!still_signed_in().await);
+}
+
+#[tokio::test]
+async fn a_replayed_code_revokes_what_its_first_exchange_issued() {
+    let key_file = TempPath::new("replay-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "frank").await;
+    let first = tokens_for(&app, &code).await;
+
+    let replay = exchange(&app, &code, REDIRECT_URI, VERIFIER).await;
+    assert_oauth_error(replay, "invalid_grant").await;
+    assert_oauth_error(
+        refresh(&app, &first["refresh_token"], CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+}
+
+#[tokio::test]
+async fn a_flood_of_sign_ins_leaves_a_users_session_alone() {
+    let key_file = TempPath::new("flood-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let (code, session) = sign_in_with_session(&app, "grace").await;
+    let mine = tokens_for(&app, &code).await;
+
+    // 1,100 anonymous sign-ins, each exchanged, from 23 loopback addresses.
+    let mut pairs = authorize_params();
+    pairs.push(("user", "mallory"));
+    let body = form(&pairs);
+    let clients: Vec<reqwest::Client> = (2..25)
+        .map(|host| {
+            reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .local_address(std::net::IpAddr::from([127, 0, 0, host]))
+                .build()
+                .unwrap()
+        })
+        .collect();
+    for round in 0..1100 {
+        let client = &clients[round % clients.len()];
+        let response = client
+            .post(app.url("/dev-idp/authorize"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(body.clone())
+            .send()
+            .await
+            .unwrap();
+        let (_, query) = redirected(&response);
+        let exchanged = client
+            .post(app.url("/dev-idp/token"))
+            .header("content-type", "application/x-www-form-urlencoded")
+            .body(form(&[
+                ("grant_type", "authorization_code"),
+                ("code", &query["code"]),
+                ("redirect_uri", REDIRECT_URI),
+                ("client_id", CLIENT_ID),
+                ("code_verifier", VERIFIER),
+            ]))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(exchanged.status(), 200);
+    }
+
+    let response = get_with_session(&app, "/dev-idp/authorize", &prompt_none(), &session).await;
+    assert!(redirected(&response).1.contains_key("code"));
+    assert_eq!(
+        refresh(&app, &mine["refresh_token"], CLIENT_ID)
+            .await
+            .status(),
+        200
+    );
 }

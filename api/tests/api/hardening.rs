@@ -4,6 +4,7 @@
 
 use std::time::Duration;
 
+use futures_util::StreamExt as _;
 use reqwest::Method;
 
 use crate::helpers::{FlakyProxy, Setup, TestKey, assert_problem, spawn_app, spawn_app_with};
@@ -149,4 +150,93 @@ async fn a_flood_of_readiness_probes_takes_no_connections_from_requests() {
     for probe in probes {
         assert_eq!(probe.unwrap().status(), 200);
     }
+}
+
+/// Asserts the headers every answer of the API carries.
+fn assert_security_headers(response: &reqwest::Response, what: &str) {
+    let headers = response.headers();
+    for (name, value) in [
+        ("x-content-type-options", "nosniff"),
+        ("x-frame-options", "DENY"),
+        ("referrer-policy", "no-referrer"),
+    ] {
+        assert_eq!(
+            headers.get(name).map(|v| v.to_str().unwrap()),
+            Some(value),
+            "{what}: {name}"
+        );
+    }
+    assert!(
+        headers.contains_key("content-security-policy"),
+        "{what}: content-security-policy"
+    );
+    assert!(headers.contains_key("x-request-id"), "{what}: x-request-id");
+}
+
+#[tokio::test]
+async fn every_answer_carries_the_security_headers() {
+    let key_file = crate::helpers::TempPath::new("headers-idp.pem");
+    let settings = quotes_api::dev_idp::DevIdpSettings::new(key_file.0.clone());
+    let provider = settings.clone();
+    let app = spawn_app_with(Setup {
+        configure: Box::new(move |config, _| {
+            config.dev_idp = Some(provider);
+            config.request_timeout = Duration::from_secs(1);
+            config.rate_limit = Some(quotes_api::rate_limit::RateLimitSettings {
+                per_minute: std::num::NonZeroU32::new(1).unwrap(),
+                burst: std::num::NonZeroU32::new(10).unwrap(),
+            });
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let get = |path: &str| app.client.get(app.url(path));
+
+    let ok = get("/healthz").send().await.unwrap();
+    assert_security_headers(&ok, "200");
+    let unauthorized = get("/me/quote").send().await.unwrap();
+    assert_security_headers(&unauthorized, "401");
+    let not_allowed = app.client.post(app.url("/healthz")).send().await.unwrap();
+    assert_security_headers(&not_allowed, "405");
+    let misdirected = get("/dev-idp/jwks.json")
+        .header("host", "attacker.example")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(misdirected.status(), 421);
+    assert_security_headers(&misdirected, "421");
+
+    // A body that never comes: the request deadline answers.
+    let body = futures_util::stream::once(async {
+        Ok::<_, std::io::Error>(bytes::Bytes::from_static(b"{"))
+    })
+    .chain(futures_util::stream::pending());
+    let timed_out = app
+        .client
+        .put(app.url("/me/quote"))
+        .bearer_auth(
+            quotes_api::dev_idp::DevIdp::load(
+                &settings,
+                quotes_api::dev_idp::issuer_for(app.socket_addr()),
+            )
+            .unwrap()
+            .mint("user_slow_body")
+            .unwrap(),
+        )
+        .header("content-type", "application/json")
+        .header("content-length", "20")
+        .body(reqwest::Body::wrap_stream(body))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(timed_out.status(), 408);
+    assert_security_headers(&timed_out, "408");
+
+    let limited = loop {
+        let response = get("/openapi.json").send().await.unwrap();
+        if response.status() == 429 {
+            break response;
+        }
+    };
+    assert_security_headers(&limited, "429");
 }

@@ -155,6 +155,11 @@ impl TestApp {
         format!("{}{path}", self.address)
     }
 
+    /// The server's address, for raw connections.
+    pub fn socket_addr(&self) -> std::net::SocketAddr {
+        self.address.trim_start_matches("http://").parse().unwrap()
+    }
+
     /// The body of `GET path`, whatever the status.
     pub async fn get_text(&self, path: &str) -> String {
         self.client

@@ -8,6 +8,7 @@
 
 mod clerk;
 mod clients;
+mod connections;
 mod database;
 mod dev_idp;
 mod hardening;

@@ -122,19 +122,111 @@ async fn addresses_come_from_trusted_proxies_only() {
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 401).await;
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 401).await;
     assert_problem(bad_token("203.0.113.5").await.unwrap(), 429).await;
+}
 
-    // So are preflights, which never carry a token.
-    let preflight = || {
-        app.client
+/// `method path` from `address` (through the trusted proxy), sent by a
+/// page of the allowed origin, with `token` if any.
+async fn from_page(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    address: &str,
+    token: Option<&str>,
+) -> reqwest::Response {
+    let mut request = app
+        .client
+        .request(method, app.url(path))
+        .header("origin", "http://localhost:3000")
+        .header("x-forwarded-for", address);
+    if let Some(token) = token {
+        request = request.bearer_auth(token);
+    }
+    request.send().await.unwrap()
+}
+
+#[tokio::test]
+async fn requests_under_me_that_no_handler_counted_are_charged_to_the_address() {
+    let app = spawn_limited(2, "127.0.0.1/32").await;
+    let address = "203.0.113.7";
+    let not_allowed = from_page(&app, reqwest::Method::POST, "/me/quote", address, None).await;
+    assert_eq!(header(&not_allowed, "ratelimit"), "\"per-caller\";r=1;t=1");
+    assert_problem(not_allowed, 405).await;
+    let unknown = from_page(&app, reqwest::Method::GET, "/me/anything", address, None).await;
+    assert_problem(unknown, 404).await;
+
+    // The share is spent: refused, and a page of the allowed origin can
+    // read why and when to come back.
+    let refused = from_page(&app, reqwest::Method::GET, "/me/anything", address, None).await;
+    assert_eq!(
+        header(&refused, "access-control-allow-origin"),
+        "http://localhost:3000"
+    );
+    let exposed = header(&refused, "access-control-expose-headers").to_owned();
+    for name in ["retry-after", "ratelimit", "x-request-id"] {
+        assert!(exposed.contains(name), "{exposed}");
+    }
+    assert_eq!(header(&refused, "retry-after"), "1");
+    assert_problem(refused, 429).await;
+    assert!(
+        app.metrics_text()
+            .await
+            .contains("quotes_rate_limited_total{key=\"address\"}")
+    );
+}
+
+#[tokio::test]
+async fn others_behind_a_users_address_cannot_block_the_users_app() {
+    let app = spawn_limited(5, "127.0.0.1/32").await;
+    let office = "198.51.100.9";
+    // Six anonymous requests from the office spend its share...
+    for _ in 0..5 {
+        let response = from_page(&app, reqwest::Method::GET, "/me/quote", office, None).await;
+        assert_problem(response, 401).await;
+    }
+    let refused = from_page(&app, reqwest::Method::GET, "/me/quote", office, None).await;
+    assert_eq!(
+        header(&refused, "access-control-allow-origin"),
+        "http://localhost:3000"
+    );
+    assert_problem(refused, 429).await;
+
+    // ...and a signed-in user there still gets through: preflights are
+    // not counted, and the user's requests count against the user.
+    for _ in 0..10 {
+        let preflight = app
+            .client
             .request(reqwest::Method::OPTIONS, app.url("/me/quote"))
             .header("origin", "http://localhost:3000")
             .header("access-control-request-method", "PUT")
-            .header("x-forwarded-for", "203.0.113.6")
+            .header(
+                "access-control-request-headers",
+                "authorization, content-type",
+            )
+            .header("x-forwarded-for", office)
             .send()
-    };
-    assert!(preflight().await.unwrap().status().is_success());
-    assert!(preflight().await.unwrap().status().is_success());
-    assert_eq!(preflight().await.unwrap().status(), 429);
+            .await
+            .unwrap();
+        assert!(preflight.status().is_success(), "{}", preflight.status());
+        assert_eq!(
+            header(&preflight, "access-control-allow-origin"),
+            "http://localhost:3000"
+        );
+        assert!(preflight.headers().get("ratelimit").is_none());
+    }
+    let token = app.token("user_in_the_office");
+    let mine = from_page(
+        &app,
+        reqwest::Method::GET,
+        "/me/quote",
+        office,
+        Some(&token),
+    )
+    .await;
+    assert_eq!(
+        header(&mine, "access-control-allow-origin"),
+        "http://localhost:3000"
+    );
+    assert_problem(mine, 404).await;
 }
 
 #[tokio::test]

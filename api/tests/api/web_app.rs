@@ -380,3 +380,34 @@ async fn forwarded_headers_count_only_from_trusted_proxies() {
         .unwrap();
     assert_eq!(config["api_base"], "https://evil.example");
 }
+
+#[tokio::test]
+async fn pages_served_under_me_are_charged_to_the_address() {
+    let bundle = Bundle::new();
+    let dir = bundle.0.clone();
+    let app = spawn_app_with(Setup {
+        configure: Box::new(move |config, _| {
+            config.web = Some(WebAppSettings {
+                dir,
+                clerk_publishable_key: None,
+            });
+            config.rate_limit = Some(quotes_api::rate_limit::RateLimitSettings {
+                per_minute: std::num::NonZeroU32::new(60).unwrap(),
+                burst: std::num::NonZeroU32::new(2).unwrap(),
+            });
+        }),
+        ..Setup::default()
+    })
+    .await;
+    for left in [1, 0] {
+        let page = get(&app, "/me/profile", "text/html").await;
+        assert_eq!(page.status(), 200);
+        assert!(
+            page.headers()["ratelimit"]
+                .to_str()
+                .unwrap()
+                .starts_with(&format!("\"per-caller\";r={left};")),
+        );
+    }
+    assert_eq!(get(&app, "/me/profile", "text/html").await.status(), 429);
+}
