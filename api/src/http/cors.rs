@@ -10,7 +10,7 @@ use actix_cors::Cors;
 use actix_web::HttpRequest;
 use actix_web::http::header::{self, HeaderMap, HeaderName, HeaderValue};
 
-use super::telemetry::REQUEST_ID;
+use super::request_id::REQUEST_ID;
 
 /// Answer headers a page's script may read: the challenge of a `401`,
 /// when to retry, where the caller stands with its rate, the request id.

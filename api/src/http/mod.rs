@@ -17,6 +17,7 @@ pub mod ops;
 pub mod proxies;
 pub mod quotes;
 pub mod rate_limit;
+pub mod request_id;
 pub mod security;
 pub mod telemetry;
 pub mod webhooks;

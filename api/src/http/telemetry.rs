@@ -1,7 +1,6 @@
 //! Per request: its id, a span every log line inside it carries, one
 //! access-log line, the request metrics, and the deadline.
 
-use std::fmt::Write as _;
 use std::time::Instant;
 
 use actix_web::body::MessageBody;
@@ -13,9 +12,7 @@ use tracing::Instrument as _;
 
 use super::caller::CallerId;
 use super::error::ApiError;
-
-/// Header carrying the request id, accepted from the caller or made here.
-pub const REQUEST_ID: &str = "x-request-id";
+use super::request_id::{REQUEST_ID, is_sane_request_id, new_request_id};
 
 /// Per request: the request id (kept from `X-Request-Id` when it is sane,
 /// else made here, and echoed), a `request` span carrying it around
@@ -111,43 +108,5 @@ pub async fn deadline<B: MessageBody + 'static>(
     match tokio::time::timeout(limit, next.call(req)).await {
         Ok(response) => response,
         Err(_) => Err(ApiError::RequestTimeout { limit }.into()),
-    }
-}
-
-/// Ids from a load balancer or client are kept when they are short and
-/// plain, so they cannot forge log lines or bloat them.
-fn is_sane_request_id(id: &str) -> bool {
-    (1..=128).contains(&id.len())
-        && id
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
-}
-
-/// A new request id: 128 random bits in hex.
-pub fn new_request_id() -> String {
-    let mut bytes = [0u8; 16];
-    // Without randomness the id is all zeros: still a valid header.
-    let _ = aws_lc_rs::rand::fill(&mut bytes);
-    bytes.iter().fold(String::with_capacity(32), |mut hex, b| {
-        let _ = write!(hex, "{b:02x}");
-        hex
-    })
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn request_ids_are_kept_only_when_plain() {
-        assert!(is_sane_request_id("b3f1c2d4-0000-4e6f-9a1b-123456789abc"));
-        assert!(is_sane_request_id("lb.1:abc_DEF"));
-        assert!(!is_sane_request_id(""));
-        assert!(!is_sane_request_id("two words"));
-        assert!(!is_sane_request_id("line\nbreak"));
-        assert!(!is_sane_request_id(&"x".repeat(129)));
-        let made = new_request_id();
-        assert_eq!(made.len(), 32);
-        assert!(is_sane_request_id(&made));
     }
 }

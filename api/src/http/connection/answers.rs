@@ -10,8 +10,8 @@ use actix_web::http::StatusCode;
 use bytes::Bytes;
 
 use crate::http::error::{PROBLEM_JSON, Problem, ProblemType};
+use crate::http::request_id::{REQUEST_ID, new_request_id};
 use crate::http::security::{ALWAYS, API_POLICY};
-use crate::http::telemetry::{REQUEST_ID, new_request_id};
 
 /// A request whose head did not arrive within the header timeout.
 pub fn header_timeout(limit: Duration) -> Bytes {
