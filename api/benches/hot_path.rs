@@ -9,9 +9,9 @@ use std::time::{SystemTime, UNIX_EPOCH};
 use criterion::{Criterion, criterion_group, criterion_main};
 use jsonwebtoken::jwk::Jwk;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
-use quotes_api::auth::jwks::{self, VerifyingKey};
-use quotes_api::auth::{AuthSettings, KeyStore, Verifier};
-use quotes_api::quotes::QuoteText;
+use quotes_core::auth::jwks::{self, VerifyingKey};
+use quotes_core::auth::{AuthSettings, KeyStore, Verifier};
+use quotes_core::quotes::QuoteText;
 use serde_json::json;
 
 const ISSUER: &str = "https://clerk.bench.example";

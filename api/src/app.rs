@@ -9,17 +9,19 @@ use actix_web::middleware::{ErrorHandlers, from_fn};
 use actix_web::{App, web};
 use utoipa_actix_web::AppExt;
 
-use crate::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
 use crate::config::Config;
-use crate::db::Database;
+#[cfg(feature = "dev-idp")]
 use crate::dev_idp::{self, DevIdp};
 use crate::http::connection;
 use crate::http::cors::CorsPolicy;
 use crate::http::rate_limit::{self, RateLimits};
 use crate::http::telemetry;
 use crate::http::{MAX_BODY_BYTES, docs, error, metrics as metrics_http, ops, security, webhooks};
-use crate::rate_limit::CallerLimits;
-use crate::{metrics, openapi, routes, web_app};
+use crate::{openapi, routes, web_app};
+use quotes_core::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
+use quotes_core::db::Database;
+use quotes_core::metrics;
+use quotes_core::rate_limit::CallerLimits;
 
 /// One share of the pool for each worker (see `Database`): there are never
 /// more shares, and so workers, than connections.
@@ -94,11 +96,16 @@ impl Application {
 
     /// As [`Application::build`], with the key store's timings and the
     /// clock chosen by the caller (tests).
+    #[cfg_attr(
+        not(feature = "dev-idp"),
+        expect(unused_mut, reason = "only the development provider changes it")
+    )]
     pub async fn build_with(mut config: Config, seams: Seams) -> std::io::Result<Self> {
         let listener = listen(config.bind_addr)?;
         let local_addr = listener.local_addr()?;
         let port = local_addr.port();
 
+        #[cfg(feature = "dev-idp")]
         let dev_idp = dev_identity_provider(&mut config, local_addr)?;
         warn_if_any_audience_is_accepted(&config);
         metrics::install();
@@ -157,6 +164,7 @@ impl Application {
             if let Some(limits) = &rate_limits {
                 app = app.app_data(limits.clone());
             }
+            #[cfg(feature = "dev-idp")]
             if let Some(idp) = &dev_idp {
                 // Registered before the API's catch-all scope, so its paths
                 // never reach it.
@@ -305,6 +313,7 @@ fn metrics_server(
 
 /// The development provider, when asked for; the issuer then names the
 /// port actually bound (tests bind port 0).
+#[cfg(feature = "dev-idp")]
 fn dev_identity_provider(
     config: &mut Config,
     local_addr: std::net::SocketAddr,
@@ -343,7 +352,11 @@ async fn head_as_get(
 /// when its audience or authorized party says so.
 fn warn_if_any_audience_is_accepted(config: &Config) {
     let auth = &config.auth;
-    if config.dev_idp.is_none()
+    #[cfg(feature = "dev-idp")]
+    let development = config.dev_idp.is_some();
+    #[cfg(not(feature = "dev-idp"))]
+    let development = false;
+    if !development
         && !auth.clerk
         && auth.audiences.is_empty()
         && auth.authorized_parties.is_empty()

@@ -25,13 +25,13 @@ async fn main() -> ExitCode {
             };
             quotes_api::logging::init(LogFormat::Text);
             if args.create_database {
-                match quotes_api::db::create_database_if_missing(&settings).await {
+                match quotes_core::db::create_database_if_missing(&settings).await {
                     Ok(true) => tracing::info!("database created"),
                     Ok(false) => {}
                     Err(error) => return fail(&error.to_string()),
                 }
             }
-            match quotes_api::db::migrate(&settings).await {
+            match quotes_core::db::migrate(&settings).await {
                 Ok(applied) => {
                     tracing::info!(applied, "migrations applied");
                     ExitCode::SUCCESS
@@ -78,6 +78,7 @@ async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
 }
 
 /// Prints a token from the development provider's key.
+#[cfg(feature = "dev-idp")]
 fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
     let Ok(bind_addr) = args.bind_addr.parse() else {
         return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
@@ -98,6 +99,12 @@ fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
         }
         Err(error) => fail(&error),
     }
+}
+
+/// A build without the development provider mints nothing.
+#[cfg(not(feature = "dev-idp"))]
+fn dev_token(_: &quotes_api::config::DevTokenArgs) -> ExitCode {
+    fail(&format!("dev-token: {}", quotes_api::config::NO_DEV_IDP))
 }
 
 /// `GET /readyz` on the local server over plain TCP, so the smallest

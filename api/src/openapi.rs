@@ -12,6 +12,8 @@ use utoipa_actix_web::AppExt;
 use serde_json::{Value, json};
 
 use crate::http::error::{Problem, ProblemType};
+use crate::http::ops::{Health, NotReady, Ready};
+use crate::http::quotes::Quote;
 use crate::http::rate_limit::UNLIMITED;
 
 /// How to call the API, shown at the top of Swagger UI.
@@ -45,7 +47,9 @@ with `Retry-After`.";
     info(title = "quotes API", description = DESCRIPTION),
     servers((url = "/", description = "The server this document is served from")),
     modifiers(&Finish),
-    components(schemas(Problem)),
+    // The bodies of the operations' response types, which name them but do
+    // not register them; each brings the schemas it is made of.
+    components(schemas(Problem, Quote, Health, Ready, NotReady)),
     tags(
         (name = "quotes", description = "The caller's favourite quote."),
         (name = "webhooks", description = "Events from the identity provider."),

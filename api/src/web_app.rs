@@ -29,9 +29,9 @@ use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use serde_json::{Value, json};
 
-use crate::auth::{AuthSettings, clerk};
 use crate::http::error::ApiError;
 use crate::http::proxies::TrustedProxies;
+use quotes_core::auth::{AuthSettings, clerk};
 
 /// OAuth client id the app uses with an OpenID provider.
 pub const CLIENT_ID: &str = "quotes-web";
@@ -158,7 +158,9 @@ pub fn inline_script_hashes(html: &str) -> Vec<String> {
             break;
         };
         if !opening.contains("src=") {
-            hashes.push(crate::http::security::hash_source(&body_and_rest[..close]));
+            hashes.push(quotes_core::digest::csp_hash_source(
+                &body_and_rest[..close],
+            ));
         }
         rest = &body_and_rest[close..];
     }

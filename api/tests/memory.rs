@@ -11,7 +11,7 @@
 use std::time::{Duration, Instant};
 
 use actix_web::http::Method;
-use quotes_api::metrics;
+use quotes_core::metrics;
 
 /// Resident memory of this process, in KiB.
 fn resident_kib() -> u64 {

@@ -1,6 +1,6 @@
 -- The statement `GET /me/quote` runs, for one of the benchmark's users at
 -- random: the database's own speed for the API's read. A test in
--- api/src/store.rs keeps it the very statement the API sends.
+-- api/core/src/store.rs keeps it the very statement the API sends.
 \set n random(0, :users - 1)
 SELECT "user_messages"."message", "user_messages"."create_ts", "user_messages"."update_ts"
 FROM "user_messages"

@@ -4,16 +4,9 @@
 mod support;
 
 use quotes_client::problem::problem;
-use quotes_client::types::SaveQuote;
 use reqwest::StatusCode;
 
-use support::{Provider, TestApi};
-
-fn save(text: &str) -> SaveQuote {
-    SaveQuote {
-        quote: text.to_owned(),
-    }
-}
+use support::{Provider, TestApi, save};
 
 #[tokio::test]
 async fn a_quote_round_trips_through_the_generated_client() {

@@ -9,10 +9,9 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use quotes_client::auth::{EXPIRED_TOKEN, TokenFuture, TokenSource};
 use quotes_client::problem::problem;
-use quotes_client::types::SaveQuote;
 use quotes_test_support::{TestIdp, TestKey, now};
 use reqwest::StatusCode;
-use support::{Provider, TestApi};
+use support::{Provider, TestApi, save};
 
 /// A token for `user` from `api`'s test provider that expires `in_secs`
 /// from now (negative: ago).
@@ -62,12 +61,6 @@ impl TokenSource for Shared {
     fn fresh_token(&self) -> TokenFuture<'_> {
         self.0.fresh_tokens.fetch_add(1, Ordering::SeqCst);
         Box::pin(std::future::ready(Ok(self.0.fresh.clone())))
-    }
-}
-
-fn save(text: &str) -> SaveQuote {
-    SaveQuote {
-        quote: text.to_owned(),
     }
 }
 

@@ -5,5 +5,5 @@
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {
-    let _ = quotes_api::auth::jwks::parse(data);
+    let _ = quotes_core::auth::jwks::parse(data);
 });

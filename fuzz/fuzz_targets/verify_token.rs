@@ -5,7 +5,7 @@
 use std::sync::{Arc, LazyLock};
 
 use libfuzzer_sys::fuzz_target;
-use quotes_api::auth::{AuthSettings, KeyStore, Verifier, clerk};
+use quotes_core::auth::{AuthSettings, KeyStore, Verifier, clerk};
 
 static RUNTIME: LazyLock<tokio::runtime::Runtime> = LazyLock::new(|| {
     tokio::runtime::Builder::new_current_thread()

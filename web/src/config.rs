@@ -8,6 +8,7 @@ use serde::Deserialize;
 use crate::auth::clerk::ClerkSettings;
 use crate::auth::oidc::OidcSettings;
 use crate::json;
+use crate::location::app_base;
 
 /// The app's settings.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,20 +31,6 @@ pub enum Provider {
 /// Why the app cannot start.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConfigError(pub String);
-
-/// The folder `index.html` was loaded from, ending in `/`.
-pub fn app_base() -> String {
-    let location = web_sys::window().map(|w| w.location());
-    let origin = location
-        .as_ref()
-        .and_then(|l| l.origin().ok())
-        .unwrap_or_default();
-    let path = location
-        .and_then(|l| l.pathname().ok())
-        .unwrap_or_else(|| "/".to_owned());
-    let folder = path.rfind('/').map_or("/", |i| &path[..=i]);
-    format!("{origin}{folder}")
-}
 
 /// Reads and checks `config.json`.
 pub async fn load() -> Result<AppConfig, ConfigError> {

@@ -6,7 +6,7 @@
 //! - [`api`]: the API's client, generated from `openapi.yaml`, with the
 //!   caller's token, and the one place where a failure becomes a message.
 //! - [`http`]: the browser's `fetch`, the app's only way to the network;
-//!   [`json`]: the browser's `JSON`.
+//!   [`json`]: the browser's `JSON`; [`location`]: the page's address.
 //! - [`hooks`]: a screen's requests and state ([`hooks::use_quote`]).
 //! - [`pages`], [`components`]: what is on screen.
 //! - [`storage`]: what the app keeps in `sessionStorage` (never a token).
@@ -19,6 +19,7 @@ pub mod config;
 pub mod hooks;
 pub mod http;
 pub mod json;
+pub mod location;
 pub mod pages;
 pub mod storage;
 

@@ -1,7 +1,6 @@
 //! The identity provider's flags and variables, parsed into the
 //! verifier's [`AuthSettings`].
 
-use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,9 +8,8 @@ use url::Url;
 
 use super::cli::AuthArgs;
 use super::values::{ConfigError, http_url, list, non_empty, number, origins};
-use crate::auth::keys::is_secure_source;
-use crate::auth::{AuthSettings, MAX_LEEWAY_SECS, clerk};
-use crate::dev_idp;
+use quotes_core::auth::keys::is_secure_source;
+use quotes_core::auth::{AuthSettings, MAX_LEEWAY_SECS, clerk};
 
 /// Parses the identity provider arguments. The issuer comes from
 /// `AUTH_ISSUER` or, for Clerk, from the publishable key; when both are
@@ -149,8 +147,9 @@ fn normal_issuer(variable: &'static str, raw: &str) -> Result<String, ConfigErro
 /// Trust the development provider hosted by this very process. It is
 /// refused on any address other people could reach, and next to a real
 /// provider's settings, so that it cannot be switched on by accident.
+#[cfg(feature = "dev-idp")]
 pub fn development_auth_settings(
-    bind_addr: SocketAddr,
+    bind_addr: std::net::SocketAddr,
     args: &AuthArgs,
 ) -> Result<AuthSettings, ConfigError> {
     if !bind_addr.ip().is_loopback() {
@@ -180,7 +179,7 @@ pub fn development_auth_settings(
         ));
     }
     Ok(AuthSettings {
-        issuer: dev_idp::issuer_for(bind_addr),
+        issuer: crate::dev_idp::issuer_for(bind_addr),
         jwks_url: None,
         audiences: Vec::new(),
         authorized_parties: Vec::new(),

@@ -1,7 +1,8 @@
 //! Configuration, parsed once at start from flags and environment
 //! variables (the variable names are part of the HTTP contract) into each
-//! part's own settings: [`AuthSettings`], [`DatabaseSettings`],
-//! [`DevIdpSettings`], [`WebAppSettings`], and the server's own below.
+//! part's own settings: [`AuthSettings`], [`DatabaseSettings`], the
+//! development provider's (with the `dev-idp` feature), [`WebAppSettings`],
+//! and the server's own below.
 //!
 //! clap reads the raw values ([`cli`]); the functions here turn them into
 //! typed settings and report the first bad value as one line naming its
@@ -22,15 +23,16 @@ pub use self::cli::{
 };
 pub use self::values::ConfigError;
 use self::values::{millis, non_empty, number, origins, positive, trusted_proxies};
-use crate::auth::AuthSettings;
-use crate::db::{DatabaseSettings, DatabaseUrl};
+#[cfg(feature = "dev-idp")]
 use crate::dev_idp::{self, DevIdpSettings};
 use crate::http::connection::ConnectionSettings;
 use crate::http::proxies::TrustedProxies;
 pub use crate::logging::LogFormat;
-use crate::rate_limit::RateLimitSettings;
 use crate::web_app::WebAppSettings;
-use crate::webhooks::SigningSecret;
+use quotes_core::auth::AuthSettings;
+use quotes_core::db::{DatabaseSettings, DatabaseUrl};
+use quotes_core::rate_limit::RateLimitSettings;
+use quotes_core::webhooks::SigningSecret;
 
 /// The whole configuration of `serve`.
 #[derive(Debug, Clone)]
@@ -53,6 +55,7 @@ pub struct Config {
     pub database: DatabaseSettings,
     pub auth: AuthSettings,
     /// Set when the development identity provider is on; `auth` then trusts it.
+    #[cfg(feature = "dev-idp")]
     pub dev_idp: Option<DevIdpSettings>,
     /// Set when Clerk's webhooks are enabled (`POST /webhooks/clerk`).
     pub clerk_webhook_secret: Option<SigningSecret>,
@@ -85,9 +88,6 @@ impl Config {
             "json" => LogFormat::Json,
             _ => return Err(ConfigError::new("LOG_FORMAT", "expected `text` or `json`")),
         };
-        // Checked even with the provider off: a bad value is a mistake
-        // worth hearing about before the day it is switched on.
-        let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
         let request_timeout = Duration::from_secs(
             u64::try_from(positive(
                 "REQUEST_TIMEOUT_SECS",
@@ -95,16 +95,13 @@ impl Config {
             )?)
             .unwrap_or(u64::MAX),
         );
-        let (auth, dev_idp) = if args.dev_idp {
-            (
-                auth::development_auth_settings(bind_addr, &args.auth)?,
-                Some(DevIdpSettings {
-                    token_ttl,
-                    ..DevIdpSettings::new(args.dev_idp_key_file.clone())
-                }),
-            )
+        #[cfg(feature = "dev-idp")]
+        let (auth, dev_idp) = development_provider(args, bind_addr)?;
+        #[cfg(not(feature = "dev-idp"))]
+        let auth = if args.dev_idp {
+            return Err(ConfigError::new("DEV_IDP", NO_DEV_IDP));
         } else {
-            (auth_settings(&args.auth)?, None)
+            auth_settings(&args.auth)?
         };
         Ok(Self {
             bind_addr,
@@ -154,6 +151,7 @@ impl Config {
             rate_limit: rate_limit(&args.rate_limit_per_minute, &args.rate_limit_burst)?,
             database: database_settings(&args.database)?,
             auth,
+            #[cfg(feature = "dev-idp")]
             dev_idp,
             clerk_webhook_secret: args
                 .clerk_webhook_signing_secret
@@ -190,7 +188,34 @@ fn web_config(args: &ServeArgs) -> Result<Option<WebAppSettings>, ConfigError> {
     }))
 }
 
+/// What a build without the development provider says to `DEV_IDP=1`.
+pub const NO_DEV_IDP: &str = "this build of quotes-api has no development identity provider \
+     (a release build leaves it out); build it with `--features dev-idp`, as `cargo xtask run` does";
+
+/// The identity provider's settings, and the development provider's when
+/// it is on (the API then trusts it alone).
+#[cfg(feature = "dev-idp")]
+fn development_provider(
+    args: &ServeArgs,
+    bind_addr: SocketAddr,
+) -> Result<(AuthSettings, Option<DevIdpSettings>), ConfigError> {
+    // Checked even with the provider off: a bad value is a mistake worth
+    // hearing about before the day it is switched on.
+    let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
+    if !args.dev_idp {
+        return Ok((auth_settings(&args.auth)?, None));
+    }
+    Ok((
+        auth::development_auth_settings(bind_addr, &args.auth)?,
+        Some(DevIdpSettings {
+            token_ttl,
+            ..DevIdpSettings::new(args.dev_idp_key_file.clone())
+        }),
+    ))
+}
+
 /// `DEV_IDP_TOKEN_TTL_SECS`: whole seconds, from 1 to a day.
+#[cfg(feature = "dev-idp")]
 fn dev_idp_token_ttl(raw: &str) -> Result<Duration, ConfigError> {
     const VARIABLE: &str = "DEV_IDP_TOKEN_TTL_SECS";
     const MAX: u64 = dev_idp::MAX_TOKEN_LIFETIME.as_secs();
@@ -264,6 +289,7 @@ impl Config {
             rate_limit: Some(RateLimitSettings::default()),
             database,
             auth,
+            #[cfg(feature = "dev-idp")]
             dev_idp: None,
             clerk_webhook_secret: None,
             web: None,
@@ -322,6 +348,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "dev-idp")]
     fn the_token_lifetime_is_a_second_to_a_day() {
         assert_eq!(dev_idp_token_ttl("60").unwrap(), Duration::from_secs(60));
         assert_eq!(
@@ -335,6 +362,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "dev-idp")]
     fn the_provider_takes_its_token_lifetime_from_its_setting() {
         let cli = Cli::try_parse_from([
             "quotes-api",

@@ -12,7 +12,7 @@ use actix_web::{FromRequest, HttpMessage, HttpRequest, web};
 
 use super::error::ApiError;
 use super::rate_limit::RateLimits;
-use crate::auth::{AuthError, Identity, Verifier};
+use quotes_core::auth::{AuthError, Identity, Verifier};
 
 /// The authenticated caller of a request.
 #[derive(Debug, Clone)]
@@ -58,7 +58,7 @@ impl FromRequest for Caller {
                 }
                 Err(error) => {
                     tracing::info!(reason = error.reason(), "token rejected");
-                    crate::metrics::record_token_rejection(error.reason());
+                    quotes_core::metrics::record_token_rejection(error.reason());
                     // Whoever sends refused tokens is anonymous: counted by
                     // address, as on every public path.
                     if let Some(limits) = &limits {

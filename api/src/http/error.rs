@@ -13,11 +13,11 @@ use serde::Serialize;
 
 use std::borrow::Cow;
 
-use crate::auth::AuthError;
-use crate::db::{DatabaseError, DatabaseUnavailable};
-use crate::quotes::QuoteError;
-use crate::rate_limit::Limited;
-use crate::webhooks::WebhookError;
+use quotes_core::auth::AuthError;
+use quotes_core::db::{DatabaseError, DatabaseUnavailable};
+use quotes_core::quotes::QuoteError;
+use quotes_core::rate_limit::Limited;
+use quotes_core::webhooks::WebhookError;
 
 /// Media type of every error body.
 pub const PROBLEM_JSON: &str = "application/problem+json";
@@ -135,6 +135,49 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request, for a person to read.
     pub detail: String,
+}
+
+/// The problems every operation that needs a signed-in caller may answer:
+/// described once, listed by each such operation.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum BearerProblems {
+    #[response(
+        status = 401,
+        description = "No valid bearer token.",
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))
+    )]
+    Unauthorized(Problem),
+    #[response(
+        status = 503,
+        description = "The database or the identity provider's keys are out of reach; retry.",
+        content_type = "application/problem+json"
+    )]
+    Unavailable(Problem),
+}
+
+/// The problems of reading a JSON request body: described once, listed by
+/// each operation that takes one.
+#[derive(Debug, utoipa::IntoResponses)]
+pub enum JsonBodyProblems {
+    #[response(
+        status = 400,
+        description = "The body is not valid JSON.",
+        content_type = "application/problem+json"
+    )]
+    MalformedJson(Problem),
+    #[response(
+        status = 413,
+        description = "The body is over 16 KiB.",
+        content_type = "application/problem+json"
+    )]
+    PayloadTooLarge(Problem),
+    #[response(
+        status = 415,
+        description = "The body is not application/json.",
+        content_type = "application/problem+json"
+    )]
+    UnsupportedMediaType(Problem),
 }
 
 /// Every way a request can fail.
@@ -402,11 +445,20 @@ pub fn with_headers(
     actix_web::error::InternalError::from_response(error, response).into()
 }
 
-/// Marks an error response whose body is deliberately in another format
-/// than problem+json: the development provider answers OAuth clients with
-/// RFC 6749 JSON errors and people with HTML pages.
-#[derive(Debug, Clone, Copy)]
-pub struct OwnErrorFormat;
+/// Whether a response is deliberately in another format than
+/// problem+json: the development provider answers OAuth clients with RFC
+/// 6749 JSON errors and people with HTML pages.
+#[cfg(feature = "dev-idp")]
+fn has_own_format<B>(res: &ServiceResponse<B>) -> bool {
+    res.response()
+        .extensions()
+        .contains::<crate::dev_idp::OwnErrorFormat>()
+}
+
+#[cfg(not(feature = "dev-idp"))]
+fn has_own_format<B>(_: &ServiceResponse<B>) -> bool {
+    false
+}
 
 /// Last line of defence: any error response that is not problem+json yet
 /// (from actix itself or a middleware) is rewritten into one, so clients
@@ -418,7 +470,7 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
         .headers()
         .get(header::CONTENT_TYPE)
         .is_some_and(|value| value.as_bytes() == PROBLEM_JSON.as_bytes());
-    if is_problem || res.response().extensions().contains::<OwnErrorFormat>() {
+    if is_problem || has_own_format(&res) {
         return Ok(ErrorHandlerResponse::Response(res.map_into_left_body()));
     }
     let status = res.status();

@@ -6,8 +6,8 @@
 use actix_web::{HttpRequest, HttpResponse, get, web};
 
 use super::error::{ApiError, Problem, method_not_allowed};
-use crate::db::Database;
-use crate::metrics;
+use quotes_core::db::Database;
+use quotes_core::metrics;
 
 /// Whether the API's own listener serves `/metrics` too, as app data.
 #[derive(Debug, Clone, Copy)]

@@ -3,13 +3,14 @@
 
 use std::time::{Duration, Instant};
 
-use actix_web::{HttpResponse, get, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, get, web};
 use serde::Serialize;
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use super::error::{PROBLEM_JSON, Problem, ProblemType};
-use crate::auth::Verifier;
-use crate::db::Database;
+use quotes_core::auth::Verifier;
+use quotes_core::db::Database;
 
 /// The process is up.
 #[derive(Debug, Serialize, ToSchema)]
@@ -18,17 +19,26 @@ pub struct Health {
     status: &'static str,
 }
 
+/// `GET /healthz`: the process runs.
+#[derive(Debug, IntoResponses)]
+#[response(status = 200, description = "The process runs.")]
+pub struct Alive(Health);
+
+impl Responder for Alive {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().json(self.0)
+    }
+}
+
 /// Liveness
 ///
 /// `200` while the process runs; says nothing about its dependencies.
-#[utoipa::path(
-    tag = "operations",
-    operation_id = "healthz",
-    responses((status = OK, description = "The process runs.", body = Health))
-)]
+#[utoipa::path(tag = "operations", operation_id = "healthz", responses(Alive))]
 #[get("/healthz")]
-pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok().json(Health { status: "ok" })
+pub async fn healthz() -> Alive {
+    Alive(Health { status: "ok" })
 }
 
 /// How old the database check behind `/readyz` may be.
@@ -112,6 +122,33 @@ pub struct NotReady {
     checks: Checks,
 }
 
+/// What `GET /readyz` answers.
+#[derive(Debug, IntoResponses)]
+pub enum ReadinessAnswer {
+    #[response(status = 200, description = "Ready.")]
+    Ready(Ready),
+    #[response(
+        status = 503,
+        description = "Not ready; see `checks`.",
+        content_type = "application/problem+json"
+    )]
+    NotReady(NotReady),
+}
+
+impl Responder for ReadinessAnswer {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        match self {
+            Self::Ready(ready) => HttpResponse::Ok().json(ready),
+            Self::NotReady(not_ready) => HttpResponse::ServiceUnavailable()
+                .content_type(PROBLEM_JSON)
+                .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
+                .json(not_ready),
+        }
+    }
+}
+
 /// Readiness
 ///
 /// `200` when the database answers, the schema is migrated and the signing
@@ -123,18 +160,14 @@ pub struct NotReady {
 #[utoipa::path(
     tag = "operations",
     operation_id = "readyz",
-    responses(
-        (status = OK, description = "Ready.", body = Ready),
-        (status = SERVICE_UNAVAILABLE, description = "Not ready; see `checks`.", body = NotReady,
-            content_type = "application/problem+json"),
-    )
+    responses(ReadinessAnswer)
 )]
 #[get("/readyz")]
 pub async fn readyz(
     db: web::Data<Database>,
     verifier: web::Data<Verifier>,
     readiness: web::Data<Readiness>,
-) -> HttpResponse {
+) -> ReadinessAnswer {
     let draining = readiness.is_draining();
     let database_ok = readiness.database_ok(&db).await;
     let keys_ok = verifier.keys().is_loaded();
@@ -143,26 +176,23 @@ pub async fn readyz(
         signing_keys: keys_ok.into(),
     };
     if database_ok && keys_ok && !draining {
-        return HttpResponse::Ok().json(Ready {
+        return ReadinessAnswer::Ready(Ready {
             status: "ready",
             checks,
         });
     }
-    HttpResponse::ServiceUnavailable()
-        .content_type(PROBLEM_JSON)
-        .insert_header((actix_web::http::header::RETRY_AFTER, "1"))
-        .json(NotReady {
-            problem: Problem {
-                kind: ProblemType::Unavailable.uri(),
-                title: "Service Unavailable",
-                status: 503,
-                detail: if draining {
-                    "Shutting down: finishing the requests in flight; send new ones elsewhere."
-                        .to_owned()
-                } else {
-                    "Not ready to serve requests; see checks.".to_owned()
-                },
+    ReadinessAnswer::NotReady(NotReady {
+        problem: Problem {
+            kind: ProblemType::Unavailable.uri(),
+            title: "Service Unavailable",
+            status: 503,
+            detail: if draining {
+                "Shutting down: finishing the requests in flight; send new ones elsewhere."
+                    .to_owned()
+            } else {
+                "Not ready to serve requests; see checks.".to_owned()
             },
-            checks,
-        })
+        },
+        checks,
+    })
 }

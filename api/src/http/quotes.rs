@@ -1,19 +1,21 @@
 //! `/me/quote`: the caller's favourite quote. Handlers parse (typed
-//! extractors), make one call to the data layer and shape the response; the
-//! rules of a quote live in `crate::quotes`.
+//! extractors), make one call to the data layer and answer with a type of
+//! their own ([`QuoteFound`], [`QuoteSaved`], [`QuoteDeleted`]) that both
+//! writes the response and describes it; the rules of a quote live in
+//! `quotes_core::quotes`.
 
-use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, delete, get, put, web};
+use actix_web::body::BoxBody;
+use actix_web::{HttpRequest, HttpResponse, Responder, delete, get, put, web};
 use chrono::{DateTime, SecondsFormat, Utc};
 use serde::{Deserialize, Serialize, Serializer};
-use utoipa::ToSchema;
+use utoipa::{IntoResponses, ToSchema};
 
 use super::caller::Caller;
-use super::error::{ApiError, Problem};
+use super::error::{ApiError, BearerProblems, JsonBodyProblems, Problem};
 use super::json::Json;
-use crate::db::Database;
-use crate::quotes::QuoteText;
-use crate::store::{self, Saved, StoredQuote};
+use quotes_core::db::Database;
+use quotes_core::quotes::QuoteText;
+use quotes_core::store::{self, NewQuote, Saved, StoredQuote};
 
 /// Body of `PUT /me/quote`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -75,6 +77,52 @@ impl From<StoredQuote> for Quote {
     }
 }
 
+/// `GET /me/quote` found the caller's quote.
+#[derive(Debug, IntoResponses)]
+#[response(status = 200, description = "The caller's quote.")]
+pub struct QuoteFound(pub Quote);
+
+impl Responder for QuoteFound {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::Ok().json(self.0)
+    }
+}
+
+/// `PUT /me/quote` stored the quote: a replacement or a first save.
+#[derive(Debug, IntoResponses)]
+pub enum QuoteSaved {
+    #[response(status = 200, description = "Replaced.")]
+    Replaced(Quote),
+    #[response(status = 201, description = "Created.")]
+    Created(Quote),
+}
+
+impl Responder for QuoteSaved {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        match self {
+            Self::Replaced(quote) => HttpResponse::Ok().json(quote),
+            Self::Created(quote) => HttpResponse::Created().json(quote),
+        }
+    }
+}
+
+/// `DELETE /me/quote` deleted the caller's quote.
+#[derive(Debug, IntoResponses)]
+#[response(status = 204, description = "Deleted.")]
+pub struct QuoteDeleted;
+
+impl Responder for QuoteDeleted {
+    type Body = BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+}
+
 /// Get your quote
 ///
 /// The signed-in caller's favourite quote.
@@ -83,22 +131,19 @@ impl From<StoredQuote> for Quote {
     operation_id = "get_quote",
     security(("bearer" = [])),
     responses(
-        (status = OK, description = "The caller's quote.", body = Quote),
-        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
-            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
+        QuoteFound,
+        BearerProblems,
         (status = NOT_FOUND, description = "No quote saved yet.", body = Problem, content_type = "application/problem+json"),
-        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
-            body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[get("/me/quote")]
-pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpResponse, ApiError> {
+pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<QuoteFound, ApiError> {
     let user_id = caller.user_id();
     let stored = db
         .run(async |conn| store::find_quote(conn, user_id).await)
         .await?
         .ok_or(ApiError::QuoteNotFound)?;
-    Ok(HttpResponse::Ok().json(Quote::from(stored)))
+    Ok(QuoteFound(stored.into()))
 }
 
 /// Save your quote
@@ -111,16 +156,10 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<HttpRe
     security(("bearer" = [])),
     request_body(content = SaveQuote, content_type = "application/json"),
     responses(
-        (status = OK, description = "Replaced.", body = Quote),
-        (status = CREATED, description = "Created.", body = Quote),
-        (status = BAD_REQUEST, description = "The body is not valid JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
-            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
-        (status = PAYLOAD_TOO_LARGE, description = "The body is over 16 KiB.", body = Problem, content_type = "application/problem+json"),
-        (status = UNSUPPORTED_MEDIA_TYPE, description = "The body is not application/json.", body = Problem, content_type = "application/problem+json"),
+        QuoteSaved,
+        BearerProblems,
+        JsonBodyProblems,
         (status = UNPROCESSABLE_ENTITY, description = "The quote is empty, too long, has a control character, or the body is not `{\"quote\": string}`.",
-            body = Problem, content_type = "application/problem+json"),
-        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
             body = Problem, content_type = "application/problem+json"),
     )
 )]
@@ -129,17 +168,19 @@ pub async fn put_quote(
     caller: Caller,
     db: web::Data<Database>,
     Json(body): Json<SaveQuote>,
-) -> Result<HttpResponse, ApiError> {
-    let quote = QuoteText::parse(&body.quote)?;
-    let user_id = caller.user_id();
-    let (stored, saved) = db
-        .run(async |conn| store::save_quote(conn, user_id, &quote).await)
-        .await?;
-    let status = match saved {
-        Saved::Created => StatusCode::CREATED,
-        Saved::Replaced => StatusCode::OK,
+) -> Result<QuoteSaved, ApiError> {
+    let text = QuoteText::parse(&body.quote)?;
+    let quote = NewQuote {
+        user_id: caller.user_id(),
+        text: &text,
     };
-    Ok(HttpResponse::build(status).json(Quote::from(stored)))
+    let (stored, saved) = db
+        .run(async |conn| store::save_quote(conn, quote).await)
+        .await?;
+    Ok(match saved {
+        Saved::Created => QuoteSaved::Created(stored.into()),
+        Saved::Replaced => QuoteSaved::Replaced(stored.into()),
+    })
 }
 
 /// Delete your quote
@@ -148,25 +189,22 @@ pub async fn put_quote(
     operation_id = "delete_quote",
     security(("bearer" = [])),
     responses(
-        (status = NO_CONTENT, description = "Deleted."),
-        (status = UNAUTHORIZED, description = "No valid bearer token.", body = Problem,
-            content_type = "application/problem+json", headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))),
+        QuoteDeleted,
+        BearerProblems,
         (status = NOT_FOUND, description = "No quote to delete.", body = Problem, content_type = "application/problem+json"),
-        (status = SERVICE_UNAVAILABLE, description = "The database or the identity provider's keys are out of reach; retry.",
-            body = Problem, content_type = "application/problem+json"),
     )
 )]
 #[delete("/me/quote")]
 pub async fn delete_quote(
     caller: Caller,
     db: web::Data<Database>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<QuoteDeleted, ApiError> {
     let user_id = caller.user_id();
     if db
         .run(async |conn| store::delete_quote(conn, user_id).await)
         .await?
     {
-        Ok(HttpResponse::NoContent().finish())
+        Ok(QuoteDeleted)
     } else {
         Err(ApiError::QuoteNotFound)
     }

@@ -22,7 +22,7 @@ use actix_web::{Error, HttpMessage, HttpRequest, ResponseError, web};
 use super::cors::{CorsPolicy, is_preflight};
 use super::error::ApiError;
 use super::proxies::TrustedProxies;
-use crate::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
+use quotes_core::rate_limit::{CallerKey, CallerLimits, Policy, Usage};
 
 /// The policy's name in the headers.
 const POLICY: &str = "per-caller";
@@ -88,7 +88,7 @@ impl RateLimits {
             }
             Err(limited) => {
                 req.extensions_mut().insert(Spent(limited.usage));
-                crate::metrics::record_rate_limited(kind);
+                quotes_core::metrics::record_rate_limited(kind);
                 Err(ApiError::RateLimited(limited))
             }
         }
@@ -156,7 +156,7 @@ impl RateLimits {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rate_limit::RateLimitSettings;
+    use quotes_core::rate_limit::RateLimitSettings;
 
     #[test]
     fn the_headers_follow_the_draft() {

@@ -21,17 +21,6 @@ pub const DOCS_POLICY: &str = "default-src 'none'; script-src 'self'; \
      style-src 'self' 'unsafe-inline'; img-src 'self' data:; font-src 'self' data:; \
      connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
-/// A `'sha256-…'` source for `text`, as a policy names an inline script or
-/// stylesheet it allows.
-pub fn hash_source(text: &str) -> String {
-    use base64::Engine as _;
-    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, text.as_bytes());
-    format!(
-        "'sha256-{}'",
-        base64::engine::general_purpose::STANDARD.encode(digest.as_ref())
-    )
-}
-
 /// The headers every response carries, whatever wrote it; the
 /// `Content-Security-Policy` comes on top, when a response set none.
 pub const ALWAYS: [(&str, &str); 3] = [

@@ -24,6 +24,7 @@ pub async fn observe(
     next: Next<impl MessageBody>,
 ) -> Result<ServiceResponse<impl MessageBody>, Error> {
     let started = Instant::now();
+    let _in_flight = quotes_core::metrics::request_started();
     let method = req.method().clone();
     let path = req.path().to_owned();
     let request_id = req
@@ -43,7 +44,7 @@ pub async fn observe(
                 .request()
                 .match_pattern()
                 .unwrap_or_else(|| "unmatched".to_owned());
-            crate::metrics::record_request(&method, &route, status, elapsed);
+            quotes_core::metrics::record_request(&method, &route, status, elapsed);
             let caller = res
                 .request()
                 .extensions()
@@ -72,7 +73,7 @@ pub async fn observe(
                     headers.insert(HeaderName::from_static(REQUEST_ID), value);
                 }
             });
-            crate::metrics::record_request(&method, "unfinished", status, elapsed);
+            quotes_core::metrics::record_request(&method, "unfinished", status, elapsed);
             tracing::warn!(
                 target: "quotes_api::access",
                 %method,

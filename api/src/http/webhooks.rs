@@ -7,9 +7,9 @@ use actix_web::error::PayloadError;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::error::{ApiError, Problem};
-use crate::db::Database;
-use crate::store;
-use crate::webhooks::{
+use quotes_core::db::Database;
+use quotes_core::store;
+use quotes_core::webhooks::{
     Event, MAX_WEBHOOK_BODY_BYTES, SigningSecret, SvixHeaders, WebhookError, verify,
 };
 
@@ -38,6 +38,22 @@ pub struct ClerkEvent {
     pub timestamp: Option<i64>,
 }
 
+/// `POST /webhooks/clerk` took the delivery.
+#[derive(Debug, utoipa::IntoResponses)]
+#[response(
+    status = 204,
+    description = "Accepted (acted on, or ignored when the event type does not concern us)."
+)]
+pub struct EventAccepted;
+
+impl actix_web::Responder for EventAccepted {
+    type Body = actix_web::body::BoxBody;
+
+    fn respond_to(self, _: &HttpRequest) -> HttpResponse {
+        HttpResponse::NoContent().finish()
+    }
+}
+
 /// The route's own body limit; the rest of the API keeps its 16 KiB.
 pub fn payload_config() -> web::PayloadConfig {
     web::PayloadConfig::new(MAX_WEBHOOK_BODY_BYTES)
@@ -59,7 +75,7 @@ pub fn payload_config() -> web::PayloadConfig {
     request_body(content = ClerkEvent, content_type = "application/json",
         description = "A Clerk event, signed by Svix."),
     responses(
-        (status = NO_CONTENT, description = "Accepted (acted on, or ignored when the event type does not concern us)."),
+        EventAccepted,
         (status = BAD_REQUEST, description = "Missing or bad signature, stale timestamp, or not an event; nothing changed.",
             body = Problem, content_type = "application/problem+json"),
         (status = NOT_FOUND, description = "Webhooks are not configured (no CLERK_WEBHOOK_SIGNING_SECRET).",
@@ -76,12 +92,12 @@ pub async fn clerk_webhook(
     body: Result<web::Bytes, actix_web::Error>,
     secret: Option<web::Data<SigningSecret>>,
     db: web::Data<Database>,
-) -> Result<HttpResponse, ApiError> {
+) -> Result<EventAccepted, ApiError> {
     // Without a secret the endpoint does not exist, rather than refusing
     // every delivery.
     let secret = secret.ok_or(ApiError::RouteNotFound)?;
     let body = body.map_err(body_error)?;
-    let headers = SvixHeaders::from_headers(req.headers())?;
+    let headers = SvixHeaders::read(|name| req.headers().get(name).map(|value| value.as_bytes()))?;
     verify(&secret, &headers, &body, unix_now())?;
     let event = Event::parse(&body)?;
 
@@ -98,7 +114,7 @@ pub async fn clerk_webhook(
         erased,
         "webhook accepted"
     );
-    Ok(HttpResponse::NoContent().finish())
+    Ok(EventAccepted)
 }
 
 /// Whether webhooks are configured: without a signing secret the

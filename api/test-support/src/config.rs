@@ -4,9 +4,9 @@
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use quotes_api::auth::{AuthSettings, KeyStoreSettings};
 use quotes_api::config::{Config, MetricsConfig};
-use quotes_api::db::{DatabaseSettings, DatabaseUrl};
+use quotes_core::auth::{AuthSettings, KeyStoreSettings};
+use quotes_core::db::{DatabaseSettings, DatabaseUrl};
 
 /// A test server: loopback on a free port, one worker, a small pool, short
 /// timeouts, a metrics listener, the web app's usual origin allowed.

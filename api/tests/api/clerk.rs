@@ -5,8 +5,8 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use clap::Parser;
 use jsonwebtoken::{Algorithm, Header};
-use quotes_api::auth::AuthSettings;
 use quotes_api::config::{Cli, auth_settings};
+use quotes_core::auth::AuthSettings;
 use serde_json::{Value, json};
 
 use crate::helpers::{JwksMode, Setup, TestApp, TestKey, assert_problem, spawn_app_with};

@@ -182,7 +182,7 @@ async fn every_answer_carries_the_security_headers() {
         configure: Box::new(move |config, _| {
             config.dev_idp = Some(provider);
             config.request_timeout = Duration::from_secs(1);
-            config.rate_limit = Some(quotes_api::rate_limit::RateLimitSettings {
+            config.rate_limit = Some(quotes_core::rate_limit::RateLimitSettings {
                 per_minute: std::num::NonZeroU32::new(1).unwrap(),
                 burst: std::num::NonZeroU32::new(10).unwrap(),
             });

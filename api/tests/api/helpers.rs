@@ -8,9 +8,9 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use quotes_api::Seams;
-use quotes_api::auth::{Clock, KeyStoreSettings};
 use quotes_api::config::Config;
-use quotes_api::db::PoolMode;
+use quotes_core::auth::{Clock, KeyStoreSettings};
+use quotes_core::db::PoolMode;
 pub use quotes_test_support::{
     DatabaseUrlFor, FlakyProxy, JwksMode, KillOnDrop, PgBouncer, Service, TempPath, TestDatabase,
     TestIdp, TestKey, admin_port, admin_query_one, free_port, now, test_config, test_key_settings,
@@ -35,7 +35,7 @@ impl TestClock {
 
 impl Clock for TestClock {
     fn now_secs(&self) -> u64 {
-        quotes_api::auth::SystemClock
+        quotes_core::auth::SystemClock
             .now_secs()
             .saturating_add(self.ahead.load(std::sync::atomic::Ordering::SeqCst))
     }

@@ -200,7 +200,7 @@ fn quote_pattern() -> regress::Regex {
 
 #[test]
 fn the_schema_accepts_every_quote_the_server_accepts() {
-    use quotes_api::quotes::QuoteText;
+    use quotes_core::quotes::QuoteText;
     let pattern = quote_pattern();
     let matches = |text: &str| pattern.find(text).is_some();
     // Characters that meet at the edges of the rule: spaces the server
@@ -236,4 +236,35 @@ fn the_schema_accepts_every_quote_the_server_accepts() {
     let long = format!("  {}  \r\n", "👍".repeat(1000));
     assert!(QuoteText::parse(&long).is_ok());
     assert!(matches(&long), "1000 emoji between spaces");
+}
+
+/// Every `$ref` in `value`, wherever it is.
+fn references(value: &Value, found: &mut Vec<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(reference)) = map.get("$ref") {
+                found.push(reference.clone());
+            }
+            map.values().for_each(|inner| references(inner, found));
+        }
+        Value::Array(items) => items.iter().for_each(|inner| references(inner, found)),
+        _ => {}
+    }
+}
+
+#[test]
+fn every_reference_in_the_description_resolves() {
+    // A response type names its body's schema; the schema must also be
+    // registered, or clients get a dangling reference.
+    let document = serde_json::to_value(quotes_api::openapi::document()).unwrap();
+    let mut found = Vec::new();
+    references(&document, &mut found);
+    assert!(found.len() > 20, "{found:?}");
+    for reference in found {
+        let pointer = reference.trim_start_matches('#');
+        assert!(
+            document.pointer(pointer).is_some(),
+            "{reference} does not resolve"
+        );
+    }
 }

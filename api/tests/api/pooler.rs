@@ -6,7 +6,7 @@
 
 use std::time::Duration;
 
-use quotes_api::db::PoolMode;
+use quotes_core::db::PoolMode;
 use serde_json::json;
 
 use crate::helpers::{PgBouncer, Setup, assert_problem, spawn_app_with};

@@ -6,7 +6,7 @@
 use std::num::NonZeroU32;
 
 use quotes_api::http::proxies::TrustedProxies;
-use quotes_api::rate_limit::RateLimitSettings;
+use quotes_core::rate_limit::RateLimitSettings;
 
 use crate::helpers::{Setup, TestApp, assert_problem, spawn_app_with};
 

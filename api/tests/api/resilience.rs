@@ -353,7 +353,7 @@ async fn a_failing_jwks_endpoint_fails_no_request_with_a_known_key() {
             // store, not each caller's share.
             config.rate_limit = None;
         }),
-        key_settings: quotes_api::auth::KeyStoreSettings {
+        key_settings: quotes_core::auth::KeyStoreSettings {
             min_max_age: Duration::from_secs(1),
             cooldown: Duration::from_secs(1),
             ..test_key_settings()

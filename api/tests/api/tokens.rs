@@ -569,7 +569,7 @@ async fn a_slow_or_garbage_jwks_endpoint_does_not_hold_requests() {
 async fn keys_are_refreshed_on_max_age_and_removed_keys_stop_working() {
     let app = spawn_app_with(Setup {
         configure: Box::new(|_, idp| idp.set_cache_control("public, max-age=1")),
-        key_settings: quotes_api::auth::KeyStoreSettings {
+        key_settings: quotes_core::auth::KeyStoreSettings {
             min_max_age: Duration::from_secs(1),
             ..crate::helpers::test_key_settings()
         },
@@ -597,7 +597,7 @@ async fn keys_are_refreshed_on_max_age_and_removed_keys_stop_working() {
 async fn failed_background_refreshes_keep_the_known_keys() {
     let app = spawn_app_with(Setup {
         configure: Box::new(|_, idp| idp.set_cache_control("max-age=1")),
-        key_settings: quotes_api::auth::KeyStoreSettings {
+        key_settings: quotes_core::auth::KeyStoreSettings {
             min_max_age: Duration::from_secs(1),
             cooldown: Duration::from_secs(1),
             ..crate::helpers::test_key_settings()

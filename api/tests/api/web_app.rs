@@ -391,7 +391,7 @@ async fn pages_served_under_me_are_charged_to_the_address() {
                 dir,
                 clerk_publishable_key: None,
             });
-            config.rate_limit = Some(quotes_api::rate_limit::RateLimitSettings {
+            config.rate_limit = Some(quotes_core::rate_limit::RateLimitSettings {
                 per_minute: std::num::NonZeroU32::new(60).unwrap(),
                 burst: std::num::NonZeroU32::new(2).unwrap(),
             });

@@ -4,7 +4,7 @@
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
-use quotes_api::webhooks::SigningSecret;
+use quotes_core::webhooks::SigningSecret;
 use serde_json::{Value, json};
 
 use crate::helpers::{FlakyProxy, Setup, TestApp, assert_problem, now, spawn_app, spawn_app_with};

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use quotes_api::dev_idp::{DevIdp, DevIdpSettings, issuer_for};
 use quotes_client::auth::StaticToken;
+use quotes_client::types::SaveQuote;
 use quotes_test_support::{TestDatabase, TestIdp, TestKey, test_config, unique, wait_until_ready};
 
 /// The identity provider the API trusts.
@@ -103,5 +104,13 @@ impl Drop for TestApi {
         if let Some(settings) = &self.dev_idp {
             let _ = std::fs::remove_file(&settings.key_file);
         }
+    }
+}
+
+/// The body of a save of `text`: every test builds it here, so a field
+/// added to the quote is added once.
+pub fn save(text: &str) -> SaveQuote {
+    SaveQuote {
+        quote: text.to_owned(),
     }
 }

@@ -17,9 +17,11 @@ use serde::{Deserialize, Serialize};
 use wasm_bindgen::JsValue;
 use wasm_bindgen_futures::JsFuture;
 
-use super::oidc_tokens::{OidcTokens, TokenEndpoint, TokenResponse, jwt_claims, now_ms};
+use super::oidc_tokens::{
+    OidcTokens, TokenEndpoint, TokenResponse, jwt_claims, now_ms, service_unreachable,
+};
 use super::{Session, TokenSource};
-use crate::config::app_base;
+use crate::location::app_base;
 use crate::http;
 use crate::storage::{self, PENDING_SIGN_IN};
 
@@ -430,18 +432,6 @@ fn navigate(url: &str) -> Result<(), String> {
         .location()
         .assign(url)
         .map_err(|_| "The browser refused to open the sign-in page.".to_owned())
-}
-
-/// What a person reads when the provider cannot be reached; the error
-/// itself (the HTTP library's words) goes to the console, for developers.
-pub(super) fn service_unreachable(error: impl std::fmt::Display) -> String {
-    let detail = format!("sign-in service: {error}");
-    // Host-run unit tests have no console to write to.
-    #[cfg(target_arch = "wasm32")]
-    web_sys::console::warn_1(&detail.into());
-    #[cfg(not(target_arch = "wasm32"))]
-    drop(detail);
-    "The sign-in service could not be reached. Check your connection, then try again.".to_owned()
 }
 
 #[cfg(test)]

@@ -421,7 +421,7 @@ async fn refresh(
     ];
     let answer = crate::http::post_form(&endpoint.url, form)
         .await
-        .map_err(|e| RenewalError::Unavailable(super::oidc::service_unreachable(e)))?;
+        .map_err(|e| RenewalError::Unavailable(service_unreachable(e)))?;
     let status = answer.status();
     if status.is_client_error() {
         // RFC 6749 §5.2: `invalid_grant` for a spent, revoked or expired
@@ -461,6 +461,18 @@ fn duration_ms(ms: f64) -> Duration {
     )]
     let ms = ms.clamp(0.0, 7.0 * 86_400_000.0) as u64;
     Duration::from_millis(ms)
+}
+
+/// What a person reads when the provider cannot be reached; the error
+/// itself (the HTTP library's words) goes to the console, for developers.
+pub(super) fn service_unreachable(error: impl std::fmt::Display) -> String {
+    let detail = format!("sign-in service: {error}");
+    // Host-run unit tests have no console to write to.
+    #[cfg(target_arch = "wasm32")]
+    web_sys::console::warn_1(&detail.into());
+    #[cfg(not(target_arch = "wasm32"))]
+    drop(detail);
+    "The sign-in service could not be reached. Check your connection, then try again.".to_owned()
 }
 
 #[cfg(test)]

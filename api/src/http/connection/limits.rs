@@ -55,7 +55,7 @@ impl Worker {
         let mut slots = self.slots.borrow_mut();
         if slots.len() >= self.pressure {
             for _ in 0..evict_idle(&mut slots, EVICT_PER_ACCEPT) {
-                crate::metrics::record_connection_closed("idle_under_pressure");
+                quotes_core::metrics::record_connection_closed("idle_under_pressure");
             }
         }
         let key = slots.insert(Slot::default());
@@ -170,7 +170,7 @@ impl Addresses {
     /// Counts a connection from `ip`; `None` when the address holds its
     /// share already.
     pub fn hold(self: &Arc<Self>, ip: IpAddr) -> Option<AddressHold> {
-        let block = crate::rate_limit::address_block(ip);
+        let block = quotes_core::rate_limit::address_block(ip);
         let mut open = self.open.lock().unwrap_or_else(PoisonError::into_inner);
         let count = open.entry(block).or_insert(0);
         if *count >= self.max {

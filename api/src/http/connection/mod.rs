@@ -237,7 +237,7 @@ fn guard(
     };
     let hold = addresses.hold(ip);
     let refused = if hold.is_none() {
-        crate::metrics::record_connection_closed("address_limit");
+        quotes_core::metrics::record_connection_closed("address_limit");
         Some(answers::too_many_connections(addresses.max()))
     } else {
         None

@@ -119,7 +119,7 @@ impl<S> Guarded<S> {
     }
 
     fn end(&mut self, answer: Option<Bytes>, reason: &'static str) {
-        crate::metrics::record_connection_closed(reason);
+        quotes_core::metrics::record_connection_closed(reason);
         self.closing = match answer {
             None => Closing::Quietly,
             Some(answer) => Closing::Answering { answer, written: 0 },
@@ -187,7 +187,7 @@ impl<S: AsyncWrite + Unpin> Guarded<S> {
             .stalled
             .get_or_insert_with(|| Box::pin(tokio::time::sleep(send)));
         ready!(stalled.as_mut().poll(cx));
-        crate::metrics::record_connection_closed("send_timeout");
+        quotes_core::metrics::record_connection_closed("send_timeout");
         Poll::Ready(io::Error::new(
             io::ErrorKind::TimedOut,
             "the client took none of the answer within the send timeout",

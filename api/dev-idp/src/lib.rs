@@ -2,10 +2,13 @@
 //! itself under `/dev-idp`, so the whole system runs with no account
 //! anywhere.
 //!
-//! It is off unless asked for (`--dev-idp` / `DEV_IDP=1`), refuses to run on
-//! anything but a loopback address, and says so loudly at start. The API
-//! verifies its tokens like any provider's: discovery, then the JWKS, over
-//! HTTP, with no special case in the verifier.
+//! It exists only in a build of `quotes-api` with the `dev-idp` feature
+//! (`cargo xtask run`, the tests and the development compose file turn it
+//! on; a release build leaves it out). Even then it is off unless asked for
+//! (`--dev-idp` / `DEV_IDP=1`), refuses to run on anything but a loopback
+//! address, and says so loudly at start. The API verifies its tokens like
+//! any provider's: discovery, then the JWKS, over HTTP, with no special
+//! case in the verifier.
 //!
 //! Browsers sign in through the authorization-code flow with PKCE
 //! ([`flow`] holds its rules, `endpoints` its handlers, `page` its
@@ -24,6 +27,7 @@ pub mod sessions;
 mod settings;
 pub mod token_request;
 
+pub use self::endpoints::OwnErrorFormat;
 pub use self::provider::{DevIdp, TokenResponse};
 pub use self::routes::routes;
 pub use self::settings::{

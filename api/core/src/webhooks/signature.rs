@@ -6,7 +6,6 @@
 
 use std::fmt;
 
-use actix_web::http::header::HeaderMap;
 use aws_lc_rs::hmac;
 use base64::Engine as _;
 use base64::engine::general_purpose::STANDARD;
@@ -115,13 +114,18 @@ pub struct SvixHeaders<'a> {
 }
 
 impl<'a> SvixHeaders<'a> {
-    /// Reads the headers; each must be present once and be visible ASCII.
-    pub fn from_headers(headers: &'a HeaderMap) -> Result<Self, WebhookError> {
+    /// Reads the headers through `header`, which gives a header's value by
+    /// its name; each must be present and be visible ASCII.
+    pub fn read(header: impl Fn(&'static str) -> Option<&'a [u8]>) -> Result<Self, WebhookError> {
         let read = |name: &'static str| {
-            let value = headers.get(name).ok_or(WebhookError::MissingHeader(name))?;
-            let value = value
-                .to_str()
-                .map_err(|_| WebhookError::GarbledHeader(name))?
+            let value = header(name).ok_or(WebhookError::MissingHeader(name))?;
+            let visible = value
+                .iter()
+                .all(|b| (0x20..0x7f).contains(b) || *b == b'\t');
+            let value = std::str::from_utf8(value)
+                .ok()
+                .filter(|_| visible)
+                .ok_or(WebhookError::GarbledHeader(name))?
                 .trim();
             if value.is_empty() {
                 return Err(WebhookError::MissingHeader(name));
@@ -353,24 +357,42 @@ mod tests {
         assert_eq!(shown, "SigningSecret(<redacted>)");
     }
 
+    /// Looks headers up in `pairs`.
+    fn lookup<'a>(
+        pairs: &'a [(&'static str, &'a [u8])],
+    ) -> impl Fn(&'static str) -> Option<&'a [u8]> {
+        move |name| {
+            pairs
+                .iter()
+                .find(|(key, _)| *key == name)
+                .map(|(_, value)| *value)
+        }
+    }
+
     #[test]
     fn headers_are_read_and_checked() {
-        let mut map = HeaderMap::new();
         assert_eq!(
-            SvixHeaders::from_headers(&map).unwrap_err(),
+            SvixHeaders::read(lookup(&[])).unwrap_err(),
             WebhookError::MissingHeader("svix-id")
         );
-        map.insert(
-            actix_web::http::header::HeaderName::from_static("svix-id"),
-            actix_web::http::header::HeaderValue::from_static(ID),
-        );
-        map.insert(
-            actix_web::http::header::HeaderName::from_static("svix-timestamp"),
-            actix_web::http::header::HeaderValue::from_bytes(b"16\xff").unwrap(),
-        );
+        let garbled = [("svix-id", ID.as_bytes()), ("svix-timestamp", b"16\xff")];
         assert_eq!(
-            SvixHeaders::from_headers(&map).unwrap_err(),
+            SvixHeaders::read(lookup(&garbled)).unwrap_err(),
             WebhookError::GarbledHeader("svix-timestamp")
+        );
+        let blank = [("svix-id", ID.as_bytes()), ("svix-timestamp", b"  ")];
+        assert_eq!(
+            SvixHeaders::read(lookup(&blank)).unwrap_err(),
+            WebhookError::MissingHeader("svix-timestamp")
+        );
+        let whole = [
+            ("svix-id", ID.as_bytes()),
+            ("svix-timestamp", b"1700000000"),
+            ("svix-signature", b" v1,abc "),
+        ];
+        assert_eq!(
+            SvixHeaders::read(lookup(&whole)).unwrap().signature,
+            "v1,abc"
         );
     }
 }

@@ -29,7 +29,7 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<AsyncPgConnection, C
             let (client, connection) = config
                 .connect(tokio_postgres::NoTls)
                 .await
-                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+                .map_err(bad_connection)?;
             set_up(settings, client, connection).await
         }
         mode => {
@@ -39,13 +39,25 @@ pub async fn connect(settings: &DatabaseSettings) -> Result<AsyncPgConnection, C
                 SslMode::Require
             });
             let tls = tokio_postgres_rustls::MakeRustlsConnect::new(tls_config(url)?);
-            let (client, connection) = config
-                .connect(tls)
-                .await
-                .map_err(|e| ConnectionError::BadConnection(e.to_string()))?;
+            let (client, connection) = config.connect(tls).await.map_err(bad_connection)?;
             set_up(settings, client, connection).await
         }
     }
+}
+
+/// A failed connection, with every cause it has: tokio-postgres says
+/// "error performing TLS handshake", and its source says why (an unknown
+/// issuer, a certificate for another name).
+#[expect(clippy::needless_pass_by_value, reason = "used with map_err")]
+fn bad_connection(error: tokio_postgres::Error) -> ConnectionError {
+    let mut message = error.to_string();
+    let mut source = std::error::Error::source(&error);
+    while let Some(cause) = source {
+        message.push_str(": ");
+        message.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    ConnectionError::BadConnection(message)
 }
 
 /// Wraps an open connection for diesel and gives it the session settings

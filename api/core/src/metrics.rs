@@ -13,7 +13,7 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use actix_web::http::Method;
+use http::Method;
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 
 /// Latency buckets in seconds: fine below 10 ms, where this API lives.
@@ -116,6 +116,30 @@ pub fn record_request(method: &Method, route: &str, status: u16, elapsed: Durati
     ];
     metrics::counter!("http_requests_total", &labels).increment(1);
     metrics::histogram!("http_request_duration_seconds", &labels).record(elapsed.as_secs_f64());
+}
+
+/// A request being served, counted in `http_requests_in_flight` until the
+/// guard is dropped (the request answered, or abandoned).
+#[derive(Debug)]
+#[must_use = "the request counts as in flight until this is dropped"]
+pub struct InFlight(metrics::Gauge);
+
+/// Counts a request in flight; see [`InFlight`].
+pub fn request_started() -> InFlight {
+    // One handle for every request: looking the gauge up each time would
+    // hash its name on every request.
+    static GAUGE: OnceLock<metrics::Gauge> = OnceLock::new();
+    let gauge = GAUGE
+        .get_or_init(|| metrics::gauge!("http_requests_in_flight"))
+        .clone();
+    gauge.increment(1.0);
+    InFlight(gauge)
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        self.0.decrement(1.0);
+    }
 }
 
 /// A token refused, by the reason's short name.

@@ -15,7 +15,7 @@ use diesel::dsl;
 use diesel::pg::Pg;
 use diesel::prelude::*;
 use diesel::query_builder::{AstPass, Query, QueryFragment, QueryId};
-use diesel::sql_types::{Bool, Text, Timestamp};
+use diesel::sql_types::{Bool, Text};
 use diesel_async::{AsyncPgConnection, RunQueryDsl};
 
 use crate::quotes::QuoteText;
@@ -29,6 +29,13 @@ pub struct StoredQuote {
     pub updated_at: DateTime<Utc>,
 }
 
+/// A quote to save: whose, and what.
+#[derive(Debug, Clone, Copy)]
+pub struct NewQuote<'a> {
+    pub user_id: &'a str,
+    pub text: &'a QuoteText,
+}
+
 /// Whether a save created the quote or replaced an earlier one.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Saved {
@@ -36,7 +43,9 @@ pub enum Saved {
     Replaced,
 }
 
-/// A quote's row as read: the columns [`StoredQuote`] is made of.
+/// A quote's row: the columns [`StoredQuote`] is made of, read by every
+/// statement that returns a quote (the upsert's `RETURNING` is written
+/// from it too).
 #[derive(Debug, Queryable, Selectable)]
 #[diesel(table_name = user_messages, check_for_backend(Pg))]
 struct QuoteRow {
@@ -45,14 +54,34 @@ struct QuoteRow {
     update_ts: NaiveDateTime,
 }
 
-/// What the upsert returns: the row, and whether it was inserted.
-#[derive(Debug, Queryable)]
-struct UpsertedRow {
-    message: String,
-    create_ts: NaiveDateTime,
-    update_ts: NaiveDateTime,
-    inserted: bool,
+impl From<QuoteRow> for StoredQuote {
+    fn from(row: QuoteRow) -> Self {
+        Self {
+            text: row.message,
+            created_at: row.create_ts.and_utc(),
+            updated_at: row.update_ts.and_utc(),
+        }
+    }
 }
+
+/// The columns of a [`QuoteRow`], as diesel writes them in a select list,
+/// for the statements written out by hand.
+fn quote_row_columns() -> &'static str {
+    static COLUMNS: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    COLUMNS.get_or_init(|| {
+        let columns = <QuoteRow as Selectable<Pg>>::construct_selection();
+        let listed = diesel::debug_query::<Pg, _>(&columns).to_string();
+        // A select list has nothing to bind; the debug form still says so.
+        listed
+            .split(" -- binds:")
+            .next()
+            .unwrap_or_default()
+            .to_owned()
+    })
+}
+
+/// The SQL type of a [`QuoteRow`] as selected.
+type QuoteRowSql = dsl::SqlTypeOf<dsl::AsSelect<QuoteRow, Pg>>;
 
 /// Creates or replaces a user's quote in one statement, returning the
 /// stored row and whether it was inserted.
@@ -65,10 +94,7 @@ struct UpsertedRow {
 /// `xmax = 0` holds only for a freshly inserted row version, which tells a
 /// creation from a replacement without a second query or a race.
 #[derive(Debug, Clone, Copy)]
-struct Upsert<'a> {
-    user_id: &'a str,
-    message: &'a str,
-}
+struct Upsert<'a>(NewQuote<'a>);
 
 impl QueryId for Upsert<'_> {
     type QueryId = Upsert<'static>;
@@ -76,32 +102,25 @@ impl QueryId for Upsert<'_> {
 }
 
 impl Query for Upsert<'_> {
-    type SqlType = (Text, Timestamp, Timestamp, Bool);
+    type SqlType = (QuoteRowSql, Bool);
 }
 
 impl QueryFragment<Pg> for Upsert<'_> {
     fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, Pg>) -> QueryResult<()> {
+        let Upsert(quote) = self;
         out.push_sql("INSERT INTO user_messages (user_id, message, create_ts, update_ts) VALUES (");
-        out.push_bind_param::<Text, _>(&self.user_id)?;
+        out.push_bind_param::<Text, _>(&quote.user_id)?;
         out.push_sql(", ");
-        out.push_bind_param::<Text, _>(&self.message)?;
+        out.push_bind_param::<Text, _>(quote.text.as_str())?;
         out.push_sql(
             ", timezone('UTC', now()), timezone('UTC', now())) \
              ON CONFLICT (user_id) DO UPDATE \
              SET message = excluded.message, update_ts = timezone('UTC', now()) \
-             RETURNING message, create_ts, update_ts, xmax = 0",
+             RETURNING ",
         );
+        out.push_sql(quote_row_columns());
+        out.push_sql(", xmax = 0");
         Ok(())
-    }
-}
-
-impl From<QuoteRow> for StoredQuote {
-    fn from(row: QuoteRow) -> Self {
-        Self {
-            text: row.message,
-            created_at: row.create_ts.and_utc(),
-            updated_at: row.update_ts.and_utc(),
-        }
     }
 }
 
@@ -128,28 +147,18 @@ pub async fn find_quote(
         .map(|row| row.map(StoredQuote::from))
 }
 
-/// Creates or replaces the caller's quote in one atomic statement.
+/// Creates or replaces a quote in one atomic statement.
 pub async fn save_quote(
     conn: &mut AsyncPgConnection,
-    user_id: &str,
-    quote: &QuoteText,
+    quote: NewQuote<'_>,
 ) -> QueryResult<(StoredQuote, Saved)> {
-    let upsert = Upsert {
-        user_id,
-        message: quote.as_str(),
-    };
-    let row: UpsertedRow = upsert.get_result(conn).await?;
-    let saved = if row.inserted {
+    let (row, inserted): (QuoteRow, bool) = Upsert(quote).get_result(conn).await?;
+    let saved = if inserted {
         Saved::Created
     } else {
         Saved::Replaced
     };
-    let stored = StoredQuote::from(QuoteRow {
-        message: row.message,
-        create_ts: row.create_ts,
-        update_ts: row.update_ts,
-    });
-    Ok((stored, saved))
+    Ok((row.into(), saved))
 }
 
 /// Deletes the caller's quote; `false` when there was none.
@@ -192,11 +201,12 @@ mod tests {
     #[test]
     fn every_statement_is_prepared_once_per_connection() {
         assert_prepared_once(&find_statement("u"), "find_quote");
+        let text = QuoteText::parse("m").unwrap();
         assert_prepared_once(
-            &Upsert {
+            &Upsert(NewQuote {
                 user_id: "u",
-                message: "m",
-            },
+                text: &text,
+            }),
             "save_quote",
         );
         assert_prepared_once(
@@ -236,10 +246,11 @@ mod tests {
     fn the_benchmark_runs_the_statements_the_api_sends() {
         const USER: &str = "'user_2bench' || lpad(:n::text, 20, '0')";
         const QUOTE: &str = "'The benchmark''s seed quote.'";
-        let upsert = Upsert {
+        let text = QuoteText::parse("m").unwrap();
+        let upsert = Upsert(NewQuote {
             user_id: "u",
-            message: "m",
-        };
+            text: &text,
+        });
         for (file, sql, values) in [
             ("select.sql", sql_of(&find_statement("u")), [USER, "1"]),
             ("upsert.sql", sql_of(&upsert), [USER, QUOTE]),
@@ -248,7 +259,7 @@ mod tests {
             for (index, value) in values.iter().enumerate().rev() {
                 expected = expected.replace(&format!("${}", index + 1), value);
             }
-            let path = format!("{}/../bench/pgbench/{file}", env!("CARGO_MANIFEST_DIR"));
+            let path = format!("{}/../../bench/pgbench/{file}", env!("CARGO_MANIFEST_DIR"));
             let script = std::fs::read_to_string(&path).unwrap();
             assert_eq!(
                 statement_of(&script),

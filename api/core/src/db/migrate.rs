@@ -9,7 +9,7 @@ use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
 use super::connect::{connect, local_timeout};
 use super::settings::DatabaseSettings;
 
-const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../migrations");
+const MIGRATIONS: EmbeddedMigrations = embed_migrations!("../../migrations");
 
 /// The advisory lock migrations hold: any number unlikely to be another
 /// application's (the ASCII of `quotes`).

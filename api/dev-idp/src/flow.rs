@@ -19,7 +19,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 
 use super::sessions::{FamilyId, RefreshError, SessionKey};
-use crate::auth::keys::is_loopback_host;
+use quotes_core::auth::keys::is_loopback_host;
 
 /// How long an authorization code can be exchanged.
 pub const CODE_LIFETIME: Duration = Duration::from_secs(60);

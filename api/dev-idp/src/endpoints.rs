@@ -20,7 +20,12 @@ use super::page;
 use super::provider::DevIdp;
 use super::settings::PATH;
 use super::token_request::TokenParams;
-use crate::http::error::OwnErrorFormat;
+
+/// Marks an answer in the provider's own format (an HTML page for a
+/// person, RFC 6749 JSON for an OAuth client), which the API's error
+/// handling must leave as it is rather than rewrite into problem+json.
+#[derive(Debug, Clone, Copy)]
+pub struct OwnErrorFormat;
 
 /// The browser session's cookie.
 const SESSION_COOKIE: &str = "quotes_dev_idp_session";

@@ -58,7 +58,7 @@ small{display:block;margin-top:1rem;color:var(--muted)}\
 pub fn content_security_policy() -> &'static str {
     static POLICY: std::sync::OnceLock<String> = std::sync::OnceLock::new();
     POLICY.get_or_init(|| {
-        let style = crate::http::security::hash_source(STYLE);
+        let style = quotes_core::digest::csp_hash_source(STYLE);
         format!(
             "default-src 'none'; style-src {style}; base-uri 'none'; \
              form-action 'self' http: https:; frame-ancestors 'none'"
@@ -215,7 +215,7 @@ mod tests {
             nonce: None,
             scope: "openid".to_owned(),
             code_challenge: "c".repeat(43),
-            prompt: crate::dev_idp::flow::Prompt::Login,
+            prompt: crate::flow::Prompt::Login,
         };
         let page = sign_in(&request, &["<b>bob</b>".to_owned()], Some("<i>"));
         for raw in ["<script>", "\"b\"", "'><img>", "<b>bob</b>", "<i>"] {

@@ -1,17 +1,19 @@
 //! Where the provider's endpoints are, and what guards them.
 
 use actix_cors::Cors;
-use actix_web::body::MessageBody;
+use actix_web::body::{EitherBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::middleware::{Next, from_fn};
-use actix_web::web;
+use actix_web::{HttpResponse, web};
+use serde_json::json;
 
 use super::endpoints;
 use super::provider::DevIdp;
 use super::settings::PATH;
-use crate::http::MAX_BODY_BYTES;
-use crate::http::error::{ApiError, method_not_allowed};
+
+/// Largest form the provider reads, in bytes: its forms are a few fields.
+const MAX_FORM_BYTES: usize = 16 * 1024;
 
 /// The provider's routes, under [`PATH`]. They sit outside the API's CORS
 /// policy: a single-page app on any loopback port must be able to read the
@@ -23,7 +25,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
             .app_data(web::QueryConfig::default().error_handler(endpoints::malformed_query))
             .app_data(
                 web::FormConfig::default()
-                    .limit(MAX_BODY_BYTES)
+                    .limit(MAX_FORM_BYTES)
                     .error_handler(endpoints::malformed_form),
             )
             .service(
@@ -48,7 +50,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                 web::resource("/token")
                     .app_data(
                         web::FormConfig::default()
-                            .limit(MAX_BODY_BYTES)
+                            .limit(MAX_FORM_BYTES)
                             .error_handler(endpoints::malformed_token_request),
                     )
                     .route(web::post().to(endpoints::token))
@@ -69,7 +71,7 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
 async fn loopback_host_only(
     req: ServiceRequest,
     next: Next<impl MessageBody>,
-) -> Result<ServiceResponse<impl MessageBody>, actix_web::Error> {
+) -> Result<ServiceResponse<EitherBody<impl MessageBody>>, actix_web::Error> {
     if let Some(idp) = req.app_data::<web::Data<DevIdp>>() {
         let host = req
             .headers()
@@ -78,13 +80,43 @@ async fn loopback_host_only(
             .unwrap_or_default();
         if !idp.answers_to(host) {
             let port = idp.port();
-            return Err(ApiError::MisdirectedRequest {
-                answers_to: format!("localhost:{port}, 127.0.0.1:{port} or [::1]:{port}"),
-            }
-            .into());
+            let refused = problem(
+                StatusCode::MISDIRECTED_REQUEST,
+                &format!(
+                    "This resource answers only to localhost:{port}, 127.0.0.1:{port} or [::1]:{port}."
+                ),
+            );
+            return Ok(req.into_response(refused).map_into_right_body());
         }
     }
-    next.call(req).await
+    Ok(next.call(req).await?.map_into_left_body())
+}
+
+/// The answer to a method a resource does not support: `405` with `Allow`.
+fn method_not_allowed(allow: &'static str) -> actix_web::Route {
+    web::to(move || async move {
+        let mut response = problem(
+            StatusCode::METHOD_NOT_ALLOWED,
+            &format!("This resource supports {allow}."),
+        );
+        response
+            .headers_mut()
+            .insert(header::ALLOW, header::HeaderValue::from_static(allow));
+        response
+    })
+}
+
+/// An RFC 9457 problem, as the API answers plain HTTP errors: the
+/// provider's refusals that concern no person and no OAuth client.
+fn problem(status: StatusCode, detail: &str) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("application/problem+json")
+        .json(json!({
+            "type": "about:blank",
+            "title": status.canonical_reason().unwrap_or("Error"),
+            "status": status.as_u16(),
+            "detail": detail,
+        }))
 }
 
 /// CORS for a public resource: any origin, no credentials (the token
