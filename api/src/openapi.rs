@@ -25,8 +25,9 @@ identity provider this deployment trusts; the caller is the token's `sub`.
 
 - **Clerk**: in the browser, `await Clerk.session.getToken()` (tokens live 60 s).
 - **Any OpenID Connect provider**: an access token for this API's audience.
-- **The development provider** (`quotes-api --dev-idp`, local only): \
-`quotes-api dev-token alice` prints one; or sign in at `/dev-idp/authorize`.
+- **The development provider** (a build with the `dev-idp` feature, run with \
+`--dev-idp`, local only): `quotes-api dev-token alice` prints one; or sign in \
+at `/dev-idp/authorize`.
 
 In Swagger UI, press **Authorize** and paste the token.
 

@@ -26,7 +26,7 @@ pub const PROBLEM_JSON: &str = "application/problem+json";
 const REALM: &str = "quotes";
 
 /// The problem types: what a client can switch on. The one table of them;
-/// the description lists them and the README's table follows it.
+/// the description lists them and docs/api.md's table follows it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProblemType {
     MissingToken,
