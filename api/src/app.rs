@@ -21,7 +21,7 @@ use crate::{openapi, routes, web_app};
 use quotes_core::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifier};
 use quotes_core::db::Database;
 use quotes_core::metrics;
-use quotes_core::rate_limit::CallerLimits;
+use quotes_core::rate_limit::{CallerLimits, RateClock};
 
 /// One share of the pool for each worker (see `Database`): there are never
 /// more shares, and so workers, than connections.
@@ -44,9 +44,9 @@ fn database_shares(config: &Config) -> std::io::Result<Vec<Database>> {
 }
 
 /// Each caller's share, shared by every worker; `None` when switched off.
-fn rate_limits(config: &Config) -> Option<web::Data<RateLimits>> {
+fn rate_limits(config: &Config, clock: RateClock) -> Option<web::Data<RateLimits>> {
     config.rate_limit.map(|settings| {
-        let limits = std::sync::Arc::new(CallerLimits::new(settings));
+        let limits = std::sync::Arc::new(CallerLimits::with_clock(settings, clock));
         CallerLimits::forget_idle_in_background(&limits);
         web::Data::new(RateLimits::new(
             limits,
@@ -56,14 +56,16 @@ fn rate_limits(config: &Config) -> Option<web::Data<RateLimits>> {
     })
 }
 
-/// What tests may replace in a server: the key store's timings and the
-/// verifier's clock.
+/// What tests may replace in a server: the key store's timings, the
+/// verifier's clock and the rate limit's.
 #[derive(Debug, Default)]
 pub struct Seams {
     /// How the signing keys are fetched and refreshed.
     pub key_store: KeyStoreSettings,
     /// Where the verifier reads the time; the system's clock when `None`.
     pub clock: Option<std::sync::Arc<dyn Clock>>,
+    /// Where the rate limit reads the time.
+    pub rate_clock: RateClock,
 }
 
 /// A configured server, bound to its port but not yet serving.
@@ -115,6 +117,7 @@ impl Application {
         let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
+        let rate_clock = seams.rate_clock.clone();
         let verifier = web::Data::new(verifier(&config.auth, seams));
         let webhook_secret = config.clerk_webhook_secret.clone().map(web::Data::new);
 
@@ -137,7 +140,7 @@ impl Application {
             ))
         });
         let cors = CorsPolicy::new(config.cors_allowed_origins.clone());
-        let rate_limits = rate_limits(&config);
+        let rate_limits = rate_limits(&config, rate_clock);
 
         let app_readiness = readiness.clone();
         let app = move || {

@@ -67,7 +67,15 @@ async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
         Ok(app) => app,
         Err(error) => return fail(&format!("cannot listen on BIND_ADDR {bind_addr}: {error}")),
     };
-    tracing::info!(address = %bind_addr, port = app.port(), "quotes-api listening");
+    // Its own target, so that a supervisor (or a test) that bound port 0
+    // can ask for this one line and read the ports from it.
+    tracing::info!(
+        target: "quotes_api::listening",
+        address = %bind_addr,
+        port = app.port(),
+        metrics_port = app.metrics_port(),
+        "quotes-api listening"
+    );
     match app.run().await {
         Ok(()) => {
             tracing::info!("stopped");

@@ -11,7 +11,7 @@ use std::path::Path;
 
 use sha2::{Digest, Sha256};
 
-use crate::Result;
+use crate::report::Result;
 
 /// Files worth compressing; anything else goes out as it is.
 const COMPRESSIBLE: &[&str] = &["html", "js", "css", "wasm", "json", "svg", "txt"];

@@ -3,7 +3,9 @@
 
 use std::process::Command;
 
-use crate::{Result, cargo, target_dir};
+use crate::paths::target_dir;
+use crate::process::cargo;
+use crate::report::{Result, Tally};
 
 /// The benchmark proper: release builds, 1000 users, 10 s per run.
 pub fn run() -> Result {
@@ -12,12 +14,12 @@ pub fn run() -> Result {
 
 /// The same pipeline on debug builds for a second per run, so that `cargo
 /// xtask test` keeps the benchmark working; its figures mean nothing.
-pub fn smoke(tally: &mut crate::Tally) -> Result {
+pub fn smoke(tally: &mut Tally) -> Result {
     measure(
         Profile::Debug,
         &[("BENCH_SECONDS", "1"), ("BENCH_USERS", "20")],
     )?;
-    tally.passed += 1;
+    tally.steps += 1;
     Ok(())
 }
 

@@ -1,97 +1,60 @@
-//! Checks in a real browser: Debian's headless Chromium driven by
-//! Playwright (the npm package `playwright-core`, which downloads no browser
-//! of its own). Both are installed here when missing.
+//! `cargo xtask browser`: the checks in a real browser alone (all of them
+//! are steps of `cargo xtask test` too): Swagger UI, the web app's
+//! component tests, and the web app end to end. Debian's headless Chromium
+//! runs them, driven by chromedriver for the component tests and by
+//! Playwright (the npm package `playwright-core`, which downloads no
+//! browser of its own) for the scripts; all are installed when missing.
+//! The scripts live beside what they test, each folder with its own npm
+//! lock file.
 
 use std::io::{BufRead, BufReader, Write};
-use std::path::PathBuf;
+use std::path::Path;
 use std::process::{Command, Stdio};
 
+use crate::paths::{root, target_dir};
+use crate::postgres;
+use crate::report::{Result, Tally, step};
 use crate::server::ApiServer;
-use crate::{Result, Tally, root, target_dir};
+use crate::tools::{chromium, npm_ci};
+use crate::web;
 
-/// Chromium, installed with apt when missing and we may (CI runs as root).
-pub fn chromium() -> Result<PathBuf> {
-    installed(
-        "CHROMIUM",
-        &["/usr/bin/chromium", "/usr/bin/chromium-browser"],
-        "chromium",
-    )
-    .ok_or_else(|| {
-        "the browser checks need Chromium: install it (`apt-get install chromium`) \
-         or set CHROMIUM to a Chromium or Chrome executable"
-            .to_owned()
-    })
+/// The Swagger UI script, beside the API that serves `/docs`.
+const SWAGGER_UI: &str = "api/tests/browser";
+
+/// The web app's end-to-end script, beside the app.
+const WEB_APP: &str = "web/tests/e2e";
+
+pub fn run() -> Result {
+    let mut tally = Tally::default();
+    postgres::check_reachable(&postgres::admin_url())?;
+    steps(&mut tally)?;
+    tally.print();
+    Ok(())
 }
 
-/// chromedriver for Chromium (the component tests drive the browser
-/// through it): `CHROMEDRIVER`, then `chromedriver` on `PATH`, then
-/// Debian's, installed with apt when missing and we may.
-pub fn chromedriver() -> Result<PathBuf> {
-    chromium()?;
-    let on_path = std::env::var_os("PATH").and_then(|path| {
-        std::env::split_paths(&path)
-            .map(|folder| folder.join("chromedriver"))
-            .find(|candidate| candidate.is_file())
-    });
-    if let (None, Some(found)) = (std::env::var_os("CHROMEDRIVER"), on_path) {
-        return Ok(found);
-    }
-    installed(
-        "CHROMEDRIVER",
-        &["/usr/bin/chromedriver"],
-        "chromium-driver",
-    )
-    .ok_or_else(|| {
-        "the component tests need chromedriver: install it (`apt-get install \
-         chromium-driver`) or set CHROMEDRIVER to one that matches your Chromium or Chrome"
-            .to_owned()
-    })
-}
-
-/// The program named by `variable`, or the first of `paths` that exists,
-/// or the first of `paths` once apt has installed `package`.
-pub fn installed(variable: &str, paths: &[&str], package: &str) -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os(variable) {
-        return Some(PathBuf::from(path));
-    }
-    let find = || paths.iter().map(PathBuf::from).find(|path| path.exists());
-    if let Some(path) = find() {
-        return Some(path);
-    }
-    if crate::is_root() && PathBuf::from("/usr/bin/apt-get").exists() {
-        println!("installing {package} with apt-get (once; under a minute)");
-        let updated = Command::new("apt-get").args(["update", "-qq"]).status();
-        let installed = Command::new("apt-get")
-            .args(["install", "-y", "-qq", package])
-            .env("DEBIAN_FRONTEND", "noninteractive")
-            .status();
-        if updated.is_ok_and(|s| s.success()) && installed.is_ok_and(|s| s.success()) {
-            return find();
-        }
-    }
-    None
-}
-
-/// `npm ci` for the browser scripts, once (again when a package is added).
-pub fn node_modules() -> Result {
-    crate::npm_ci(
-        &root().join("xtask/browser"),
-        &[
-            "node_modules/playwright-core",
-            "node_modules/@axe-core/playwright",
-        ],
-        ("playwright-core and axe-core", "seconds"),
-        &[("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")],
-    )
+/// Swagger UI, the web app's component tests and the web app end to end,
+/// in Chromium.
+pub fn steps(tally: &mut Tally) -> Result {
+    let chromium = step("Chromium", chromium)?;
+    step("Swagger UI in Chromium", || swagger_ui(&chromium, tally))?;
+    step("web app component tests in Chromium", || {
+        web::component_tests(tally)
+    })?;
+    step("the web app in Chromium", || web_app(&chromium, tally))
 }
 
 /// Swagger UI: authorize with a token and call `GET /me/quote` from the page.
-pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
-    node_modules()?;
+fn swagger_ui(chromium: &Path, tally: &mut Tally) -> Result {
+    npm_ci(
+        &root().join(SWAGGER_UI),
+        &["node_modules/playwright-core"],
+        ("playwright-core", "seconds"),
+        &[("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")],
+    )?;
     let server = ApiServer::start("swagger", &[])?;
     let token = server.dev_token("swagger_user")?;
     let status = Command::new("node")
-        .arg(root().join("xtask/browser/swagger.mjs"))
+        .arg(root().join(SWAGGER_UI).join("swagger.mjs"))
         .env("QUOTES_URL", server.url())
         .env("QUOTES_TOKEN", token)
         .env("CHROMIUM", chromium)
@@ -99,7 +62,7 @@ pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
         .status()
         .map_err(|e| format!("cannot run node: {e}"))?;
     if status.success() {
-        tally.passed += 1;
+        tally.checks += 1;
         Ok(())
     } else {
         tally.failed += 1;
@@ -117,9 +80,17 @@ pub fn swagger_ui(chromium: &PathBuf, tally: &mut Tally) -> Result {
 /// The script asks for the outage on its standard output (`web app:
 /// control stop-api` / `start-api`) and waits for `ok` on its standard
 /// input, so the API really goes away and comes back.
-pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
-    node_modules()?;
-    let dist = crate::web::build()?;
+fn web_app(chromium: &Path, tally: &mut Tally) -> Result {
+    npm_ci(
+        &root().join(WEB_APP),
+        &[
+            "node_modules/playwright-core",
+            "node_modules/@axe-core/playwright",
+        ],
+        ("playwright-core and axe-core", "seconds"),
+        &[("PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD", "1")],
+    )?;
+    let dist = web::build()?;
     let dist = dist.to_string_lossy();
     let mut server = ApiServer::start_with_args("web_app", &[], &["--web-dir", &dist])?;
     let short_lived = ApiServer::start_with_args(
@@ -131,7 +102,7 @@ pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
     // an expired one with the provider's key.
     let clerk_token = server.dev_token("clerk_carol")?;
     let mut child = Command::new("node")
-        .arg(root().join("xtask/browser/web-app.mjs"))
+        .arg(root().join(WEB_APP).join("web-app.mjs"))
         .env("QUOTES_URL", server.url())
         .env("QUOTES_SHORT_TOKENS_URL", short_lived.url())
         .env("CHROMIUM", chromium)
@@ -172,7 +143,7 @@ pub fn web_app(chromium: &PathBuf, tally: &mut Tally) -> Result {
     let status = child.wait().map_err(|e| e.to_string())?;
     match passed {
         Some(n) if status.success() => {
-            tally.passed += n;
+            tally.checks += n;
             Ok(())
         }
         _ => {

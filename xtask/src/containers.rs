@@ -4,8 +4,10 @@
 
 use std::process::Command;
 
+use crate::paths::root;
+use crate::process::run_checked;
 use crate::python::PythonTools;
-use crate::{Result, Tally, root, run_checked};
+use crate::report::{Result, Tally};
 
 /// Every compose file of the project.
 const COMPOSE_FILES: &[&str] = &["docker-compose.yml", "docker-compose.replicas.yml"];
@@ -25,7 +27,7 @@ pub fn run() -> Result {
     let tools = PythonTools::install()?;
     let mut tally = Tally::default();
     check(&tools, &mut tally)?;
-    println!("container files: {} checks passed", tally.passed);
+    println!("container files: {} checks passed", tally.steps);
     Ok(())
 }
 
@@ -40,14 +42,14 @@ pub fn check(tools: &PythonTools, tally: &mut Tally) -> Result {
                 .arg(root().join(compose)),
             &format!("check-jsonschema on {compose}"),
         )?;
-        tally.passed += 1;
+        tally.steps += 1;
     }
     for dockerfile in DOCKERFILES {
         run_checked(
             tools.tool("hadolint").arg(root().join(dockerfile)),
             &format!("hadolint {dockerfile}"),
         )?;
-        tally.passed += 1;
+        tally.steps += 1;
     }
     kubernetes(tools, tally)?;
     config_json(tally)?;
@@ -166,7 +168,7 @@ fn config_json(tally: &mut Tally) -> Result {
                 output.status
             ));
         }
-        tally.passed += 1;
+        tally.steps += 1;
     }
     Ok(())
 }
@@ -222,7 +224,7 @@ fn content_security_policy(tally: &mut Tally) -> Result {
                 output.status
             ));
         }
-        tally.passed += 1;
+        tally.steps += 1;
     }
     let bad_key = [
         ("API_BASE", "https://api.example.com"),
@@ -236,7 +238,7 @@ fn content_security_policy(tally: &mut Tally) -> Result {
             "{CONFIG_JSON_SCRIPT} --csp accepted a key that names no host"
         ));
     }
-    tally.passed += 1;
+    tally.steps += 1;
     Ok(())
 }
 
@@ -258,7 +260,7 @@ fn kubernetes(tools: &PythonTools, tally: &mut Tally) -> Result {
             .args(&manifests),
         "kubernetes-validate",
     )?;
-    tally.passed += 1;
+    tally.steps += 1;
 
     let read = |file: &str| {
         std::fs::read_to_string(dir.join(file)).map_err(|e| format!("{KUBERNETES_DIR}/{file}: {e}"))
@@ -275,7 +277,7 @@ fn kubernetes(tools: &PythonTools, tally: &mut Tally) -> Result {
         ));
     }
     println!("kubernetes: grace period {grace} s > drain {drain} s + finish {finish} s");
-    tally.passed += 1;
+    tally.steps += 1;
     Ok(())
 }
 

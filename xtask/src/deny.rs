@@ -6,7 +6,10 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{Result, Tally, cargo_tool, root, run_checked};
+use crate::paths::root;
+use crate::process::run_checked;
+use crate::report::{Result, Tally};
+use crate::tools::cargo_tool;
 
 /// The cargo-deny release `deny.toml` is written for.
 const VERSION: &str = "0.20.2";
@@ -39,7 +42,7 @@ pub fn check(tally: &mut Tally) -> Result {
             tally.failed += 1;
             return Err(e);
         }
-        tally.passed += 1;
+        tally.steps += 1;
     }
     Ok(())
 }

@@ -1,10 +1,10 @@
 //! Bounded fuzzing of the token verifier and the JWKS parser with
 //! cargo-fuzz (libFuzzer), starting from the committed seed corpus.
 
-use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{Result, Tally};
+use crate::paths::root;
+use crate::report::{Result, Tally};
 
 /// Fuzz targets under `fuzz/fuzz_targets`.
 const TARGETS: [&str; 2] = ["verify_token", "parse_jwks"];
@@ -13,7 +13,7 @@ const TARGETS: [&str; 2] = ["verify_token", "parse_jwks"];
 const SECONDS_PER_TARGET: u32 = 20;
 
 pub fn run(tally: &mut Tally) -> Result {
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let root = root();
     let toolchain = nightly_toolchain()?;
     ensure_cargo_fuzz()?;
     for target in TARGETS {
@@ -34,7 +34,7 @@ pub fn run(tally: &mut Tally) -> Result {
             .status()
             .map_err(|e| format!("cannot run cargo fuzz: {e}"))?;
         if status.success() {
-            tally.passed += 1;
+            tally.steps += 1;
             println!("fuzz: {target} ran {SECONDS_PER_TARGET} s without a crash");
         } else {
             tally.failed += 1;

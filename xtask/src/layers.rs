@@ -1,32 +1,29 @@
-//! The API's architecture, checked: `api/src` is in layers (leaves, the
-//! HTTP edge, composition), every import points down or sideways within a
-//! layer, and no module imports, directly or around a loop, one that
-//! imports it back.
+//! What cargo cannot see, checked: inside each crate, no module imports,
+//! directly or around a loop, one that imports it back; inside
+//! `quotes-api`, the HTTP edge sits below composition; inside `xtask`, the
+//! helpers sit below the tasks. There every import points down or
+//! sideways within a layer. (Between crates, cargo holds the arrows:
+//! `quotes-core` cannot name `quotes-api`.)
 //!
 //! Imports are read from the source text: every `crate::`, `super::` and
 //! `self::` path outside comments and `#[cfg(test)]` modules, resolved to
-//! the deepest module file it names.
+//! the deepest module file it names. What a module takes from its own
+//! parents (the modules that declare it) is not an import across the tree.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
-use crate::{Result, Tally, root};
+use crate::paths::root;
+use crate::report::{Result, Tally};
+
+/// Top-level modules and their layers.
+type Layers = &'static [(&'static str, u8)];
 
 /// Each top-level module of `api/src` and its layer: a module may import
 /// from its own layer and those below (a smaller number), never above.
-const LAYERS: &[(&str, u8)] = &[
-    // Leaves: the rules and the parts, which know nothing of HTTP.
-    ("quotes", 0),
-    ("schema", 0),
-    ("store", 0),
-    ("metrics", 0),
-    ("db", 0),
-    ("auth", 0),
-    ("webhooks", 0),
-    ("rate_limit", 0),
-    // The HTTP edge, and the parts that serve HTTP of their own.
+const API_LAYERS: Layers = &[
+    // The HTTP edge, and the web app's files it serves.
     ("http", 1),
-    ("dev_idp", 1),
     ("web_app", 1),
     // Composition: settings from flags and environment, routes, start-up.
     ("logging", 2),
@@ -36,40 +33,104 @@ const LAYERS: &[(&str, u8)] = &[
     ("app", 2),
 ];
 
+/// Each top-level module of `xtask/src` and its layer, as for the API.
+const XTASK_LAYERS: Layers = &[
+    // Helpers the tasks share, which know no task.
+    ("report", 0),
+    ("paths", 0),
+    ("process", 0),
+    ("net", 0),
+    ("tools", 0),
+    ("python", 0),
+    ("postgres", 0),
+    ("server", 0),
+    ("assets", 0),
+    // Tasks and checks that stand on the helpers alone.
+    ("web", 1),
+    ("bench", 1),
+    ("containers", 1),
+    ("layers", 1),
+    ("deny", 1),
+    ("fuzz", 1),
+    ("openapi", 1),
+    ("typescript", 1),
+    ("private_cluster", 1),
+    ("walkthrough", 1),
+    ("links", 1),
+    ("release", 1),
+    ("screenshots", 1),
+    // Tasks made of other tasks' work.
+    ("run", 2),
+    ("lint", 2),
+    ("browser", 2),
+    ("test", 2),
+];
+
+/// The crates' source folders, and the layers of those that have them.
+const CRATES: &[(&str, Option<Layers>)] = &[
+    ("api/src", Some(API_LAYERS)),
+    ("api/core/src", None),
+    ("api/dev-idp/src", None),
+    ("api/test-support/src", None),
+    ("client/src", None),
+    ("bench/src", None),
+    ("web/src", None),
+    ("xtask/src", Some(XTASK_LAYERS)),
+];
+
 /// Module path (`http::quotes`) → the modules it imports.
 type Graph = BTreeMap<String, BTreeSet<String>>;
 
-/// Reads `api/src` and fails with every upward import and every cycle.
+/// Reads every crate and fails with every upward import and every cycle.
 pub fn check(tally: &mut Tally) -> Result {
-    let graph = read(&root().join("api/src"))?;
-    let problems = problems(&graph);
-    if problems.is_empty() {
-        println!(
-            "{} modules in {} layers; every import points down, no cycles",
-            graph.len(),
-            3
+    let mut all = Vec::new();
+    let mut modules = 0;
+    for (src, layers) in CRATES {
+        let graph = read(&root().join(src))?;
+        modules += graph.len();
+        let layers = layers.unwrap_or(&[]);
+        all.extend(
+            problems(&graph, layers)
+                .into_iter()
+                .map(|problem| format!("{src}: {problem}")),
         );
-        tally.passed += 1;
+    }
+    if all.is_empty() {
+        let layered: Vec<&str> = CRATES
+            .iter()
+            .filter(|(_, layers)| layers.is_some())
+            .map(|(src, _)| *src)
+            .collect();
+        println!(
+            "{modules} modules in {} crates: no import cycle; every import points down in {}",
+            CRATES.len(),
+            layered.join(" and ")
+        );
+        tally.steps += 1;
         Ok(())
     } else {
         tally.failed += 1;
         Err(format!(
-            "api/src breaks its layers:\n  {}",
-            problems.join("\n  ")
+            "the modules break their layers:\n  {}",
+            all.join("\n  ")
         ))
     }
 }
 
-fn problems(graph: &Graph) -> Vec<String> {
+/// Upward imports (when the crate has `layers`) and cycles.
+fn problems(graph: &Graph, layers: &[(&str, u8)]) -> Vec<String> {
     let mut problems = Vec::new();
     for (from, targets) in graph {
+        if layers.is_empty() {
+            break;
+        }
         for to in targets {
-            match (layer(from), layer(to)) {
+            match (layer(layers, from), layer(layers, to)) {
                 (Some(a), Some(b)) if b > a => problems.push(format!(
                     "{from} (layer {a}) imports {to} (layer {b}), which is above it"
                 )),
                 (None, _) | (_, None) if !from.is_empty() && !to.is_empty() => {
-                    problems.push(format!("{from} -> {to}: a module with no layer in LAYERS"));
+                    problems.push(format!("{from} -> {to}: a module with no layer"));
                 }
                 _ => {}
             }
@@ -84,12 +145,12 @@ fn problems(graph: &Graph) -> Vec<String> {
 }
 
 /// The layer of a module path; the crate root (`lib.rs`) is on top.
-fn layer(module: &str) -> Option<u8> {
+fn layer(layers: &[(&str, u8)], module: &str) -> Option<u8> {
     if module.is_empty() {
         return Some(u8::MAX);
     }
     let top = module.split("::").next()?;
-    LAYERS
+    layers
         .iter()
         .find(|(name, _)| *name == top)
         .map(|(_, layer)| *layer)
@@ -137,11 +198,14 @@ fn cycles(graph: &Graph) -> Vec<Vec<String>> {
     found
 }
 
-/// Every module file under `src` (the binary's `main.rs` aside) and what
-/// it imports from the crate.
+/// Every module file under `src` (a binary's `main.rs` aside when the
+/// crate has a library) and what it imports from the crate.
 fn read(src: &Path) -> Result<Graph> {
     let mut files = Vec::new();
     collect(src, src, &mut files)?;
+    if files.iter().any(|(module, _)| module.is_empty()) {
+        files.retain(|(module, _)| module != "main");
+    }
     let modules: BTreeSet<String> = files.iter().map(|(module, _)| module.clone()).collect();
     let mut graph = Graph::new();
     for (module, text) in &files {
@@ -170,11 +234,14 @@ fn collect(src: &Path, dir: &Path, files: &mut Vec<File>) -> Result {
             .components()
             .map(|part| part.as_os_str().to_string_lossy().into_owned())
             .collect();
+        // `lib.rs`, or `main.rs` of a crate with no library, is the root;
+        // `a/mod.rs` is `a`. (A crate's `bin/` holds roots of their own.)
         let is_mod_file = matches!(parts.last().map(String::as_str), Some("mod" | "lib"));
-        if parts == ["main"] {
+        let is_root = parts == ["main"] && !src.join("lib.rs").exists();
+        if parts.first().is_some_and(|part| part == "bin") {
             continue;
         }
-        if is_mod_file {
+        if is_mod_file || is_root {
             parts.pop();
         }
         let text =
@@ -239,7 +306,10 @@ fn imports(text: &str, module: &str, modules: &BTreeSet<String>) -> BTreeSet<Str
                     full.pop();
                 }
                 let target = full.join("::");
-                if target != module && modules.contains(&target) {
+                // A module may use what its parent modules hold (they
+                // declare it): only imports across the tree count.
+                let ancestor = target.is_empty() || module.starts_with(&format!("{target}::"));
+                if target != module && !ancestor && modules.contains(&target) {
                     found.insert(target);
                 }
             }
@@ -348,21 +418,27 @@ mod tests {
 
     #[test]
     fn an_import_from_a_higher_layer_is_reported() {
-        let problems = problems(&graph(&[("auth", &["config"]), ("config", &[])]));
+        let problems = problems(
+            &graph(&[("http", &["config"]), ("config", &[])]),
+            API_LAYERS,
+        );
         assert_eq!(problems.len(), 1, "{problems:?}");
         assert!(
-            problems[0].contains("auth (layer 0) imports config"),
+            problems[0].contains("http (layer 1) imports config"),
             "{problems:?}"
         );
     }
 
     #[test]
     fn a_cycle_is_reported_with_its_path() {
-        let problems = problems(&graph(&[
-            ("http::error", &["http::quotes"]),
-            ("http::quotes", &["http::caller"]),
-            ("http::caller", &["http::error"]),
-        ]));
+        let problems = problems(
+            &graph(&[
+                ("http::error", &["http::quotes"]),
+                ("http::quotes", &["http::caller"]),
+                ("http::caller", &["http::error"]),
+            ]),
+            &[],
+        );
         assert_eq!(
             problems,
             ["import cycle: http::caller -> http::error -> http::quotes -> http::caller"]
@@ -371,12 +447,15 @@ mod tests {
 
     #[test]
     fn downward_imports_without_cycles_pass() {
-        let problems = problems(&graph(&[
-            ("app", &["http", "auth"]),
-            ("http", &["http::error"]),
-            ("http::error", &["auth"]),
-            ("auth", &[]),
-        ]));
+        let problems = problems(
+            &graph(&[
+                ("app", &["http", "web_app"]),
+                ("http", &["http::error"]),
+                ("http::error", &["web_app"]),
+                ("web_app", &[]),
+            ]),
+            API_LAYERS,
+        );
         assert!(problems.is_empty(), "{problems:?}");
     }
 

@@ -3,7 +3,9 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-use crate::{Result, root, run_checked, target_dir};
+use crate::paths::{root, target_dir};
+use crate::process::run_checked;
+use crate::report::Result;
 
 /// A virtualenv with the pinned tools, installed once.
 pub struct PythonTools {

@@ -6,7 +6,11 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::{Result, postgres};
+use crate::net::{free_port, http_status};
+use crate::paths::target_dir;
+use crate::postgres;
+use crate::process::cargo;
+use crate::report::Result;
 
 pub struct ApiServer {
     child: Child,
@@ -35,7 +39,14 @@ impl ApiServer {
         env: &[(&str, &str)],
         args: &[&str],
     ) -> Result<Self> {
-        crate::cargo(&["build", "--quiet", "--package", "quotes-api"])?;
+        cargo(&[
+            "build",
+            "--quiet",
+            "--package",
+            "quotes-api",
+            "--features",
+            "dev-idp",
+        ])?;
         let addr = format!("127.0.0.1:{}", free_port()?);
         let database = format!("quotes_{name}_{}", std::process::id());
         let key_file =
@@ -121,7 +132,7 @@ impl ApiServer {
     fn wait_until_ready(&self, timeout: Duration) -> Result {
         let deadline = Instant::now() + timeout;
         while Instant::now() < deadline {
-            if crate::walkthrough::http_status(&self.addr, "/readyz") == Some(200) {
+            if http_status(&self.addr, "/readyz") == Some(200) {
                 return Ok(());
             }
             std::thread::sleep(Duration::from_millis(100));
@@ -144,7 +155,7 @@ impl Drop for ApiServer {
 
 /// The binary `cargo build` made.
 fn binary() -> PathBuf {
-    crate::target_dir().join("debug/quotes-api")
+    target_dir().join("debug/quotes-api")
 }
 
 fn command(args: &[&str], url: &str, addr: &str, key_file: &std::path::Path) -> Command {
@@ -156,5 +167,3 @@ fn command(args: &[&str], url: &str, addr: &str, key_file: &std::path::Path) -> 
         .env("DEV_IDP_KEY_FILE", key_file);
     command
 }
-
-pub use crate::postgres::free_port;

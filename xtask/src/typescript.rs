@@ -6,8 +6,12 @@
 use std::path::PathBuf;
 use std::process::Command;
 
+use crate::paths::root;
+use crate::postgres;
+use crate::process::run_checked;
+use crate::report::{Result, Tally};
 use crate::server::ApiServer;
-use crate::{Result, Tally, postgres, root, run_checked};
+use crate::tools::npm_ci;
 
 fn folder() -> PathBuf {
     root().join("xtask/clients/typescript")
@@ -16,7 +20,7 @@ fn folder() -> PathBuf {
 /// The npm packages of `xtask/clients/typescript`, installed once from its
 /// lock file.
 fn tools() -> Result {
-    crate::npm_ci(
+    npm_ci(
         &folder(),
         &["node_modules/.bin/openapi-typescript"],
         ("the TypeScript tools", "under a minute"),
@@ -43,7 +47,7 @@ pub fn lint(tally: &mut Tally) -> Result {
         npx("redocly").arg("lint").arg(root().join("openapi.yaml")),
         "redocly lint openapi.yaml",
     )?;
-    tally.passed += 1;
+    tally.steps += 1;
     Ok(())
 }
 
@@ -80,7 +84,7 @@ pub fn client(tally: &mut Tally) -> Result {
         });
         match passed {
             Some(n) if output.status.success() => {
-                tally.passed += n;
+                tally.checks += n;
                 Ok(())
             }
             _ => {

@@ -16,7 +16,11 @@ use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
 
-use crate::{Result, Tally, assets, cargo_tool, is_root, root, run_checked, target_dir};
+use crate::assets;
+use crate::paths::{cargo_home, root, target_dir};
+use crate::process::{is_root, run_checked};
+use crate::report::{Result, Tally, count};
+use crate::tools::{cargo_tool, chromedriver, npm_ci};
 
 /// Debian's packages that make up a wasm-capable Rust.
 const DEBIAN_PACKAGES: &[&str] = &["rustc-web", "cargo-web", "rust-web-src", "lld-22"];
@@ -236,7 +240,7 @@ pub fn build() -> Result<PathBuf> {
 /// build machine's paths in what is served, and shorter strings.
 fn short_source_paths() -> Vec<String> {
     let mut prefixes = vec![root()];
-    prefixes.extend(crate::cargo_home().map(|home| home.join("registry/src")));
+    prefixes.extend(cargo_home().map(|home| home.join("registry/src")));
     prefixes
         .iter()
         .map(|prefix| format!("--remap-path-prefix={}/=", prefix.display()))
@@ -280,7 +284,7 @@ fn wasm_opt() -> Option<PathBuf> {
     }
     let folder = root().join("xtask/binaryen");
     let from_npm = "node_modules/.bin/wasm-opt";
-    crate::npm_ci(
+    npm_ci(
         &folder,
         &[from_npm],
         ("binaryen's wasm-opt", "seconds"),
@@ -298,7 +302,7 @@ fn wasm_opt() -> Option<PathBuf> {
 fn minify(files: &[PathBuf]) -> Result {
     let folder = root().join("xtask/esbuild");
     let esbuild = "node_modules/.bin/esbuild";
-    if let Err(e) = crate::npm_ci(&folder, &[esbuild], ("esbuild", "seconds"), &[]) {
+    if let Err(e) = npm_ci(&folder, &[esbuild], ("esbuild", "seconds"), &[]) {
         println!("warning: {e}; the JavaScript and the style sheet are left unminified");
         return Ok(());
     }
@@ -424,8 +428,8 @@ pub fn test(tally: &mut Tally) -> Result {
         let line = line.map_err(|e| e.to_string())?;
         println!("{line}");
         if let Some(summary) = line.strip_prefix("test result: ") {
-            tally.passed += crate::count(summary, "passed");
-            failed += crate::count(summary, "failed");
+            tally.tests += count(summary, "passed");
+            failed += count(summary, "failed");
         }
     }
     tally.failed += failed;
@@ -443,7 +447,7 @@ pub fn test(tally: &mut Tally) -> Result {
 pub fn component_tests(tally: &mut Tally) -> Result {
     let toolchain = Toolchain::pick()?;
     let runner = wasm_bindgen_tool("wasm-bindgen-test-runner")?;
-    let chromedriver = crate::browser::chromedriver()?;
+    let chromedriver = chromedriver()?;
     let mut command = toolchain.cargo("test");
     command
         .args(["--locked", "--color", "never", "--target"])
@@ -478,8 +482,8 @@ pub fn component_tests(tally: &mut Tally) -> Result {
         println!("{line}");
         if let Some(summary) = line.trim().strip_prefix("test result: ") {
             summaries += 1;
-            tally.passed += crate::count(summary, "passed");
-            failed += crate::count(summary, "failed");
+            tally.tests += count(summary, "passed");
+            failed += count(summary, "failed");
         }
     }
     tally.failed += failed;

@@ -9,8 +9,9 @@ use std::num::NonZeroU32;
 use std::sync::{Arc, Weak};
 use std::time::Duration;
 
-use governor::clock::{Clock, DefaultClock};
+use governor::clock::{Clock, FakeRelativeClock};
 use governor::middleware::StateInformationMiddleware;
+use governor::nanos::Nanos;
 use governor::state::keyed::DashMapStateStore;
 use governor::{Quota, RateLimiter};
 
@@ -101,13 +102,48 @@ pub struct Limited {
     pub retry_after_secs: u64,
 }
 
+/// Where the limits read the time: the system's monotonic clock, or one a
+/// test moves by hand, so that a rate is checked without waiting for it.
+#[derive(Debug, Clone, Default)]
+pub struct RateClock {
+    manual: Option<FakeRelativeClock>,
+}
+
+impl RateClock {
+    /// A clock that stands still until `advance` moves it.
+    pub fn manual() -> Self {
+        Self {
+            manual: Some(FakeRelativeClock::default()),
+        }
+    }
+
+    /// Moves a manual clock forward; the system's cannot be moved.
+    pub fn advance(&self, by: Duration) {
+        if let Some(manual) = &self.manual {
+            manual.advance(by);
+        }
+    }
+}
+
+impl Clock for RateClock {
+    type Instant = Nanos;
+
+    fn now(&self) -> Nanos {
+        static START: std::sync::OnceLock<std::time::Instant> = std::sync::OnceLock::new();
+        match &self.manual {
+            Some(manual) => manual.now(),
+            None => Nanos::from(START.get_or_init(std::time::Instant::now).elapsed()),
+        }
+    }
+}
+
 /// Keyed by caller, hashed with foldhash (randomly seeded per process):
 /// several times faster than the standard library's `SipHash` for keys this
 /// short, on a map every request touches.
 type Keyed = RateLimiter<
     CallerKey,
     DashMapStateStore<CallerKey, foldhash::fast::RandomState>,
-    DefaultClock,
+    RateClock,
     StateInformationMiddleware,
 >;
 
@@ -127,13 +163,15 @@ impl CallerLimits {
     pub const FORGET_EVERY: Duration = Duration::from_secs(10);
 
     pub fn new(settings: RateLimitSettings) -> Self {
+        Self::with_clock(settings, RateClock::default())
+    }
+
+    /// As [`CallerLimits::new`], reading the time from `clock`.
+    pub fn with_clock(settings: RateLimitSettings, clock: RateClock) -> Self {
         let quota = Quota::per_minute(settings.per_minute).allow_burst(settings.burst);
+        let state = DashMapStateStore::with_hasher(foldhash::fast::RandomState::default());
         Self {
-            limiter: RateLimiter::dashmap_with_hasher(
-                quota,
-                foldhash::fast::RandomState::default(),
-            )
-            .with_middleware::<StateInformationMiddleware>(),
+            limiter: Keyed::new(quota, state, clock),
             quota,
             policy: Policy {
                 limit: quota.burst_size().get(),
@@ -216,11 +254,15 @@ fn whole_seconds(duration: Duration) -> u64 {
 mod tests {
     use super::*;
 
+    /// Limits on a clock that stands still.
     fn limits(per_minute: u32, burst: u32) -> CallerLimits {
-        CallerLimits::new(RateLimitSettings {
-            per_minute: NonZeroU32::new(per_minute).unwrap(),
-            burst: NonZeroU32::new(burst).unwrap(),
-        })
+        CallerLimits::with_clock(
+            RateLimitSettings {
+                per_minute: NonZeroU32::new(per_minute).unwrap(),
+                burst: NonZeroU32::new(burst).unwrap(),
+            },
+            RateClock::manual(),
+        )
     }
 
     #[test]
@@ -263,14 +305,44 @@ mod tests {
 
     #[test]
     fn idle_callers_are_forgotten() {
-        let limits = limits(60_000, 1);
+        let clock = RateClock::manual();
+        let limits = CallerLimits::with_clock(
+            RateLimitSettings {
+                per_minute: NonZeroU32::new(60).unwrap(),
+                burst: NonZeroU32::new(1).unwrap(),
+            },
+            clock.clone(),
+        );
         for n in 0..100u8 {
             let _ = limits.check(&CallerKey::address(IpAddr::from([10, 0, 0, n])));
         }
         assert_eq!(limits.tracked(), 100);
-        // A burst of one at a thousand a second is whole again after 1 ms.
-        std::thread::sleep(Duration::from_millis(5));
+        limits.forget_idle();
+        assert_eq!(limits.tracked(), 100, "their bursts are not back yet");
+        // A burst of one at one a second is whole again after a second,
+        // and such a caller is forgotten once it has been for a while.
+        clock.advance(Duration::from_secs(2));
         limits.forget_idle();
         assert_eq!(limits.tracked(), 0);
+    }
+
+    #[test]
+    fn a_spent_burst_comes_back_at_the_rate() {
+        let clock = RateClock::manual();
+        let limits = CallerLimits::with_clock(
+            RateLimitSettings {
+                per_minute: NonZeroU32::new(60).unwrap(),
+                burst: NonZeroU32::new(2).unwrap(),
+            },
+            clock.clone(),
+        );
+        let carol = CallerKey::user("user_carol");
+        assert_eq!(limits.check(&carol).unwrap().remaining, 1);
+        assert_eq!(limits.check(&carol).unwrap().remaining, 0);
+        assert_eq!(limits.check(&carol).unwrap_err().retry_after_secs, 1);
+        clock.advance(Duration::from_millis(999));
+        assert!(limits.check(&carol).is_err());
+        clock.advance(Duration::from_millis(1));
+        assert_eq!(limits.check(&carol).unwrap().remaining, 0);
     }
 }

@@ -4,6 +4,7 @@
 use std::time::{SystemTime, UNIX_EPOCH};
 
 use actix_web::error::PayloadError;
+use actix_web::http::header::HeaderValue;
 use actix_web::{HttpRequest, HttpResponse, post, web};
 
 use super::error::{ApiError, Problem};
@@ -97,7 +98,7 @@ pub async fn clerk_webhook(
     // every delivery.
     let secret = secret.ok_or(ApiError::RouteNotFound)?;
     let body = body.map_err(body_error)?;
-    let headers = SvixHeaders::read(|name| req.headers().get(name).map(|value| value.as_bytes()))?;
+    let headers = SvixHeaders::read(|name| req.headers().get(name).map(HeaderValue::as_bytes))?;
     verify(&secret, &headers, &body, unix_now())?;
     let event = Event::parse(&body)?;
 

@@ -60,3 +60,33 @@ impl Drop for TempPath {
         let _ = std::fs::remove_file(&self.0);
     }
 }
+
+/// The identity provider's settings from `flags`, parsed as
+/// `quotes-api serve` parses its command line.
+pub fn auth_from_flags(flags: &[&str]) -> Result<AuthSettings, quotes_api::config::ConfigError> {
+    use clap::Parser as _;
+    let mut args = vec![
+        "quotes-api",
+        "--database-url",
+        "postgres://localhost/quotes",
+    ];
+    args.extend_from_slice(flags);
+    let cli = quotes_api::config::Cli::try_parse_from(args).expect("flags quotes-api knows");
+    quotes_api::config::auth_settings(&cli.serve.auth)
+}
+
+/// A Clerk publishable key for the Frontend API at `host`, made the way
+/// Clerk makes them.
+pub fn clerk_publishable_key(host: &str) -> String {
+    use base64::Engine as _;
+    format!(
+        "pk_test_{}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{host}$"))
+    )
+}
+
+/// The committed `openapi.yaml`.
+pub fn committed_openapi() -> String {
+    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../../openapi.yaml");
+    std::fs::read_to_string(path).expect("openapi.yaml is committed at the repository root")
+}

@@ -18,7 +18,10 @@ mod pooler;
 mod process;
 mod proxy;
 
-pub use crate::config::{TempPath, test_config, test_key_settings};
+pub use crate::config::{
+    TempPath, auth_from_flags, clerk_publishable_key, committed_openapi, test_config,
+    test_key_settings,
+};
 pub use crate::database::{
     TestDatabase, admin_address, admin_execute, admin_port, admin_query_one, admin_url, unique,
 };

@@ -42,48 +42,57 @@ impl PgBouncer {
             .rsplit_once(':')
             .map(|(host, port)| (host.to_owned(), port.to_owned()))
             .unwrap();
-        let listen_port = free_port();
         let users = TempPath::new("pgbouncer-users.txt");
         std::fs::write(&users.0, format!("\"{}\" \"\"\n", admin.username())).unwrap();
-        let config = TempPath::new("pgbouncer.ini");
-        std::fs::write(
-            &config.0,
-            format!(
-                "[databases]\n\
-                 * = host={host} port={port}\n\
-                 [pgbouncer]\n\
-                 listen_addr = 127.0.0.1\n\
-                 listen_port = {listen_port}\n\
-                 unix_socket_dir =\n\
-                 auth_type = trust\n\
-                 auth_file = {users}\n\
-                 pool_mode = transaction\n\
-                 default_pool_size = {server_connections}\n\
-                 max_client_conn = 1000\n\
-                 server_reset_query =\n\
-                 ignore_startup_parameters = extra_float_digits\n",
-                users = users.0.display(),
-            ),
-        )
-        .unwrap();
-        let mut args = vec![config.0.clone().into_os_string()];
-        // PgBouncer refuses to run as root; it drops to another user itself.
-        if is_root() {
-            args.extend(["--user".into(), "postgres".into()]);
+        // Should another process take the port first, PgBouncer cannot
+        // listen and exits: it starts again on another.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let listen_port = free_port();
+            let config = TempPath::new("pgbouncer.ini");
+            std::fs::write(
+                &config.0,
+                format!(
+                    "[databases]\n\
+                     * = host={host} port={port}\n\
+                     [pgbouncer]\n\
+                     listen_addr = 127.0.0.1\n\
+                     listen_port = {listen_port}\n\
+                     unix_socket_dir =\n\
+                     auth_type = trust\n\
+                     auth_file = {users}\n\
+                     pool_mode = transaction\n\
+                     default_pool_size = {server_connections}\n\
+                     max_client_conn = 1000\n\
+                     server_reset_query =\n\
+                     ignore_startup_parameters = extra_float_digits\n",
+                    users = users.0.display(),
+                ),
+            )
+            .unwrap();
+            let mut args = vec![config.0.clone().into_os_string()];
+            // PgBouncer refuses to run as root; it drops to another user itself.
+            if is_root() {
+                args.extend(["--user".into(), "postgres".into()]);
+            }
+            let mut process =
+                Service::new("PGBOUNCER", "/usr/sbin/pgbouncer", "pgbouncer").spawn(args);
+            loop {
+                if process.0.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if std::net::TcpStream::connect(("127.0.0.1", listen_port)).is_ok() {
+                    return Self {
+                        port: listen_port,
+                        _process: process,
+                        _config: config,
+                        _users: users,
+                    };
+                }
+                assert!(Instant::now() < deadline, "PgBouncer never listened");
+                std::thread::sleep(Duration::from_millis(20));
+            }
         }
-        let process = Service::new("PGBOUNCER", "/usr/sbin/pgbouncer", "pgbouncer").spawn(args);
-        let bouncer = Self {
-            port: listen_port,
-            _process: process,
-            _config: config,
-            _users: users,
-        };
-        let deadline = Instant::now() + Duration::from_secs(10);
-        while std::net::TcpStream::connect(("127.0.0.1", listen_port)).is_err() {
-            assert!(Instant::now() < deadline, "PgBouncer never listened");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        bouncer
     }
 
     /// The URL of `db` through this PgBouncer.

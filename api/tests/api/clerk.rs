@@ -1,77 +1,11 @@
 //! Clerk, first-class: the publishable key, the PEM public key, and the
 //! session-token rules of Clerk's own SDK.
 
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use clap::Parser;
 use jsonwebtoken::{Algorithm, Header};
-use quotes_api::config::{Cli, auth_settings};
-use quotes_core::auth::AuthSettings;
+use quotes_test_support::{auth_from_flags, clerk_publishable_key};
 use serde_json::{Value, json};
 
 use crate::helpers::{JwksMode, Setup, TestApp, TestKey, assert_problem, spawn_app_with};
-
-fn publishable_key(host: &str) -> String {
-    format!("pk_test_{}", STANDARD.encode(format!("{host}$")))
-}
-
-fn auth_config(flags: &[&str]) -> Result<AuthSettings, quotes_api::config::ConfigError> {
-    let mut args = vec![
-        "quotes-api",
-        "--database-url",
-        "postgres://localhost/quotes",
-    ];
-    args.extend_from_slice(flags);
-    let cli = Cli::try_parse_from(args).unwrap();
-    auth_settings(&cli.serve.auth)
-}
-
-#[test]
-fn the_publishable_key_alone_configures_issuer_and_jwks() {
-    let config = auth_config(&[
-        "--clerk-publishable-key",
-        &publishable_key("clerk.example.com"),
-    ])
-    .unwrap();
-    assert_eq!(config.issuer, "https://clerk.example.com");
-    assert_eq!(
-        config.jwks_url.unwrap().as_str(),
-        "https://clerk.example.com/.well-known/jwks.json"
-    );
-    assert!(config.clerk);
-
-    let agreeing = auth_config(&[
-        "--clerk-publishable-key",
-        &publishable_key("clerk.example.com"),
-        "--auth-issuer",
-        "https://clerk.example.com",
-    ]);
-    assert!(agreeing.is_ok());
-
-    let disagreeing = auth_config(&[
-        "--clerk-publishable-key",
-        &publishable_key("clerk.example.com"),
-        "--auth-issuer",
-        "https://other.example.com",
-    ])
-    .unwrap_err();
-    assert_eq!(disagreeing.variable, "CLERK_PUBLISHABLE_KEY");
-
-    let broken = auth_config(&["--clerk-publishable-key", "pk_test_bm9wZQ"]).unwrap_err();
-    assert_eq!(broken.variable, "CLERK_PUBLISHABLE_KEY");
-}
-
-#[test]
-fn a_broken_pem_key_is_a_configuration_error() {
-    let error = auth_config(&[
-        "--auth-issuer",
-        "https://clerk.example.com",
-        "--clerk-jwt-key",
-        "not a key",
-    ])
-    .unwrap_err();
-    assert_eq!(error.variable, "CLERK_JWT_KEY");
-}
 
 /// An app whose issuer comes from a publishable key for the test provider's
 /// host, with the keys read over plain HTTP from the test provider. Returns
@@ -81,9 +15,9 @@ async fn spawn_clerk_app() -> (TestApp, String) {
         configure: Box::new(|config, idp| {
             let host = idp.issuer.trim_start_matches("http://").to_owned();
             let jwks = format!("{}/keys/jwks.json", idp.issuer);
-            config.auth = auth_config(&[
+            config.auth = auth_from_flags(&[
                 "--clerk-publishable-key",
-                &publishable_key(&host),
+                &clerk_publishable_key(&host),
                 "--auth-jwks-url",
                 &jwks,
                 "--auth-authorized-parties",
@@ -173,7 +107,7 @@ async fn the_pem_key_verifies_with_no_network_at_all() {
     let app = spawn_app_with(Setup {
         configure: Box::new(move |config, idp| {
             idp.set_mode(JwksMode::Fail);
-            config.auth = auth_config(&[
+            config.auth = auth_from_flags(&[
                 "--auth-issuer",
                 &idp.issuer,
                 &format!("--clerk-jwt-key={pem}"),

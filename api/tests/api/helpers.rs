@@ -3,7 +3,6 @@
 //! with the client's tests), and helpers that make each test read like its
 //! scenario.
 
-use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -11,10 +10,10 @@ use quotes_api::Seams;
 use quotes_api::config::Config;
 use quotes_core::auth::{Clock, KeyStoreSettings};
 use quotes_core::db::PoolMode;
+pub use quotes_core::rate_limit::RateClock;
 pub use quotes_test_support::{
-    DatabaseUrlFor, FlakyProxy, JwksMode, KillOnDrop, PgBouncer, Service, TempPath, TestDatabase,
-    TestIdp, TestKey, admin_port, admin_query_one, free_port, now, test_config, test_key_settings,
-    through_pgbouncer, wait_until_ready,
+    DatabaseUrlFor, FlakyProxy, JwksMode, PgBouncer, TempPath, TestDatabase, TestIdp, TestKey,
+    admin_port, now, test_config, test_key_settings, through_pgbouncer, wait_until_ready,
 };
 use serde_json::{Value, json};
 
@@ -71,6 +70,8 @@ pub struct Setup {
     pub key_settings: KeyStoreSettings,
     /// The verifier's clock; the system's when `None`.
     pub clock: Option<Arc<dyn Clock>>,
+    /// The rate limit's clock: the system's unless a test moves one itself.
+    pub rate_clock: RateClock,
     /// Route the database through this URL instead of the direct one.
     pub database_url: Option<DatabaseUrlFor>,
     /// A database the test prepared; a fresh one otherwise.
@@ -85,6 +86,7 @@ impl Default for Setup {
             configure: Box::new(|_, _| {}),
             key_settings: test_key_settings(),
             clock: None,
+            rate_clock: RateClock::default(),
             database_url: None,
             database: None,
             wait_ready: true,
@@ -121,6 +123,7 @@ pub async fn spawn_app_with(setup: Setup) -> TestApp {
     let seams = Seams {
         key_store: setup.key_settings,
         clock: setup.clock,
+        rate_clock: setup.rate_clock,
     };
     let app = quotes_api::Application::build_with(config, seams)
         .await
@@ -270,58 +273,4 @@ pub async fn assert_problem(response: reqwest::Response, status: u16) -> Value {
     }
     assert_eq!(body["status"], status);
     body
-}
-
-/// The `quotes-api` binary with nothing inherited from the environment but
-/// quiet logs.
-pub fn api_binary() -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_quotes-api"));
-    command.env_clear().env("RUST_LOG", "warn");
-    command
-}
-
-/// A `quotes-api serve` process, killed when dropped.
-pub struct ApiProcess {
-    pub port: u16,
-    pub child: KillOnDrop,
-}
-
-/// `command` (from [`api_binary`], with any settings of the test's) serving
-/// on `port` against `database_url` and `idp`, with one worker; returned
-/// once `/readyz` answers 200.
-pub async fn start_server_on(
-    port: u16,
-    database_url: &str,
-    idp: &TestIdp,
-    command: &mut Command,
-) -> ApiProcess {
-    let child = command
-        .arg("serve")
-        .env("DATABASE_URL", database_url)
-        .env("AUTH_ISSUER", &idp.issuer)
-        .env("BIND_ADDR", format!("127.0.0.1:{port}"))
-        .env("HTTP_WORKERS", "1")
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .spawn()
-        .unwrap();
-    let server = ApiProcess {
-        port,
-        child: KillOnDrop(child),
-    };
-    wait_until_ready(
-        &format!("http://127.0.0.1:{port}/readyz"),
-        Duration::from_secs(20),
-    )
-    .await;
-    server
-}
-
-/// Sends SIGTERM, as an orchestrator stopping the process does.
-pub fn terminate(child: &Child) {
-    let status = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(status.success());
 }

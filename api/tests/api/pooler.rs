@@ -16,13 +16,16 @@ const CALLERS: usize = 32;
 /// Requests each caller makes, alternately saving and reading.
 const ROUNDS: usize = 16;
 
-#[tokio::test]
-async fn many_callers_share_two_server_connections_without_a_failure() {
+/// Many callers through a PgBouncer with two server connections, the API in
+/// `mode`: the statuses of the requests that failed, and the app.
+async fn many_callers_through_two_server_connections(
+    mode: PoolMode,
+) -> (Vec<u16>, crate::helpers::TestApp, PgBouncer) {
     let pooler = PgBouncer::start(2);
     let app = spawn_app_with(Setup {
         database_url: Some(pooler.database_url()),
-        configure: Box::new(|config, _| {
-            config.database.pool_mode = PoolMode::Transaction;
+        configure: Box::new(move |config, _| {
+            config.database.pool_mode = mode;
             // Eight client connections over two worker shares, two server
             // connections behind them: consecutive transactions of one
             // client connection land on different server connections.
@@ -64,10 +67,17 @@ async fn many_callers_share_two_server_connections_without_a_failure() {
         .flatten()
         .collect();
     eprintln!(
-        "{} requests through PgBouncer in transaction mode, {} failed",
+        "{} requests through PgBouncer in transaction mode, the API in {mode:?} mode: {} failed",
         CALLERS * ROUNDS,
         failures.len()
     );
+    (failures, app, pooler)
+}
+
+#[tokio::test]
+async fn many_callers_share_two_server_connections_without_a_failure() {
+    let (failures, app, _pooler) =
+        many_callers_through_two_server_connections(PoolMode::Transaction).await;
     assert!(failures.is_empty(), "statuses that failed: {failures:?}");
 
     // Every caller's last save is what is stored.
@@ -83,6 +93,20 @@ async fn many_callers_share_two_server_connections_without_a_failure() {
             .get(0);
         assert_eq!(stored, format!("caller {caller}, round {}", ROUNDS - 2));
     }
+}
+
+#[tokio::test]
+async fn in_session_mode_the_same_load_fails_requests() {
+    // Statements prepared once per connection are missing on the server
+    // connection the next transaction lands on.
+    let (failures, _app, _pooler) =
+        many_callers_through_two_server_connections(PoolMode::Session).await;
+    assert!(
+        failures.len() >= CALLERS * ROUNDS / 10,
+        "only {} of {} failed",
+        failures.len(),
+        CALLERS * ROUNDS
+    );
 }
 
 #[tokio::test]

@@ -42,7 +42,8 @@ async fn put_creates_then_replaces_keeping_created_at() {
         timestamp(&first, "updated_at")
     );
 
-    tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    // A later transaction: its `now()` is later, by at least the round
+    // trip between the two requests.
     let replaced = app
         .put_quote(&token, "Premature optimization is the root of all evil.")
         .await;

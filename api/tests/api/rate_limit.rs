@@ -8,11 +8,13 @@ use std::num::NonZeroU32;
 use quotes_api::http::proxies::TrustedProxies;
 use quotes_core::rate_limit::RateLimitSettings;
 
-use crate::helpers::{Setup, TestApp, assert_problem, spawn_app_with};
+use crate::helpers::{RateClock, Setup, TestApp, assert_problem, spawn_app_with};
 
-/// A burst of `burst`, then one request a second.
+/// A burst of `burst`, then one request a second, on a clock that stands
+/// still: nothing comes back while a test runs, however slowly.
 async fn spawn_limited(burst: u32, trusted_proxies: &'static str) -> TestApp {
     spawn_app_with(Setup {
+        rate_clock: RateClock::manual(),
         configure: Box::new(move |config, _| {
             config.rate_limit = Some(RateLimitSettings {
                 per_minute: NonZeroU32::new(60).unwrap(),

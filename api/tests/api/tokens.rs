@@ -532,7 +532,15 @@ async fn while_no_key_was_ever_loaded_tokens_get_503_and_service_recovers() {
         ..Setup::default()
     })
     .await;
-    tokio::time::sleep(Duration::from_millis(300)).await;
+    // Once the provider has been asked and failed, the service says so.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while app.idp.discovery_fetches() + app.idp.jwks_fetches() == 0 {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the keys were never asked for"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     assert_problem(
         app.client.get(app.url("/readyz")).send().await.unwrap(),
         503,

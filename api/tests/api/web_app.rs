@@ -386,6 +386,7 @@ async fn pages_served_under_me_are_charged_to_the_address() {
     let bundle = Bundle::new();
     let dir = bundle.0.clone();
     let app = spawn_app_with(Setup {
+        rate_clock: crate::helpers::RateClock::manual(),
         configure: Box::new(move |config, _| {
             config.web = Some(WebAppSettings {
                 dir,

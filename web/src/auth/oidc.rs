@@ -21,8 +21,8 @@ use super::oidc_tokens::{
     OidcTokens, TokenEndpoint, TokenResponse, jwt_claims, now_ms, service_unreachable,
 };
 use super::{Session, TokenSource};
-use crate::location::app_base;
 use crate::http;
+use crate::location::app_base;
 use crate::storage::{self, PENDING_SIGN_IN};
 
 /// What the app needs from an OpenID provider: `config.json`'s provider

@@ -1,5 +1,5 @@
 // Debian's Chromium, headless, with the background networking a closed
-// network would refuse turned off. Shared by the browser checks.
+// network would refuse turned off.
 
 import { chromium } from "playwright-core";
 

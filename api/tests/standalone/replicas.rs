@@ -3,39 +3,39 @@
 //! reads and writes, and every replica restarted in turn, as a rolling
 //! deploy does: no request fails, and every acknowledged write is stored.
 //!
+//! Each replica binds a port the system chooses (port 0), a restarted one
+//! too; the balancer learns its new address through the runtime API of
+//! `haproxy`,
+//! as a service registry would tell it.
+//!
 //! `haproxy` is found at `HAPROXY` or `/usr/sbin/haproxy`; `cargo xtask test`
 //! installs it (`apt-get install haproxy`) before the Rust tests.
 
 use std::ffi::OsStr;
 use std::fmt::Write as _;
-use std::process::Stdio;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
 use crate::helpers::{
     ApiProcess, KillOnDrop, Service, TempPath, TestDatabase, TestIdp, TestKey, api_binary,
-    free_port, start_server_on, terminate, wait_until_ready,
+    free_port, start_server, terminate, wait_until_ready,
 };
 
 /// Concurrent callers, each a user of their own.
 const CALLERS: usize = 8;
 
-/// A replica: the real binary on a fixed port, so that it comes back where
-/// the balancer expects it.
-async fn start_replica(port: u16, db: &TestDatabase, idp: &TestIdp) -> ApiProcess {
-    start_server_on(
-        port,
+/// A replica: the real binary, draining `drain` seconds on SIGTERM.
+async fn start_replica(drain: &str, db: &TestDatabase, idp: &TestIdp) -> ApiProcess {
+    start_server(
         &db.url(),
         idp,
         api_binary()
             .env("DATABASE_POOL_SIZE", "2")
-            // Longer than the balancer takes to see /readyz fail (200 ms).
-            .env("SHUTDOWN_DRAIN_SECS", "1")
+            .env("SHUTDOWN_DRAIN_SECS", drain)
             // Eight callers as fast as they can go: the subject is the
             // restart, not each caller's share.
-            .env("RATE_LIMIT_PER_MINUTE", "off")
-            .stderr(Stdio::null()),
+            .env("RATE_LIMIT_PER_MINUTE", "off"),
     )
     .await
 }
@@ -53,33 +53,84 @@ async fn stop_replica(replica: ApiProcess) {
 }
 
 /// `haproxy` in front of `ports`: round robin over the replicas whose
-/// `/readyz` answers 200, checked every 200 ms; its view of them as CSV
-/// on `stats`.
-fn start_balancer(front: u16, stats: u16, ports: &[u16], config: &TempPath) -> KillOnDrop {
-    let mut servers = String::new();
-    for (i, port) in ports.iter().enumerate() {
-        let _ = writeln!(servers, "    server api{i} 127.0.0.1:{port} check");
+/// `/readyz` answers 200, checked every 200 ms; its view of them as CSV on
+/// `stats`, and its runtime API on `socket`. It never retries a request on
+/// another replica (`retries 0`), as many balancers do not: what a restart
+/// does to requests shows.
+struct Balancer {
+    front: u16,
+    stats: u16,
+    socket: TempPath,
+    _config: TempPath,
+    _process: KillOnDrop,
+}
+
+impl Balancer {
+    /// Starts it on free ports; should another process take one of them
+    /// first, `haproxy` cannot bind and exits, and it starts again on others.
+    async fn start(ports: &[u16]) -> Self {
+        let deadline = Instant::now() + Duration::from_secs(20);
+        loop {
+            let (front, stats) = (free_port(), free_port());
+            let socket = TempPath::new("haproxy.sock");
+            let config = TempPath::new("haproxy.cfg");
+            let mut servers = String::new();
+            for (i, port) in ports.iter().enumerate() {
+                let _ = writeln!(servers, "    server api{i} 127.0.0.1:{port} check");
+            }
+            std::fs::write(
+                &config.0,
+                format!(
+                    "global\n    maxconn 256\n    stats socket {socket} level admin\n\
+                     defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    \
+                     timeout server 10s\n    retries 0\n\
+                     listen stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n\
+                     frontend quotes\n    bind 127.0.0.1:{front}\n    default_backend api\n\
+                     backend api\n    balance roundrobin\n    option httpchk GET /readyz\n    \
+                     http-check expect status 200\n    \
+                     default-server inter 200ms fastinter 100ms downinter 200ms fall 1 rise 1\n\
+                     {servers}",
+                    socket = socket.0.display(),
+                ),
+            )
+            .unwrap();
+            let mut process = Service::new("HAPROXY", "/usr/sbin/haproxy", "haproxy").spawn([
+                OsStr::new("-db"),
+                OsStr::new("-f"),
+                config.0.as_os_str(),
+            ]);
+            // Listening on both ports, or gone.
+            loop {
+                if process.0.try_wait().unwrap().is_some() {
+                    break;
+                }
+                let listening = [front, stats]
+                    .iter()
+                    .all(|port| std::net::TcpStream::connect(("127.0.0.1", *port)).is_ok());
+                if listening && socket.0.exists() {
+                    return Self {
+                        front,
+                        stats,
+                        socket,
+                        _config: config,
+                        _process: process,
+                    };
+                }
+                assert!(Instant::now() < deadline, "HAProxy never started");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+        }
     }
-    std::fs::write(
-        &config.0,
-        format!(
-            "global\n    maxconn 256\n\
-             defaults\n    mode http\n    timeout connect 2s\n    timeout client 10s\n    \
-             timeout server 10s\n    retries 2\n    option redispatch\n\
-             listen stats\n    bind 127.0.0.1:{stats}\n    stats enable\n    stats uri /stats\n\
-             frontend quotes\n    bind 127.0.0.1:{front}\n    default_backend api\n\
-             backend api\n    balance roundrobin\n    option httpchk GET /readyz\n    \
-             http-check expect status 200\n    \
-             default-server inter 200ms fastinter 100ms downinter 200ms fall 1 rise 1\n\
-             {servers}"
-        ),
-    )
-    .unwrap();
-    Service::new("HAPROXY", "/usr/sbin/haproxy", "haproxy").spawn([
-        OsStr::new("-db"),
-        OsStr::new("-f"),
-        config.0.as_os_str(),
-    ])
+
+    /// Points replica `index` at `port`, through the runtime API.
+    fn move_replica(&self, index: usize, port: u16) {
+        use std::io::{Read, Write};
+        let mut api = std::os::unix::net::UnixStream::connect(&self.socket.0).unwrap();
+        writeln!(api, "set server api/api{index} addr 127.0.0.1 port {port}").unwrap();
+        let mut answer = String::new();
+        api.read_to_string(&mut answer).unwrap();
+        assert!(answer.contains("changed"), "HAProxy: {answer}");
+    }
 }
 
 /// Waits until `haproxy` has replica `index` up again.
@@ -191,21 +242,27 @@ async fn call(
     (user, acknowledged)
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_rolling_restart_behind_a_load_balancer_fails_no_request_and_loses_no_write() {
+/// What a rolling restart cost the callers.
+struct Outcome {
+    requests: u64,
+    failures: u64,
+    lost: usize,
+}
+
+/// Three replicas draining `drain` seconds on SIGTERM, each restarted in
+/// turn under a steady mix of saves and reads.
+async fn rolling_restart(drain: &str) -> Outcome {
     let key = TestKey::rsa();
     let idp = TestIdp::start(&[&key]);
     let db = TestDatabase::create().await;
-    let ports = [free_port(), free_port(), free_port()];
     // The first replica migrates the schema; the others find it done.
     let mut replicas = Vec::new();
-    for port in ports {
-        replicas.push(start_replica(port, &db, &idp).await);
+    for _ in 0..3 {
+        replicas.push(start_replica(drain, &db, &idp).await);
     }
-    let (front, stats) = (free_port(), free_port());
-    let config = TempPath::new("haproxy.cfg");
-    let balancer = start_balancer(front, stats, &ports, &config);
-    let base = format!("http://127.0.0.1:{front}");
+    let ports: Vec<u16> = replicas.iter().map(|replica| replica.port).collect();
+    let balancer = Balancer::start(&ports).await;
+    let base = format!("http://127.0.0.1:{}", balancer.front);
     wait_until_ready(&format!("{base}/readyz"), Duration::from_secs(10)).await;
     let client = reqwest::Client::new();
 
@@ -235,28 +292,55 @@ async fn a_rolling_restart_behind_a_load_balancer_fails_no_request_and_loses_no_
     let started = Instant::now();
     for index in 0..ports.len() {
         let replica = replicas.remove(0);
-        let port = replica.port;
         stop_replica(replica).await;
-        replicas.push(start_replica(port, &db, &idp).await);
-        until_balancer_sees_up(&client, stats, index).await;
+        let restarted = start_replica(drain, &db, &idp).await;
+        balancer.move_replica(index, restarted.port);
+        replicas.push(restarted);
+        until_balancer_sees_up(&client, balancer.stats, index).await;
     }
     running.store(false, Ordering::SeqCst);
     let mut acknowledged = Vec::new();
     for caller in callers {
         acknowledged.push(caller.await.unwrap());
     }
-    let requests = counts.requests.load(Ordering::SeqCst);
-    let failures = counts.failures.load(Ordering::SeqCst);
-
-    let lost = lost_writes(&db, &acknowledged).await;
+    let outcome = Outcome {
+        requests: counts.requests.load(Ordering::SeqCst),
+        failures: counts.failures.load(Ordering::SeqCst),
+        lost: lost_writes(&db, &acknowledged).await,
+    };
     eprintln!(
-        "rolling restart of {} replicas in {:.1?}: {requests} requests, {failures} failed, \
-         {lost} acknowledged writes lost",
+        "rolling restart of {} replicas draining {drain} s, in {:.1?}: {} requests, {} failed, \
+         {} acknowledged writes lost",
         ports.len(),
-        started.elapsed()
+        started.elapsed(),
+        outcome.requests,
+        outcome.failures,
+        outcome.lost
     );
-    drop(balancer);
-    assert!(requests > 100, "the load was too light to tell: {requests}");
-    assert_eq!(failures, 0, "requests failed during the rolling restart");
-    assert_eq!(lost, 0, "acknowledged writes are missing");
+    outcome
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rolling_restart_behind_a_load_balancer_fails_no_request_and_loses_no_write() {
+    // A drain longer than the balancer takes to see /readyz fail (200 ms).
+    let outcome = rolling_restart("1").await;
+    assert!(
+        outcome.requests > 100,
+        "the load was too light to tell: {}",
+        outcome.requests
+    );
+    assert_eq!(
+        outcome.failures, 0,
+        "requests failed during the rolling restart"
+    );
+    assert_eq!(outcome.lost, 0, "acknowledged writes are missing");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_a_drain_the_same_restart_fails_requests() {
+    let outcome = rolling_restart("0").await;
+    assert!(outcome.requests > 100, "{}", outcome.requests);
+    assert!(outcome.failures > 0, "no request failed without a drain");
+    // Failed, not lost: what was acknowledged is stored.
+    assert_eq!(outcome.lost, 0);
 }
