@@ -12,9 +12,12 @@ use utoipa_actix_web::AppExt;
 use crate::config::Config;
 #[cfg(feature = "dev-idp")]
 use crate::dev_idp::{self, DevIdp};
+use crate::http::caller::Access;
 use crate::http::connection;
 use crate::http::cors::CorsPolicy;
+use crate::http::error::ResourceMetadata;
 use crate::http::rate_limit::{self, RateLimits};
+use crate::http::resource::{METADATA_PATH, ResourceSettings};
 use crate::http::telemetry;
 use crate::http::{MAX_BODY_BYTES, docs, error, metrics as metrics_http, ops, security, webhooks};
 use crate::{openapi, routes, web_app};
@@ -110,6 +113,7 @@ impl Application {
         #[cfg(feature = "dev-idp")]
         let dev_idp = dev_identity_provider(&mut config, local_addr)?;
         warn_if_any_audience_is_accepted(&config);
+        warn_about_third_party_access(&config);
         metrics::install();
         let shares = database_shares(&config)?;
         let workers = shares.len();
@@ -129,7 +133,26 @@ impl Application {
             None => None,
         };
 
-        let document = openapi::document();
+        let document = openapi::served_document(&provider(&config));
+        let access = web::Data::new(Access {
+            required: routes::required_scopes(),
+            metadata: config
+                .auth
+                .resource
+                .as_ref()
+                .map(|resource| ResourceMetadata(format!("{resource}{METADATA_PATH}").into())),
+        });
+        let resource_settings = web::Data::new(ResourceSettings {
+            resource: config.auth.resource.clone(),
+            authorization_server: config.auth.issuer.clone(),
+        });
+        let docs_sign_in = config
+            .docs_client_id
+            .clone()
+            .map(|client_id| docs::DocsSignIn {
+                client_id,
+                resource: config.auth.resource.clone(),
+            });
         let request_timeout = config.request_timeout;
         let web_app = config.web.as_ref().map(|web| {
             web::Data::new(web_app::WebApp::new(
@@ -150,6 +173,8 @@ impl Application {
             let mut app = App::new()
                 .app_data(db)
                 .app_data(verifier.clone())
+                .app_data(access.clone())
+                .app_data(resource_settings.clone())
                 .app_data(readiness.clone())
                 .app_data(metrics_on_api.clone())
                 .app_data(
@@ -160,7 +185,7 @@ impl Application {
                 // Raw bodies are read only by the webhook, whose deliveries
                 // may be larger than the JSON limit above.
                 .app_data(webhooks::payload_config())
-                .configure(docs::routes(document.clone()));
+                .configure(docs::routes(document.clone(), docs_sign_in.clone()));
             if let Some(secret) = &webhook_secret {
                 app = app.app_data(secret.clone());
             }
@@ -351,6 +376,41 @@ async fn head_as_get(
     next.call(req).await
 }
 
+/// The provider whose sign-in the served description names.
+fn provider(config: &Config) -> openapi::Provider {
+    let issuer = config.auth.issuer.clone();
+    #[cfg(feature = "dev-idp")]
+    if config.dev_idp.is_some() {
+        return openapi::Provider::Development { issuer };
+    }
+    if config.auth.clerk {
+        openapi::Provider::Clerk {
+            frontend_api: issuer,
+        }
+    } else {
+        openapi::Provider::OpenId { issuer }
+    }
+}
+
+/// Settings that work but leave a door open or a client guessing.
+fn warn_about_third_party_access(config: &Config) {
+    let auth = &config.auth;
+    if auth.unscoped_tokens_grant_all {
+        tracing::warn!(
+            "AUTH_UNSCOPED_TOKENS_GRANT_ALL is on: a token that names none of this API's \
+             scopes may read, replace and delete its user's quote, as before scopes existed. \
+             Have clients ask for quotes:read and quotes:write, then turn it off."
+        );
+    }
+    if auth.resource.is_none() {
+        tracing::warn!(
+            "AUTH_RESOURCE is not set: the protected-resource metadata names the address each \
+             request was sent to, and tokens bound to another audience are not recognised. \
+             Set it to this API's public URL, e.g. https://api.example.com."
+        );
+    }
+}
+
 /// With a generic OpenID issuer, a token is only known to be meant for us
 /// when its audience or authorized party says so.
 fn warn_if_any_audience_is_accepted(config: &Config) {
@@ -362,6 +422,8 @@ fn warn_if_any_audience_is_accepted(config: &Config) {
     if !development
         && !auth.clerk
         && auth.audiences.is_empty()
+        && auth.resource.is_none()
+        && auth.client_ids.is_empty()
         && auth.authorized_parties.is_empty()
     {
         tracing::warn!(

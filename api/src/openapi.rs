@@ -4,7 +4,10 @@
 //! how to get a token, the security scheme and the shared schemas.
 
 use actix_web::App;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{
+    AuthorizationCode, Flow, HttpAuthScheme, HttpBuilder, OAuth2, OpenIdConnect, Scopes,
+    SecurityScheme,
+};
 use utoipa::openapi::{LicenseBuilder, OpenApi as Document};
 use utoipa::{Modify, OpenApi};
 use utoipa_actix_web::AppExt;
@@ -15,21 +18,32 @@ use crate::http::error::{Problem, ProblemType};
 use crate::http::ops::{Health, NotReady, Ready};
 use crate::http::quotes::Quote;
 use crate::http::rate_limit::UNLIMITED;
+use crate::http::resource::ProtectedResourceMetadata;
+use quotes_core::auth::Scope;
 
 /// How to call the API, shown at the top of Swagger UI.
 const DESCRIPTION: &str = "\
 Each signed-in user keeps one favourite quote.
 
-Every `/me` operation needs `Authorization: Bearer <token>`, a JWT from the \
-identity provider this deployment trusts; the caller is the token's `sub`.
+Every `/me` operation needs `Authorization: Bearer <token>`, a token from the \
+identity provider this deployment trusts, that speaks for a user (the caller \
+is its `sub`) and holds the operation's scope: `quotes:read` to read, \
+`quotes:write` to replace or delete (write does not imply read). A token \
+without the scope gets `403` with `error=\"insufficient_scope\"`.
 
-- **Clerk**: in the browser, `await Clerk.session.getToken()` (tokens live 60 s).
-- **Any OpenID Connect provider**: an access token for this API's audience.
+- **Clerk**: in the browser, `await Clerk.session.getToken()` (a first-party \
+session: every scope); third-party clients use Clerk's OAuth applications or \
+API keys where the deployment accepts them.
+- **Any OpenID Connect provider**: an access token for this API (its \
+`resource`), with the scopes it needs.
 - **The development provider** (a build with the `dev-idp` feature, run with \
-`--dev-idp`, local only): `quotes-api dev-token alice` prints one; or sign in \
-at `/dev-idp/authorize`.
+`--dev-idp`, local only): `quotes-api dev-token alice` prints one \
+(`--scope quotes:read` for less); or sign in at `/dev-idp/authorize`.
 
-In Swagger UI, press **Authorize** and paste the token.
+A client finds the provider and the scopes in the protected-resource \
+metadata (RFC 9728) at `/.well-known/oauth-protected-resource`, which every \
+`401` and `403` names. In Swagger UI, press **Authorize** to sign in (or \
+paste a token).
 
 Every error is `application/problem+json` (RFC 9457) with `type`, `title`, \
 `status` and `detail`; each response below names its problem types. Every \
@@ -50,16 +64,22 @@ with `Retry-After`.";
     modifiers(&Finish),
     // The bodies of the operations' response types, which name them but do
     // not register them; each brings the schemas it is made of.
-    components(schemas(Problem, Quote, Health, Ready, NotReady)),
+    components(schemas(Problem, Quote, Health, Ready, NotReady, ProtectedResourceMetadata)),
     tags(
         (name = "quotes", description = "The caller's favourite quote."),
+        (name = "discovery", description = "How a client learns to get a token for this API."),
         (name = "webhooks", description = "Events from the identity provider."),
         (name = "operations", description = "Health and readiness for orchestrators."),
     )
 )]
 struct ApiDoc;
 
-/// Adds the bearer scheme and the license's SPDX identifier.
+/// Where the committed description says tokens come from: no deployment's
+/// provider. A running API serves its own (see [`served_document`]).
+const PLACEHOLDER_AUTHORIZATION_URL: &str = "https://identity-provider.example/authorize";
+const PLACEHOLDER_TOKEN_URL: &str = "https://identity-provider.example/token";
+
+/// Adds the security schemes and the license's SPDX identifier.
 struct Finish;
 
 impl Modify for Finish {
@@ -101,7 +121,100 @@ pub fn document() -> Document {
         return document;
     };
     complete(&mut value);
-    serde_json::from_value(value).unwrap_or(document)
+    for endpoint in crate::routes::endpoints() {
+        let method = endpoint.method.as_str().to_ascii_lowercase();
+        if !endpoint.described {
+            if let Some(paths) = value["paths"].as_object_mut() {
+                paths.remove(&endpoint.path);
+            }
+            continue;
+        }
+        if endpoint.signed_in {
+            let scopes: Vec<&str> = endpoint.scopes.iter().map(Scope::as_str).collect();
+            value["paths"][&endpoint.path][&method]["security"] =
+                json!([{"oauth2": scopes}, {"bearer": scopes}]);
+        }
+    }
+    let mut document: Document = serde_json::from_value(value).unwrap_or(document);
+    // Added after the round trip through JSON, in which utoipa's untagged
+    // flows would read an authorization-code flow as an implicit one.
+    set_oauth2(
+        &mut document,
+        oauth2(
+            PLACEHOLDER_AUTHORIZATION_URL,
+            PLACEHOLDER_TOKEN_URL,
+            "Authorization code with PKCE at the identity provider this deployment \
+             trusts. These URLs are placeholders: the description a running API \
+             serves at `/openapi.json` names its provider's.",
+        ),
+    );
+    document
+}
+
+/// Every scope, as the OAuth flow lists them.
+fn oauth2(authorization_url: &str, token_url: &str, description: &str) -> SecurityScheme {
+    SecurityScheme::OAuth2(OAuth2::with_description(
+        [Flow::AuthorizationCode(AuthorizationCode::new(
+            authorization_url,
+            token_url,
+            Scopes::from_iter(
+                Scope::ALL
+                    .iter()
+                    .map(|scope| (scope.as_str(), scope.description())),
+            ),
+        ))],
+        description,
+    ))
+}
+
+fn set_oauth2(document: &mut Document, scheme: SecurityScheme) {
+    document
+        .components
+        .get_or_insert_with(Default::default)
+        .add_security_scheme("oauth2", scheme);
+}
+
+/// Where the identity provider this deployment trusts signs people in.
+#[derive(Debug, Clone)]
+pub enum Provider {
+    /// Clerk: its OAuth endpoints on the Frontend API.
+    Clerk { frontend_api: String },
+    /// The development provider at `issuer`.
+    Development { issuer: String },
+    /// Any OpenID provider: its endpoints are in its discovery document.
+    OpenId { issuer: String },
+}
+
+/// The description a running API serves: the committed one, with its
+/// provider's sign-in in place of the placeholders.
+pub fn served_document(provider: &Provider) -> Document {
+    const DESCRIPTION: &str =
+        "Authorization code with PKCE at this deployment's identity provider.";
+    let mut document = document();
+    let scheme = match provider {
+        Provider::Clerk { frontend_api } => oauth2(
+            &format!("{frontend_api}/oauth/authorize"),
+            &format!("{frontend_api}/oauth/token"),
+            DESCRIPTION,
+        ),
+        Provider::Development { issuer } => oauth2(
+            &format!("{issuer}/authorize"),
+            &format!("{issuer}/token"),
+            DESCRIPTION,
+        ),
+        // Its endpoints are wherever its discovery document says: Swagger
+        // UI reads it.
+        Provider::OpenId { issuer } => {
+            let mut scheme = OpenIdConnect::new(format!(
+                "{}/.well-known/openid-configuration",
+                issuer.trim_end_matches('/')
+            ));
+            scheme.description = Some(DESCRIPTION.to_owned());
+            SecurityScheme::OpenIdConnect(scheme)
+        }
+    };
+    set_oauth2(&mut document, scheme);
+    document
 }
 
 /// What every operation has in common and the routes cannot say: the
@@ -277,6 +390,16 @@ fn complete_response(path: &str, status: &str, response: &mut Value) {
             401,
             "The token has expired.",
         ),
+        (_, "403") => {
+            let mut example = problem_example(
+                "urn:quotes:problem:insufficient-scope",
+                "Forbidden",
+                403,
+                "The token lacks the scope this operation needs: quotes:write. Ask for it when getting the next token.",
+            );
+            example["missing_scopes"] = json!(["quotes:write"]);
+            example
+        }
         ("/me/quote", "404") => problem_example(
             "urn:quotes:problem:quote-not-found",
             "No quote",

@@ -7,20 +7,39 @@ use actix_web::http::Method;
 use utoipa::openapi::path::HttpMethod;
 use utoipa_actix_web::service_config::ServiceConfig;
 
+use crate::http::caller::RequiredScopes;
 use crate::http::error::{ApiError, method_not_allowed};
-use crate::http::{metrics, ops, quotes, webhooks};
+use crate::http::{metrics, ops, quotes, resource, webhooks};
+use quotes_core::auth::{Scope, Scopes};
 
-/// Every endpoint of the API, in the order the description lists them.
+/// Every endpoint of the API, in the order the description lists them,
+/// with the scopes a token needs for it: a signed-in endpoint needs at
+/// least one, which the description, the `403` and the development
+/// provider's consent all follow.
 pub fn endpoints() -> Vec<Endpoint> {
     vec![
-        endpoint!(quotes::get_quote),
-        endpoint!(quotes::put_quote),
-        endpoint!(quotes::delete_quote),
+        endpoint!(quotes::get_quote).needs(Scope::QuotesRead),
+        endpoint!(quotes::put_quote).needs(Scope::QuotesWrite),
+        endpoint!(quotes::delete_quote).needs(Scope::QuotesWrite),
+        endpoint!(resource::protected_resource),
         endpoint!(webhooks::clerk_webhook).only_when(webhooks::is_configured),
         endpoint!(ops::healthz),
         endpoint!(ops::readyz),
-        endpoint!(metrics::prometheus).only_when(metrics::is_served_here),
+        endpoint!(metrics::prometheus)
+            .only_when(metrics::is_served_here)
+            .undescribed(),
     ]
+}
+
+/// What each signed-in endpoint needs, for the `Caller` extractor.
+pub fn required_scopes() -> RequiredScopes {
+    RequiredScopes::new(
+        endpoints()
+            .into_iter()
+            .filter(|endpoint| endpoint.signed_in)
+            .map(|endpoint| (endpoint.method, endpoint.path, endpoint.scopes))
+            .collect(),
+    )
 }
 
 /// One endpoint: its method and path (read from its handler's description),
@@ -33,6 +52,11 @@ pub struct Endpoint {
     pub method: Method,
     /// Whether the description asks for a bearer token.
     pub signed_in: bool,
+    /// The scopes a token must hold (all of them).
+    pub scopes: Scopes,
+    /// Whether the public description lists it (`/metrics` is for
+    /// operators, on an address of their own).
+    pub described: bool,
     register: fn(&mut ServiceConfig),
     exists: Option<fn(&HttpRequest) -> bool>,
 }
@@ -67,9 +91,25 @@ impl Endpoint {
             path: H::path(),
             method: http_method(method),
             signed_in,
+            scopes: Scopes::NONE,
+            described: true,
             register,
             exists: None,
         }
+    }
+
+    /// A token needs `scope` for this endpoint.
+    #[must_use]
+    pub fn needs(mut self, scope: Scope) -> Self {
+        self.scopes = self.scopes.with(scope);
+        self
+    }
+
+    /// The public description leaves it out.
+    #[must_use]
+    pub fn undescribed(mut self) -> Self {
+        self.described = false;
+        self
     }
 
     /// The path exists only when `exists` says so (an optional feature):
@@ -206,6 +246,17 @@ mod tests {
                 .collect::<std::collections::HashSet<_>>()
                 .len()
         );
+    }
+
+    #[test]
+    fn every_signed_in_endpoint_needs_a_scope_and_no_public_one_does() {
+        for endpoint in endpoints() {
+            assert_eq!(
+                endpoint.signed_in,
+                !endpoint.scopes.is_empty(),
+                "{endpoint:?}"
+            );
+        }
     }
 
     #[test]

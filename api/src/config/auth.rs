@@ -9,7 +9,10 @@ use url::Url;
 use super::cli::AuthArgs;
 use super::values::{ConfigError, http_url, list, non_empty, number, origins};
 use quotes_core::auth::keys::is_secure_source;
-use quotes_core::auth::{AuthSettings, MAX_LEEWAY_SECS, clerk};
+use quotes_core::auth::{
+    AuthSettings, ClerkBackend, Introspection, MAX_LEEWAY_SECS, OpaqueSettings, Scope, TokenKind,
+    TokenKinds, clerk,
+};
 
 /// Parses the identity provider arguments. The issuer comes from
 /// `AUTH_ISSUER` or, for Clerk, from the publishable key; when both are
@@ -91,7 +94,8 @@ pub fn auth_settings(args: &AuthArgs) -> Result<AuthSettings, ConfigError> {
             ));
         }
     }
-    Ok(AuthSettings {
+    let clerk = clerk_frontend_api.is_some() || static_key.is_some();
+    let mut settings = AuthSettings {
         issuer,
         jwks_url,
         audiences: list(args.auth_audience.as_deref().unwrap_or_default()),
@@ -100,9 +104,166 @@ pub fn auth_settings(args: &AuthArgs) -> Result<AuthSettings, ConfigError> {
             args.auth_authorized_parties.as_deref().unwrap_or_default(),
         )?,
         leeway: leeway(&args.auth_leeway_secs)?,
-        clerk: clerk_frontend_api.is_some() || static_key.is_some(),
+        clerk,
         static_key,
+        ..AuthSettings::new(String::new())
+    };
+    third_party(&mut settings, args)?;
+    if !clerk && settings.accepted().contains(TokenKind::Session) {
+        return Err(ConfigError::new(
+            "AUTH_ACCEPTED_TOKENS",
+            "session_token is Clerk's; with another provider, its tokens are oauth_token",
+        ));
+    }
+    Ok(settings)
+}
+
+/// The settings of third-party access, the same whichever provider:
+/// the resource, the token kinds, the clients, the scope names and where
+/// opaque tokens are checked.
+fn third_party(settings: &mut AuthSettings, args: &AuthArgs) -> Result<(), ConfigError> {
+    settings.resource = non_empty(args.auth_resource.as_deref())
+        .map(resource)
+        .transpose()?;
+    settings.accepted_tokens = non_empty(args.auth_accepted_tokens.as_deref())
+        .map(accepted_tokens)
+        .transpose()?;
+    settings.client_ids = list(args.auth_client_ids.as_deref().unwrap_or_default());
+    settings.scope_map = scope_map(args.auth_scope_map.as_deref().unwrap_or_default())?;
+    settings.unscoped_tokens_grant_all = flag(
+        "AUTH_UNSCOPED_TOKENS_GRANT_ALL",
+        &args.auth_unscoped_tokens_grant_all,
+    )?;
+    settings.opaque = opaque(args)?;
+    let accepted = settings.accepted();
+    let opaque_kinds = accepted.contains(TokenKind::ApiKey);
+    if opaque_kinds && settings.opaque.clerk.is_none() {
+        return Err(ConfigError::new(
+            "AUTH_ACCEPTED_TOKENS",
+            "api_key needs CLERK_SECRET_KEY, to check keys with Clerk's Backend API",
+        ));
+    }
+    Ok(())
+}
+
+/// An http(s) URL with no query, fragment or path: the metadata lives at
+/// its origin's `/.well-known/oauth-protected-resource`.
+fn resource(raw: &str) -> Result<String, ConfigError> {
+    let url = http_url("AUTH_RESOURCE", raw)?;
+    if url.path() != "/" || url.query().is_some() || url.fragment().is_some() {
+        return Err(ConfigError::new(
+            "AUTH_RESOURCE",
+            "must be the API's origin, such as https://api.example.com, with no path",
+        ));
+    }
+    Ok(url.as_str().trim_end_matches('/').to_owned())
+}
+
+fn accepted_tokens(raw: &str) -> Result<TokenKinds, ConfigError> {
+    list(raw)
+        .iter()
+        .map(|name| {
+            TokenKind::parse(name).ok_or_else(|| {
+                ConfigError::new(
+                    "AUTH_ACCEPTED_TOKENS",
+                    format!(
+                        "`{name}` is not a token kind; the kinds are session_token, \
+                         oauth_token, api_key and m2m_token"
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+fn scope_map(raw: &str) -> Result<Vec<(String, Scope)>, ConfigError> {
+    list(raw)
+        .iter()
+        .map(|pair| {
+            let (theirs, ours) = pair.rsplit_once('=').ok_or_else(|| {
+                ConfigError::new(
+                    "AUTH_SCOPE_MAP",
+                    format!(
+                        "`{pair}` is not `theirs=ours`, e.g. api://quotes/Quotes.Read=quotes:read"
+                    ),
+                )
+            })?;
+            let ours = Scope::parse(ours.trim()).ok_or_else(|| {
+                ConfigError::new(
+                    "AUTH_SCOPE_MAP",
+                    format!("`{ours}` is not one of this API's scopes (quotes:read, quotes:write)"),
+                )
+            })?;
+            Ok((theirs.trim().to_owned(), ours))
+        })
+        .collect()
+}
+
+fn flag(variable: &'static str, raw: &str) -> Result<bool, ConfigError> {
+    match raw.trim().to_ascii_lowercase().as_str() {
+        "" | "0" | "false" | "no" | "off" => Ok(false),
+        "1" | "true" | "yes" | "on" => Ok(true),
+        other => Err(ConfigError::new(
+            variable,
+            format!("expected true or false, got `{other}`"),
+        )),
+    }
+}
+
+fn opaque(args: &AuthArgs) -> Result<OpaqueSettings, ConfigError> {
+    let clerk = non_empty(args.clerk_secret_key.as_deref())
+        .map(|secret| {
+            if !secret.starts_with("sk_") {
+                return Err(ConfigError::new(
+                    "CLERK_SECRET_KEY",
+                    "must start with sk_test_ or sk_live_",
+                ));
+            }
+            Ok(ClerkBackend {
+                api_url: secure_base("CLERK_API_URL", &args.clerk_api_url)?,
+                secret_key: secret.to_owned(),
+            })
+        })
+        .transpose()?;
+    let introspection = match (
+        non_empty(args.auth_introspection_url.as_deref()),
+        non_empty(args.auth_introspection_client_id.as_deref()),
+        non_empty(args.auth_introspection_client_secret.as_deref()),
+    ) {
+        (None, None, None) => None,
+        (Some(url), Some(client_id), Some(client_secret)) => Some(Introspection {
+            url: secure_base("AUTH_INTROSPECTION_URL", url)?,
+            client_id: client_id.to_owned(),
+            client_secret: client_secret.to_owned(),
+        }),
+        _ => {
+            return Err(ConfigError::new(
+                "AUTH_INTROSPECTION_URL",
+                "needs AUTH_INTROSPECTION_CLIENT_ID and AUTH_INTROSPECTION_CLIENT_SECRET with it",
+            ));
+        }
+    };
+    Ok(OpaqueSettings {
+        clerk,
+        introspection,
     })
+}
+
+/// A URL tokens are sent to: `https`, or `http` on this machine only.
+fn secure_base(variable: &'static str, raw: &str) -> Result<Url, ConfigError> {
+    let mut url = http_url(variable, raw)?;
+    if !is_secure_source(&url) {
+        return Err(ConfigError::new(
+            variable,
+            format!("tokens are sent over https only, except on this machine; {url} is neither"),
+        ));
+    }
+    // Joined with relative paths, so the base must end in a slash.
+    if !url.path().ends_with('/') && variable == "CLERK_API_URL" {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
 }
 
 fn leeway(raw: &str) -> Result<Duration, ConfigError> {
@@ -178,15 +339,15 @@ pub fn development_auth_settings(
             format!("cannot be combined with {variable}; use one identity provider"),
         ));
     }
-    Ok(AuthSettings {
-        issuer: crate::dev_idp::issuer_for(bind_addr),
-        jwks_url: None,
-        audiences: Vec::new(),
-        authorized_parties: Vec::new(),
+    let mut settings = AuthSettings {
         leeway: leeway(&args.auth_leeway_secs)?,
-        clerk: false,
-        static_key: None,
-    })
+        ..AuthSettings::new(crate::dev_idp::issuer_for(bind_addr))
+    };
+    third_party(&mut settings, args)?;
+    if settings.resource.is_none() {
+        settings.resource = Some(format!("http://{bind_addr}"));
+    }
+    Ok(settings)
 }
 
 #[cfg(test)]
@@ -228,6 +389,7 @@ mod tests {
             // pk_test_ + base64("clerk.example.com$")
             clerk_publishable_key: Some("pk_test_Y2xlcmsuZXhhbXBsZS5jb20k".to_owned()),
             clerk_jwt_key: None,
+            ..no_third_party()
         };
         let config = auth_settings(&args).unwrap();
         assert_eq!(config.issuer, "https://clerk.example.com");
@@ -237,6 +399,92 @@ mod tests {
         };
         let err = auth_settings(&other).unwrap_err();
         assert_eq!(err.variable, "CLERK_PUBLISHABLE_KEY");
+    }
+
+    fn no_third_party() -> AuthArgs {
+        AuthArgs {
+            auth_issuer: None,
+            auth_jwks_url: None,
+            auth_audience: None,
+            auth_authorized_parties: None,
+            auth_leeway_secs: "5".to_owned(),
+            clerk_publishable_key: None,
+            clerk_jwt_key: None,
+            auth_resource: None,
+            auth_accepted_tokens: None,
+            auth_client_ids: None,
+            auth_scope_map: None,
+            auth_unscoped_tokens_grant_all: "false".to_owned(),
+            clerk_secret_key: None,
+            clerk_api_url: "https://api.clerk.com".to_owned(),
+            auth_introspection_url: None,
+            auth_introspection_client_id: None,
+            auth_introspection_client_secret: None,
+            docs_client_id: None,
+        }
+    }
+
+    #[test]
+    fn third_party_settings_name_the_variable_when_wrong() {
+        let with = |change: fn(&mut AuthArgs)| {
+            let mut args = AuthArgs {
+                auth_issuer: Some("https://idp.example.com".to_owned()),
+                ..no_third_party()
+            };
+            change(&mut args);
+            auth_settings(&args)
+        };
+        let variable = |result: Result<AuthSettings, ConfigError>| result.unwrap_err().variable;
+        assert_eq!(
+            variable(with(
+                |a| a.auth_resource = Some("https://api.example.com/v1".into())
+            )),
+            "AUTH_RESOURCE"
+        );
+        assert_eq!(
+            variable(with(
+                |a| a.auth_accepted_tokens = Some("oauth_token,jwt".into())
+            )),
+            "AUTH_ACCEPTED_TOKENS"
+        );
+        assert_eq!(
+            variable(with(
+                |a| a.auth_accepted_tokens = Some("session_token".into())
+            )),
+            "AUTH_ACCEPTED_TOKENS"
+        );
+        assert_eq!(
+            variable(with(
+                |a| a.auth_scope_map = Some("Quotes.Read=quotes:admin".into())
+            )),
+            "AUTH_SCOPE_MAP"
+        );
+        assert_eq!(
+            variable(with(|a| a.auth_unscoped_tokens_grant_all = "maybe".into())),
+            "AUTH_UNSCOPED_TOKENS_GRANT_ALL"
+        );
+        assert_eq!(
+            variable(with(
+                |a| a.auth_introspection_url = Some("https://idp.example.com/i".into())
+            )),
+            "AUTH_INTROSPECTION_URL"
+        );
+        assert_eq!(
+            variable(with(|a| a.clerk_secret_key = Some("pk_test_x".into()))),
+            "CLERK_SECRET_KEY"
+        );
+        let good = with(|a| {
+            a.auth_resource = Some("https://api.example.com/".into());
+            a.auth_scope_map = Some("api://quotes/Quotes.Read=quotes:read".into());
+            a.auth_accepted_tokens = Some("oauth_token".into());
+        })
+        .unwrap();
+        assert_eq!(good.resource.as_deref(), Some("https://api.example.com"));
+        assert_eq!(
+            good.scope_map,
+            vec![("api://quotes/Quotes.Read".to_owned(), Scope::QuotesRead)]
+        );
+        assert!(!good.accepted().contains(TokenKind::Machine));
     }
 
     #[test]

@@ -263,4 +263,59 @@ pub struct AuthArgs {
     /// Clerk's PEM "JWKS Public Key": verify with this key alone, no network.
     #[arg(long, env = "CLERK_JWT_KEY", hide_env_values = true)]
     pub clerk_jwt_key: Option<String>,
+
+    /// This API's canonical URL (RFC 9728's `resource`): named by the
+    /// protected-resource metadata, and the audience an access token that
+    /// binds one must carry.
+    #[arg(long, env = "AUTH_RESOURCE")]
+    pub auth_resource: Option<String>,
+
+    /// Comma-separated token kinds accepted: `session_token`,
+    /// `oauth_token`, `api_key`, `m2m_token` (default: `session_token`
+    /// with Clerk, `oauth_token,m2m_token` with another provider).
+    #[arg(long, env = "AUTH_ACCEPTED_TOKENS")]
+    pub auth_accepted_tokens: Option<String>,
+
+    /// Comma-separated client ids; when set, OAuth and machine tokens must
+    /// have been issued to one of them (`client_id`, or `azp`).
+    #[arg(long, env = "AUTH_CLIENT_IDS")]
+    pub auth_client_ids: Option<String>,
+
+    /// A provider's names for this API's scopes, as comma-separated
+    /// `theirs=ours` pairs, e.g. `api://quotes/Quotes.Read=quotes:read`.
+    #[arg(long, env = "AUTH_SCOPE_MAP")]
+    pub auth_scope_map: Option<String>,
+
+    /// `true`: a token naming none of this API's scopes gets all of them,
+    /// as before scopes existed (a migration; warned about at start).
+    #[arg(long, env = "AUTH_UNSCOPED_TOKENS_GRANT_ALL", default_value = "false")]
+    pub auth_unscoped_tokens_grant_all: String,
+
+    /// Clerk's secret key (`sk_…`), to check opaque OAuth tokens (`oat_…`)
+    /// and API keys (`ak_…`) with Clerk's Backend API.
+    #[arg(long, env = "CLERK_SECRET_KEY", hide_env_values = true)]
+    pub clerk_secret_key: Option<String>,
+
+    /// Clerk's Backend API.
+    #[arg(long, env = "CLERK_API_URL", default_value = "https://api.clerk.com")]
+    pub clerk_api_url: String,
+
+    /// An RFC 7662 introspection endpoint, to check the provider's opaque
+    /// access tokens.
+    #[arg(long, env = "AUTH_INTROSPECTION_URL")]
+    pub auth_introspection_url: Option<String>,
+
+    /// This API's client id at the introspection endpoint.
+    #[arg(long, env = "AUTH_INTROSPECTION_CLIENT_ID")]
+    pub auth_introspection_client_id: Option<String>,
+
+    /// This API's client secret at the introspection endpoint.
+    #[arg(long, env = "AUTH_INTROSPECTION_CLIENT_SECRET", hide_env_values = true)]
+    pub auth_introspection_client_secret: Option<String>,
+
+    /// The OAuth client id Swagger UI's Authorize signs in with
+    /// (authorization code + PKCE, a public client registered with the
+    /// provider, redirect URI `<api>/docs/oauth2-redirect.html`).
+    #[arg(long, env = "DOCS_CLIENT_ID")]
+    pub docs_client_id: Option<String>,
 }

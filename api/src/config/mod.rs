@@ -61,6 +61,9 @@ pub struct Config {
     pub clerk_webhook_secret: Option<SigningSecret>,
     /// Set when the server also serves the web app (`--web-dir`).
     pub web: Option<WebAppSettings>,
+    /// The client Swagger UI's Authorize signs in as; `None`: Authorize
+    /// only takes a pasted token.
+    pub docs_client_id: Option<String>,
 }
 
 /// Where metrics are served.
@@ -159,9 +162,20 @@ impl Config {
                 .map(webhook_secret)
                 .transpose()?,
             web: web_config(args)?,
+            docs_client_id: docs_client_id(args),
         })
     }
 }
+
+/// `DOCS_CLIENT_ID`, or with the development provider a client of its own.
+fn docs_client_id(args: &ServeArgs) -> Option<String> {
+    non_empty(args.auth.docs_client_id.as_deref())
+        .map(str::to_owned)
+        .or_else(|| args.dev_idp.then(|| DOCS_DEV_CLIENT_ID.to_owned()))
+}
+
+/// The client id Swagger UI signs in with at the development provider.
+pub const DOCS_DEV_CLIENT_ID: &str = "quotes-docs";
 
 /// `--web-dir` must name a folder holding `index.html`.
 fn web_config(args: &ServeArgs) -> Result<Option<WebAppSettings>, ConfigError> {
@@ -293,6 +307,7 @@ impl Config {
             dev_idp: None,
             clerk_webhook_secret: None,
             web: None,
+            docs_client_id: None,
         }
     }
 }

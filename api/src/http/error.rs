@@ -13,7 +13,7 @@ use serde::Serialize;
 
 use std::borrow::Cow;
 
-use quotes_core::auth::AuthError;
+use quotes_core::auth::{AuthError, Scopes, TokenKind};
 use quotes_core::db::{DatabaseError, DatabaseUnavailable};
 use quotes_core::quotes::QuoteError;
 use quotes_core::rate_limit::Limited;
@@ -32,6 +32,8 @@ pub enum ProblemType {
     MissingToken,
     ExpiredToken,
     InvalidToken,
+    InsufficientScope,
+    NoUser,
     QuoteNotFound,
     InvalidQuote,
     MalformedJson,
@@ -44,10 +46,12 @@ pub enum ProblemType {
 
 impl ProblemType {
     /// Every problem type.
-    pub const ALL: [Self; 10] = [
+    pub const ALL: [Self; 12] = [
         Self::MissingToken,
         Self::ExpiredToken,
         Self::InvalidToken,
+        Self::InsufficientScope,
+        Self::NoUser,
         Self::QuoteNotFound,
         Self::InvalidQuote,
         Self::MalformedJson,
@@ -63,6 +67,8 @@ impl ProblemType {
             Self::MissingToken => "urn:quotes:problem:missing-token",
             Self::ExpiredToken => "urn:quotes:problem:expired-token",
             Self::InvalidToken => "urn:quotes:problem:invalid-token",
+            Self::InsufficientScope => "urn:quotes:problem:insufficient-scope",
+            Self::NoUser => "urn:quotes:problem:no-user",
             Self::QuoteNotFound => "urn:quotes:problem:quote-not-found",
             Self::InvalidQuote => "urn:quotes:problem:invalid-quote",
             Self::MalformedJson => "urn:quotes:problem:malformed-json",
@@ -79,6 +85,12 @@ impl ProblemType {
             Self::MissingToken => "401: no bearer token was sent",
             Self::ExpiredToken => "401: the token has expired; get a fresh one and try once more",
             Self::InvalidToken => "401: any other refused token",
+            Self::InsufficientScope => {
+                "403: the token lacks a scope this operation needs; `missing_scopes` lists them"
+            }
+            Self::NoUser => {
+                "403: the token speaks for a client or an organisation, not a user, and this operation is a user's"
+            }
             Self::QuoteNotFound => "404: the caller has no quote",
             Self::InvalidQuote => "422: the quote breaks the rules",
             Self::MalformedJson => "400: the body is not JSON",
@@ -105,14 +117,39 @@ fn auth_problem_type(error: &AuthError) -> ProblemType {
     }
 }
 
-/// The RFC 6750 `WWW-Authenticate` challenge for a refused token.
-fn challenge(error: &AuthError) -> String {
-    match error {
+/// The RFC 6750 `WWW-Authenticate` challenge for a refused token, naming
+/// where a client learns how to get one (RFC 9728).
+fn challenge(error: &AuthError, metadata: Option<&ResourceMetadata>) -> String {
+    let mut challenge = match error {
         AuthError::Missing => format!("Bearer realm=\"{REALM}\""),
         other => format!(
             "Bearer realm=\"{REALM}\", error=\"invalid_token\", error_description=\"{other}\""
         ),
+    };
+    add_metadata(&mut challenge, metadata);
+    challenge
+}
+
+fn add_metadata(challenge: &mut String, metadata: Option<&ResourceMetadata>) {
+    if let Some(metadata) = metadata {
+        challenge.push_str(", resource_metadata=\"");
+        challenge.push_str(&metadata.0);
+        challenge.push('"');
     }
+}
+
+/// The address of this API's protected-resource metadata (RFC 9728),
+/// named in every challenge.
+#[derive(Debug, Clone)]
+pub struct ResourceMetadata(pub std::sync::Arc<str>);
+
+/// Why a verified caller may not do what it asked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Forbidden {
+    /// The token lacks these scopes.
+    InsufficientScope { missing: Scopes },
+    /// The token speaks for no user (a machine, an organisation's key).
+    NoUser { kind: TokenKind },
 }
 
 /// An RFC 9457 problem details object: what every error body is.
@@ -135,6 +172,11 @@ pub struct Problem {
     pub status: u16,
     /// What went wrong with this request, for a person to read.
     pub detail: String,
+    /// With `urn:quotes:problem:insufficient-scope`: the scopes the token
+    /// lacks, to ask for when getting the next one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(example = json!(["quotes:write"]))]
+    pub missing_scopes: Option<Vec<&'static str>>,
 }
 
 /// The problems every operation that needs a signed-in caller may answer:
@@ -148,6 +190,13 @@ pub enum BearerProblems {
         headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge"))
     )]
     Unauthorized(Problem),
+    #[response(
+        status = 403,
+        description = "The token lacks a scope this operation needs (`missing_scopes` lists them), or speaks for no user.",
+        content_type = "application/problem+json",
+        headers(("WWW-Authenticate" = String, description = "RFC 6750 challenge: `error=\"insufficient_scope\"` and the scopes needed"))
+    )]
+    Forbidden(Problem),
     #[response(
         status = 503,
         description = "The database or the identity provider's keys are out of reach; retry.",
@@ -193,8 +242,18 @@ pub enum ApiError {
     UnsupportedMediaType,
     #[error("request body too large")]
     PayloadTooLarge { limit: usize },
-    #[error("unauthenticated: {0}")]
-    Unauthenticated(#[from] AuthError),
+    #[error("unauthenticated: {error}")]
+    Unauthenticated {
+        error: AuthError,
+        metadata: Option<ResourceMetadata>,
+    },
+    #[error("forbidden: {refusal:?}")]
+    Forbidden {
+        refusal: Forbidden,
+        /// The scopes the operation needs, for the challenge.
+        required: Scopes,
+        metadata: Option<ResourceMetadata>,
+    },
     #[error("invalid webhook delivery: {0}")]
     InvalidWebhook(#[from] WebhookError),
     #[error("no route for this path")]
@@ -249,9 +308,29 @@ impl ApiError {
                 "Payload Too Large",
                 format!("The request body is larger than {limit} bytes."),
             ),
-            Self::Unauthenticated(error) => {
+            Self::Unauthenticated { error, .. } => {
                 (auth_problem_type(error), "Unauthorized", error.to_string())
             }
+            Self::Forbidden {
+                refusal: Forbidden::InsufficientScope { missing },
+                ..
+            } => (
+                ProblemType::InsufficientScope,
+                "Forbidden",
+                format!(
+                    "The token lacks the scope this operation needs: {missing}. Ask for it when getting the next token."
+                ),
+            ),
+            Self::Forbidden {
+                refusal: Forbidden::NoUser { kind },
+                ..
+            } => (
+                ProblemType::NoUser,
+                "Forbidden",
+                format!(
+                    "The token ({kind}) speaks for a client or an organisation, not a user; `/me` needs a user's token."
+                ),
+            ),
             Self::InvalidWebhook(error) => (
                 ProblemType::InvalidWebhook,
                 "Invalid webhook",
@@ -304,11 +383,19 @@ impl ApiError {
                 "Something went wrong on our side; it has been logged.".to_owned(),
             ),
         };
+        let missing_scopes = match self {
+            Self::Forbidden {
+                refusal: Forbidden::InsufficientScope { missing },
+                ..
+            } => Some(missing.iter().map(|scope| scope.as_str()).collect()),
+            _ => None,
+        };
         Problem {
             kind: kind.uri(),
             title,
             status: self.status_code().as_u16(),
             detail,
+            missing_scopes,
         }
     }
 }
@@ -339,10 +426,11 @@ impl ResponseError for ApiError {
             Self::MalformedJson(_) | Self::InvalidWebhook(_) => StatusCode::BAD_REQUEST,
             Self::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            Self::Unauthenticated(error) if error.is_unavailable() => {
+            Self::Unauthenticated { error, .. } if error.is_unavailable() => {
                 StatusCode::SERVICE_UNAVAILABLE
             }
-            Self::Unauthenticated(_) => StatusCode::UNAUTHORIZED,
+            Self::Unauthenticated { .. } => StatusCode::UNAUTHORIZED,
+            Self::Forbidden { .. } => StatusCode::FORBIDDEN,
             Self::MethodNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::RateLimited(_) => StatusCode::TOO_MANY_REQUESTS,
             Self::MisdirectedRequest { .. } => StatusCode::MISDIRECTED_REQUEST,
@@ -361,8 +449,30 @@ impl ResponseError for ApiError {
         }
         let mut response = problem_response(&self.problem());
         match self {
-            Self::Unauthenticated(error) if !error.is_unavailable() => {
-                if let Ok(value) = HeaderValue::from_str(&challenge(error)) {
+            Self::Unauthenticated { error, metadata } if !error.is_unavailable() => {
+                if let Ok(value) = HeaderValue::from_str(&challenge(error, metadata.as_ref())) {
+                    response
+                        .headers_mut()
+                        .insert(header::WWW_AUTHENTICATE, value);
+                }
+            }
+            Self::Forbidden {
+                refusal,
+                required,
+                metadata,
+            } => {
+                let mut challenge = match refusal {
+                    Forbidden::InsufficientScope { .. } => format!(
+                        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", scope=\"{required}\""
+                    ),
+                    // RFC 6750 has no error for "no user": another token
+                    // will do, so the challenge names what one must hold.
+                    Forbidden::NoUser { .. } => format!(
+                        "Bearer realm=\"{REALM}\", error=\"insufficient_scope\", error_description=\"a user's token is needed\", scope=\"{required}\""
+                    ),
+                };
+                add_metadata(&mut challenge, metadata.as_ref());
+                if let Ok(value) = HeaderValue::from_str(&challenge) {
                     response
                         .headers_mut()
                         .insert(header::WWW_AUTHENTICATE, value);
@@ -491,6 +601,7 @@ pub fn ensure_problem_json<B: MessageBody + 'static>(
                 ),
             _ => format!("The request failed with status {}.", status.as_u16()),
         },
+        missing_scopes: None,
     };
     let (req, old) = res.into_parts();
     let mut response = problem_response(&problem);

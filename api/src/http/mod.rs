@@ -18,6 +18,7 @@ pub mod proxies;
 pub mod quotes;
 pub mod rate_limit;
 pub mod request_id;
+pub mod resource;
 pub mod security;
 pub mod telemetry;
 pub mod webhooks;

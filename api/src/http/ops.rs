@@ -192,6 +192,7 @@ pub async fn readyz(
             } else {
                 "Not ready to serve requests; see checks.".to_owned()
             },
+            missing_scopes: None,
         },
         checks,
     })

@@ -49,7 +49,7 @@ pub async fn observe(
                 .request()
                 .extensions()
                 .get::<CallerId>()
-                .map(|id| id.0.clone());
+                .map(|id| std::sync::Arc::clone(&id.0));
             tracing::info!(
                 target: "quotes_api::access",
                 %method,
@@ -57,7 +57,9 @@ pub async fn observe(
                 status,
                 latency_ms,
                 request_id,
-                caller = caller.as_deref().unwrap_or("-"),
+                caller = caller.as_ref().map_or("-", |p| p.subject.as_str()),
+                client = caller.as_ref().and_then(|p| p.client_id.as_deref()).unwrap_or("-"),
+                actor = caller.as_ref().and_then(|p| p.actor.as_deref()).unwrap_or("-"),
                 "request"
             );
             if let Ok(value) = HeaderValue::from_str(&request_id) {

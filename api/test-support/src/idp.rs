@@ -204,7 +204,8 @@ impl TestIdp {
         self.discovery_fetches.load(Ordering::SeqCst)
     }
 
-    /// Session-token-like claims for `sub`, valid for a minute.
+    /// Claims of a token for `sub` granting both of the API's scopes,
+    /// valid for a minute.
     pub fn claims(&self, sub: &str) -> Value {
         let now = now();
         json!({
@@ -215,6 +216,7 @@ impl TestIdp {
             "exp": now + 60,
             "azp": "http://localhost:3000",
             "sid": "sess_test",
+            "scope": "quotes:read quotes:write",
         })
     }
 }

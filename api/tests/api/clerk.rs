@@ -73,7 +73,7 @@ async fn session_tokens_pass_and_other_clerk_tokens_do_not() {
             problem["detail"]
                 .as_str()
                 .unwrap()
-                .contains("not a session token"),
+                .contains("of a kind this API does not accept"),
             "{problem}"
         );
     }

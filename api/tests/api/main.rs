@@ -19,6 +19,7 @@ mod pooler;
 mod quotes;
 mod rate_limit;
 mod resilience;
+mod scopes;
 mod tokens;
 mod web_app;
 mod webhooks;

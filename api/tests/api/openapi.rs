@@ -15,8 +15,22 @@ async fn openapi_json_serves_the_committed_document() {
         .await
         .unwrap();
     assert_eq!(response.status(), 200);
-    let served: Value = response.json().await.unwrap();
-    let committed: Value = serde_yaml_ng::from_str(&committed_openapi()).unwrap();
+    let mut served: Value = response.json().await.unwrap();
+    let mut committed: Value = serde_yaml_ng::from_str(&committed_openapi()).unwrap();
+    // The one difference: where tokens come from. The committed document
+    // names no deployment's provider; the served one names this one's,
+    // an OpenID provider, by its discovery document.
+    let scheme = served["components"]["securitySchemes"]["oauth2"].take();
+    assert_eq!(scheme["type"], "openIdConnect", "{scheme}");
+    assert_eq!(
+        scheme["openIdConnectUrl"],
+        format!("{}/.well-known/openid-configuration", app.idp.issuer)
+    );
+    let placeholder = committed["components"]["securitySchemes"]["oauth2"].take();
+    assert_eq!(
+        placeholder["flows"]["authorizationCode"]["authorizationUrl"],
+        "https://identity-provider.example/authorize"
+    );
     assert_eq!(served, committed);
 }
 

@@ -32,14 +32,22 @@ pub enum AuthError {
     AuthorizedParty,
     #[error("The token's subject (sub) is missing or invalid.")]
     Subject,
-    #[error("The token is not a session token.")]
+    #[error("The token is of a kind this API does not accept.")]
     TokenType,
+    #[error("The token was issued to a client this API does not accept (client_id).")]
+    Client,
+    #[error(
+        "The token is not active: the identity provider does not know it, or it was revoked or has expired."
+    )]
+    Inactive,
     #[error("The session is not active yet (pending).")]
     SessionPending,
     #[error("The token's claims are invalid: {0}.")]
     Claims(&'static str),
     #[error("The identity provider's signing keys are not available yet; try again shortly.")]
     KeysUnavailable,
+    #[error("The identity provider could not check the token right now; try again shortly.")]
+    VerifierUnavailable,
 }
 
 impl AuthError {
@@ -61,14 +69,17 @@ impl AuthError {
             Self::AuthorizedParty => "authorized_party",
             Self::Subject => "subject",
             Self::TokenType => "token_type",
+            Self::Client => "client",
+            Self::Inactive => "inactive",
             Self::SessionPending => "session_pending",
             Self::Claims(_) => "claims",
             Self::KeysUnavailable => "keys_unavailable",
+            Self::VerifierUnavailable => "verifier_unavailable",
         }
     }
 
     /// Not the caller's fault: the keys could not be had.
     pub fn is_unavailable(&self) -> bool {
-        matches!(self, Self::KeysUnavailable)
+        matches!(self, Self::KeysUnavailable | Self::VerifierUnavailable)
     }
 }

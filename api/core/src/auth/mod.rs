@@ -5,12 +5,18 @@
 
 pub mod clerk;
 mod error;
+mod grant;
 pub mod jwks;
 pub mod keys;
+pub mod opaque;
+pub mod principal;
 mod settings;
 pub mod token;
 
 pub use self::error::AuthError;
 pub use self::keys::{KeyStore, KeyStoreSettings};
-pub use self::settings::{AuthSettings, MAX_LEEWAY_SECS};
-pub use self::token::{Clock, Identity, SystemClock, Verifier, is_valid_subject};
+pub use self::principal::{Organization, Principal, Scope, Scopes, TokenKind, TokenKinds};
+pub use self::settings::{
+    AuthSettings, ClerkBackend, Introspection, MAX_LEEWAY_SECS, OpaqueSettings,
+};
+pub use self::token::{Clock, SystemClock, Verifier, is_valid_subject};

@@ -11,8 +11,11 @@ use serde::Deserialize;
 
 use super::clerk;
 use super::error::AuthError;
+use super::grant::{GrantClaims, GrantRules};
 use super::jwks::{KeyKind, VerifyingKey};
 use super::keys::{KeyError, KeyStore};
+use super::opaque::OpaqueVerifier;
+use super::principal::{Principal, TokenKind};
 use super::settings::AuthSettings;
 
 /// Tokens longer than this are refused before any parsing.
@@ -57,21 +60,21 @@ impl Clock for SystemClock {
     }
 }
 
-/// Who a verified token speaks for.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Identity {
-    pub subject: String,
-}
-
 /// Checks tokens against one issuer's keys and the configured claim rules.
 #[derive(Debug)]
 pub struct Verifier {
     keys: KeyStore,
     issuer: String,
+    /// When not empty, `aud` must contain one of these.
     audiences: Vec<String>,
+    /// `audiences` and the resource: a token that names an audience must
+    /// name one of these.
+    known_audiences: Vec<String>,
     authorized_parties: Vec<String>,
     leeway_secs: u64,
     clerk: bool,
+    rules: GrantRules,
+    opaque: Option<OpaqueVerifier>,
     clock: Arc<dyn Clock>,
     /// Tokens that passed every rule, by their SHA-256; see [`Verified`].
     verified: Option<quick_cache::sync::Cache<[u8; 32], Arc<Verified>>>,
@@ -88,7 +91,7 @@ pub struct Verifier {
 /// further into the past.
 #[derive(Debug)]
 struct Verified {
-    identity: Identity,
+    principal: Arc<Principal>,
     exp: u64,
     kid: String,
     key: Arc<VerifyingKey>,
@@ -99,18 +102,20 @@ struct Claims {
     exp: Option<f64>,
     nbf: Option<f64>,
     iss: Option<String>,
-    sub: Option<String>,
     #[serde(default)]
     aud: Audience,
-    azp: Option<String>,
     iat: Option<f64>,
     /// Clerk's session status.
     sts: Option<String>,
+    /// What the token grants, read by [`GrantRules`].
+    #[serde(flatten)]
+    grant: GrantClaims,
 }
 
-#[derive(Deserialize, Default)]
+/// `aud`: one audience or a list.
+#[derive(Debug, Deserialize, Default)]
 #[serde(untagged)]
-enum Audience {
+pub(super) enum Audience {
     #[default]
     None,
     One(String),
@@ -118,7 +123,11 @@ enum Audience {
 }
 
 impl Audience {
-    fn contains_any(&self, accepted: &[String]) -> bool {
+    pub(super) fn is_none(&self) -> bool {
+        matches!(self, Self::None)
+    }
+
+    pub(super) fn contains_any(&self, accepted: &[String]) -> bool {
         match self {
             Self::None => false,
             Self::One(aud) => accepted.contains(aud),
@@ -142,6 +151,13 @@ impl Verifier {
             validation.required_spec_claims = HashSet::from(["exp".to_owned()]);
             validation
         };
+        let known_audiences: Vec<String> = settings
+            .audiences
+            .iter()
+            .chain(&settings.resource)
+            .cloned()
+            .collect();
+        let rules = GrantRules::new(settings);
         Self {
             rsa: validation(&ALGORITHMS[..6]),
             ec: validation(&ALGORITHMS[6..]),
@@ -149,9 +165,17 @@ impl Verifier {
             keys,
             issuer: settings.issuer.clone(),
             audiences: settings.audiences.clone(),
+            opaque: OpaqueVerifier::new(
+                &settings.opaque,
+                &settings.issuer,
+                known_audiences.clone(),
+                rules.clone(),
+            ),
+            known_audiences,
             authorized_parties: settings.authorized_parties.clone(),
             leeway_secs: settings.leeway.as_secs(),
             clerk: settings.clerk,
+            rules,
             clock: Arc::new(SystemClock),
             verified: Some(quick_cache::sync::Cache::new(VERIFIED_CACHE_ENTRIES)),
         }
@@ -177,8 +201,8 @@ impl Verifier {
         &self.keys
     }
 
-    /// Verifies `token` and returns whom it identifies.
-    pub async fn verify(&self, token: &str) -> Result<Identity, AuthError> {
+    /// Verifies `token` and returns what it grants.
+    pub async fn verify(&self, token: &str) -> Result<Arc<Principal>, AuthError> {
         if token.len() > MAX_TOKEN_BYTES {
             return Err(AuthError::TooLarge);
         }
@@ -187,7 +211,16 @@ impl Verifier {
             && verified.exp.saturating_add(self.leeway_secs) >= self.clock.now_secs()
             && self.keys.still_publishes(&verified.kid, &verified.key)
         {
-            return Ok(verified.identity.clone());
+            return Ok(Arc::clone(&verified.principal));
+        }
+        // A JWT is three parts; anything else can only be an opaque token,
+        // which its issuer has to read for us.
+        if token.bytes().filter(|byte| *byte == b'.').count() != 2 {
+            return match &self.opaque {
+                Some(opaque) => opaque.verify(token, digest, self.clock.now_secs()).await,
+                None if OpaqueVerifier::is_clerk_opaque(token) => Err(AuthError::TokenType),
+                None => Err(AuthError::Malformed),
+            };
         }
         let header = jsonwebtoken::decode_header(token).map_err(|_| AuthError::Malformed)?;
         if !ALGORITHMS.contains(&header.alg) && header.alg != Algorithm::EdDSA {
@@ -197,8 +230,24 @@ impl Verifier {
         if header.crit.is_some() {
             return Err(AuthError::Malformed);
         }
-        if self.clerk {
+        // RFC 9068 access tokens say so in `typ`; with Clerk, anything else
+        // must be a session token.
+        let access_token = header.typ.as_deref().is_some_and(|typ| {
+            typ.eq_ignore_ascii_case("at+jwt") || typ.eq_ignore_ascii_case("application/at+jwt")
+        });
+        let kind = if self.clerk && !access_token {
             clerk::check_session_token(&header)?;
+            TokenKind::Session
+        } else {
+            TokenKind::OAuth
+        };
+        let accepted = self.rules.accepted;
+        let could_pass = match kind {
+            TokenKind::Session => accepted.contains(TokenKind::Session),
+            _ => accepted.contains(TokenKind::OAuth) || accepted.contains(TokenKind::Machine),
+        };
+        if !could_pass {
+            return Err(AuthError::TokenType);
         }
         let kid = header.kid.as_deref().ok_or(AuthError::NoKeyId)?;
         let key = self.keys.key(kid).await.map_err(|e| match e {
@@ -234,22 +283,27 @@ impl Verifier {
             reason = "jsonwebtoken checked exp is a number; a negative one saturates to 0"
         )]
         let exp = claims.exp.unwrap_or_default() as u64;
-        let identity = self.check_claims(claims)?;
+        let principal = Arc::new(self.check_claims(&claims, kind, access_token)?);
         if let Some(cache) = &self.verified {
             cache.insert(
                 digest,
                 Arc::new(Verified {
-                    identity: identity.clone(),
+                    principal: Arc::clone(&principal),
                     exp,
                     kid: kid.to_owned(),
                     key,
                 }),
             );
         }
-        Ok(identity)
+        Ok(principal)
     }
 
-    fn check_claims(&self, claims: Claims) -> Result<Identity, AuthError> {
+    fn check_claims(
+        &self,
+        claims: &Claims,
+        kind: TokenKind,
+        access_token: bool,
+    ) -> Result<Principal, AuthError> {
         #[expect(
             clippy::cast_precision_loss,
             reason = "seconds since 1970 fit an f64 exactly"
@@ -275,25 +329,39 @@ impl Verifier {
         if claims.iat.is_some_and(|iat| iat > latest) {
             return Err(AuthError::IssuedInFuture);
         }
-        if !self.audiences.is_empty() && !claims.aud.contains_any(&self.audiences) {
+        // An audience configured is required; a token that binds one
+        // (RFC 8707) must bind it to us.
+        let bound_elsewhere = kind != TokenKind::Session
+            && !claims.aud.is_none()
+            && !self.known_audiences.is_empty()
+            && !claims.aud.contains_any(&self.known_audiences);
+        if bound_elsewhere
+            || (!self.audiences.is_empty() && !claims.aud.contains_any(&self.known_audiences))
+        {
             return Err(AuthError::Audience);
         }
-        if !self.authorized_parties.is_empty() {
-            let azp = claims.azp.as_deref().ok_or(AuthError::AuthorizedParty)?;
+        // RFC 9068 access tokens name their client in `client_id`: `azp`
+        // is the party of session and OpenID tokens.
+        if !self.authorized_parties.is_empty() && !access_token {
+            let azp = match &claims.grant.azp {
+                Some(serde_json::Value::String(azp)) => azp,
+                _ => return Err(AuthError::AuthorizedParty),
+            };
             if !self.authorized_parties.iter().any(|party| party == azp) {
                 return Err(AuthError::AuthorizedParty);
             }
         }
+        if access_token && !matches!(claims.grant.client_id, Some(serde_json::Value::String(_))) {
+            return Err(AuthError::Claims(
+                "an access token (at+jwt) must name its client_id",
+            ));
+        }
         // As Clerk's SDK: a session that still has tasks to complete is not
         // signed in yet.
-        if self.clerk && claims.sts.as_deref() == Some("pending") {
+        if kind == TokenKind::Session && claims.sts.as_deref() == Some("pending") {
             return Err(AuthError::SessionPending);
         }
-        let subject = claims
-            .sub
-            .filter(|sub| is_valid_subject(sub))
-            .ok_or(AuthError::Subject)?;
-        Ok(Identity { subject })
+        self.rules.principal(kind, &claims.grant)
     }
 }
 

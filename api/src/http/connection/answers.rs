@@ -25,6 +25,7 @@ pub fn header_timeout(limit: Duration) -> Bytes {
                 "The request's headers did not arrive within {} seconds.",
                 limit.as_secs()
             ),
+            missing_scopes: None,
         },
         None,
     )
@@ -42,6 +43,7 @@ pub fn too_many_connections(max: usize) -> Bytes {
                 "This address has {max} connections open, as many as it may; \
                  reuse or close one and try again."
             ),
+            missing_scopes: None,
         },
         Some(1),
     )
