@@ -112,7 +112,7 @@ fn auth_problem_type(error: &AuthError) -> ProblemType {
         AuthError::Missing => ProblemType::MissingToken,
         // Of its own, so that a client knows a fresh token will do.
         AuthError::Expired => ProblemType::ExpiredToken,
-        AuthError::KeysUnavailable => ProblemType::Unavailable,
+        AuthError::KeysUnavailable | AuthError::VerifierUnavailable => ProblemType::Unavailable,
         _ => ProblemType::InvalidToken,
     }
 }

@@ -17,6 +17,7 @@ mod idp;
 mod pooler;
 mod process;
 mod proxy;
+mod verifier;
 
 pub use crate::config::{
     TempPath, auth_from_flags, clerk_publishable_key, committed_openapi, test_config,
@@ -29,3 +30,4 @@ pub use crate::idp::{JwksMode, TestIdp, TestKey, now};
 pub use crate::pooler::{PgBouncer, THROUGH_PGBOUNCER, through_pgbouncer};
 pub use crate::process::{KillOnDrop, Service, free_port, wait_until_ready};
 pub use crate::proxy::{DatabaseUrlFor, FlakyProxy};
+pub use crate::verifier::{Behaviour, INTROSPECTION_CLIENT, SECRET_KEY, VerifierStandIn};

@@ -136,3 +136,53 @@ async fn the_pem_key_verifies_with_no_network_at_all() {
     assert_eq!(app.idp.jwks_fetches(), 0);
     assert_eq!(app.idp.discovery_fetches(), 0);
 }
+
+#[tokio::test]
+async fn clerk_oauth_jwts_pass_with_their_scopes_when_accepted() {
+    let app = spawn_app_with(Setup {
+        configure: Box::new(|config, idp| {
+            let host = idp.issuer.trim_start_matches("http://").to_owned();
+            let jwks = format!("{}/keys/jwks.json", idp.issuer);
+            config.auth = auth_from_flags(&[
+                "--clerk-publishable-key",
+                &clerk_publishable_key(&host),
+                "--auth-jwks-url",
+                &jwks,
+                "--auth-authorized-parties",
+                "http://localhost:3000",
+                "--auth-accepted-tokens",
+                "session_token,oauth_token",
+            ])
+            .unwrap();
+        }),
+        ..Setup::default()
+    })
+    .await;
+    let issuer = format!("https://{}", app.idp.issuer.trim_start_matches("http://"));
+    // As Clerk's OAuth applications issue them: `client_id` and `scope`,
+    // no `azp`, no `aud`.
+    let mut claims = app.idp.claims("user_2oauth");
+    claims["iss"] = json!(issuer);
+    let object = claims.as_object_mut().unwrap();
+    object.remove("azp");
+    object.remove("sid");
+    claims["client_id"] = json!("client_2partner");
+    claims["scope"] = json!("openid quotes:read");
+    claims["jti"] = json!("oat_jti_1");
+    let token = sign_with_header_fields(&app.key, &claims, &[("typ", "at+jwt")]);
+    assert_eq!(app.get_quote(&token).await.status(), 404);
+    let problem = assert_problem(app.put_quote(&token, "No.").await, 403).await;
+    assert_eq!(problem["missing_scopes"], json!(["quotes:write"]));
+
+    // A v2 session token of an organisation member acting for an agent
+    // still holds every scope: it is the app's own.
+    let mut session = session_claims(&app, &issuer);
+    session["o"] = json!({"id": "org_2acme", "rol": "admin", "slg": "acme"});
+    session["act"] = json!({"sub": "user_2agent"});
+    session["fva"] = json!([4, -1]);
+    let token = sign_with_header_fields(&app.key, &session, &[("cat", "cl_B7d4PD111AAA")]);
+    assert_eq!(app.put_quote(&token, "Ours.").await.status(), 201);
+    session["o"] = json!("org_2acme");
+    let token = sign_with_header_fields(&app.key, &session, &[("cat", "cl_B7d4PD111AAA")]);
+    assert_problem(app.get_quote(&token).await, 401).await;
+}

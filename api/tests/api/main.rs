@@ -13,6 +13,7 @@ mod database;
 mod dev_idp;
 mod hardening;
 mod helpers;
+mod opaque;
 mod openapi;
 mod operations;
 mod pooler;

@@ -172,6 +172,11 @@ impl OpaqueVerifier {
         let Some(introspection) = &self.introspection else {
             return Ok(Said::Refused(AuthError::Malformed));
         };
+        if !self.rules.accepted.contains(TokenKind::OAuth)
+            && !self.rules.accepted.contains(TokenKind::Machine)
+        {
+            return Ok(Said::Refused(AuthError::TokenType));
+        }
         self.introspect(introspection, token).await
     }
 
@@ -179,7 +184,16 @@ impl OpaqueVerifier {
     /// `revoked` and `expired` saying whether it is still good, and `404`
     /// for one it does not.
     async fn ask_clerk(&self, clerk: &ClerkBackend, token: &str) -> Result<Said, AuthError> {
-        let (kind, path, body) = if token.starts_with(CLERK_OAUTH_PREFIX) {
+        let kind = if token.starts_with(CLERK_OAUTH_PREFIX) {
+            TokenKind::OAuth
+        } else {
+            TokenKind::ApiKey
+        };
+        // A kind refused anyway costs no call.
+        if !self.rules.accepted.contains(kind) {
+            return Ok(Said::Refused(AuthError::TokenType));
+        }
+        let (kind, path, body) = if kind == TokenKind::OAuth {
             (
                 TokenKind::OAuth,
                 "v1/oauth_applications/access_tokens/verify",
