@@ -37,7 +37,7 @@ use quotes_core::auth::{AuthSettings, clerk};
 pub const CLIENT_ID: &str = "quotes-web";
 
 /// Scopes the app asks an OpenID provider for.
-pub const SCOPES: &str = "openid profile";
+pub const SCOPES: &str = "openid profile quotes:read quotes:write";
 
 /// Settings of `--web-dir`.
 #[derive(Debug, Clone)]

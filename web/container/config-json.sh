@@ -9,7 +9,7 @@
 #   CLERK_PUBLISHABLE_KEY  clerk: the publishable key (pk_test_... / pk_live_...)
 #   AUTH_ISSUER            oidc: the provider's issuer URL
 #   AUTH_CLIENT_ID         oidc: the app's client id (default quotes-web)
-#   AUTH_SCOPES            oidc: space-separated scopes (default "openid profile")
+#   AUTH_SCOPES            oidc: space-separated scopes (default "openid profile quotes:read quotes:write")
 #   AUTH_AUDIENCE          oidc: optional; the first of a comma-separated list,
 #                          as the API reads the same variable
 #
@@ -86,7 +86,7 @@ oidc)
 	check_url AUTH_ISSUER "$issuer"
 	client_id=${AUTH_CLIENT_ID:-quotes-web}
 	check AUTH_CLIENT_ID "$client_id"
-	scopes=${AUTH_SCOPES:-openid profile}
+	scopes=${AUTH_SCOPES:-openid profile quotes:read quotes:write}
 	check AUTH_SCOPES "$scopes"
 	audience=${AUTH_AUDIENCE:-}
 	audience=${audience%%,*}

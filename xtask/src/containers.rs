@@ -72,7 +72,7 @@ const CONFIG_JSON_CASES: &[(&[(&str, &str)], Expected)] = &[
             ("AUTH_ISSUER", "http://127.0.0.1:8080/dev-idp"),
         ],
         Expected::Json(
-            r#"{"api_base": "http://127.0.0.1:8080", "provider": {"kind": "oidc", "issuer": "http://127.0.0.1:8080/dev-idp", "client_id": "quotes-web", "scopes": "openid profile"}}"#,
+            r#"{"api_base": "http://127.0.0.1:8080", "provider": {"kind": "oidc", "issuer": "http://127.0.0.1:8080/dev-idp", "client_id": "quotes-web", "scopes": "openid profile quotes:read quotes:write"}}"#,
         ),
     ),
     (
@@ -103,7 +103,7 @@ const CONFIG_JSON_CASES: &[(&[(&str, &str)], Expected)] = &[
             ("AUTH_CLIENT_ID", r#"a"b\c"#),
         ],
         Expected::Json(
-            r#"{"api_base": "https://api.example.com", "provider": {"kind": "oidc", "issuer": "https://id.example.com", "client_id": "a\"b\\c", "scopes": "openid profile"}}"#,
+            r#"{"api_base": "https://api.example.com", "provider": {"kind": "oidc", "issuer": "https://id.example.com", "client_id": "a\"b\\c", "scopes": "openid profile quotes:read quotes:write"}}"#,
         ),
     ),
     (
