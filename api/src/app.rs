@@ -348,8 +348,12 @@ fn dev_identity_provider(
 ) -> std::io::Result<Option<web::Data<DevIdp>>> {
     Ok(match &config.dev_idp {
         Some(settings) => {
-            // The issuer names the port actually bound (tests bind port 0).
+            // The issuer names the port actually bound (tests bind port 0),
+            // and so does the resource its tokens are for.
             config.auth.issuer = dev_idp::issuer_for(local_addr);
+            if config.auth.resource.is_none() {
+                config.auth.resource = Some(format!("http://{local_addr}"));
+            }
             let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
                 .map_err(std::io::Error::other)?;
             tracing::warn!(

@@ -43,7 +43,8 @@ pub fn steps(tally: &mut Tally) -> Result {
     step("the web app in Chromium", || web_app(&chromium, tally))
 }
 
-/// Swagger UI: authorize with a token and call `GET /me/quote` from the page.
+/// Swagger UI: sign in with its Authorize (PKCE at the development
+/// provider) and call `GET /me/quote` from the page.
 fn swagger_ui(chromium: &Path, tally: &mut Tally) -> Result {
     npm_ci(
         &root().join(SWAGGER_UI),
@@ -57,6 +58,7 @@ fn swagger_ui(chromium: &Path, tally: &mut Tally) -> Result {
         .arg(root().join(SWAGGER_UI).join("swagger.mjs"))
         .env("QUOTES_URL", server.url())
         .env("QUOTES_TOKEN", token)
+        .env("QUOTES_USER", "swagger_user")
         .env("CHROMIUM", chromium)
         .env("OUT", target_dir().join("xtask/screenshots"))
         .status()

@@ -343,10 +343,9 @@ pub fn development_auth_settings(
         leeway: leeway(&args.auth_leeway_secs)?,
         ..AuthSettings::new(crate::dev_idp::issuer_for(bind_addr))
     };
+    // The resource, when not set, is the address actually bound (see
+    // `app`): tests bind port 0.
     third_party(&mut settings, args)?;
-    if settings.resource.is_none() {
-        settings.resource = Some(format!("http://{bind_addr}"));
-    }
     Ok(settings)
 }
 

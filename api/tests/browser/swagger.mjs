@@ -1,15 +1,23 @@
-// Swagger UI in headless Chromium: authorize with a development token,
-// call GET /me/quote from the page, and check that it succeeded, that the
-// page's Content-Security-Policy blocked nothing it needs, and that the
-// token was kept in memory only. Writes a screenshot of the result.
+// Swagger UI in headless Chromium: Authorize signs in at the development
+// provider (authorization code with PKCE, in a popup), then the page calls
+// GET /me/quote; check that it succeeded, that the page's
+// Content-Security-Policy blocked nothing it needs, and that the token was
+// kept in memory only. Writes a screenshot of the result.
 //
-// Environment: QUOTES_URL, QUOTES_TOKEN, CHROMIUM (executable), OUT (folder).
+// Environment: QUOTES_URL, QUOTES_TOKEN (to seed the quote), QUOTES_USER
+// (whom it belongs to), CHROMIUM (executable), OUT (folder).
 
 import { mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 
-const { QUOTES_URL: base, QUOTES_TOKEN: token, CHROMIUM: executablePath, OUT: out } = process.env;
+const {
+  QUOTES_URL: base,
+  QUOTES_TOKEN: token,
+  QUOTES_USER: user,
+  CHROMIUM: executablePath,
+  OUT: out,
+} = process.env;
 const quote = "Seen through Swagger UI.";
 
 function fail(message) {
@@ -57,10 +65,37 @@ try {
   if (!policy.includes("frame-ancestors 'none'")) fail(`/docs/ has no framing policy: ${policy}`);
   checks++;
   await page.getByRole("button", { name: "Authorize" }).first().click();
-  await page.locator(".modal-ux input[type=text]").fill(token);
-  await page.locator(".modal-ux button.authorize").click();
-  await page.locator(".modal-ux button.btn-done").click();
+  // The OAuth scheme comes first: its scopes, then its own Authorize.
+  const oauth = page.locator(".modal-ux .auth-container").first();
+  await oauth.getByText("select all").click();
+  const [popup] = await Promise.all([
+    page.waitForEvent("popup"),
+    oauth.locator("button.authorize").click(),
+  ]);
+  const asked = new URL(popup.url());
+  if (asked.pathname !== "/dev-idp/authorize") fail(`Authorize opened ${popup.url()}`);
+  for (const [name, expected] of [
+    ["response_type", "code"],
+    ["code_challenge_method", "S256"],
+    ["resource", base],
+  ]) {
+    if (asked.searchParams.get(name) !== expected) {
+      fail(`the authorization request has ${name}=${asked.searchParams.get(name)}`);
+    }
+  }
+  if (!asked.searchParams.get("scope")?.includes("quotes:write")) {
+    fail(`the authorization request asks for ${asked.searchParams.get("scope")}`);
+  }
   checks++;
+  await popup.locator("#user").fill(user);
+  await Promise.all([
+    popup.waitForEvent("close"),
+    popup.locator("button.primary[type=submit]").click(),
+  ]);
+  // Signed in: the scheme offers to log out.
+  await oauth.getByRole("button", { name: "Logout" }).waitFor();
+  checks++;
+  await page.locator(".modal-ux button.btn-done").first().click();
 
   const operation = page.locator("#operations-quotes-get_quote");
   await operation.locator(".opblock-summary").click();
