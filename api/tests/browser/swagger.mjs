@@ -65,8 +65,8 @@ try {
   if (!policy.includes("frame-ancestors 'none'")) fail(`/docs/ has no framing policy: ${policy}`);
   checks++;
   await page.getByRole("button", { name: "Authorize" }).first().click();
-  // The OAuth scheme comes first: its scopes, then its own Authorize.
-  const oauth = page.locator(".modal-ux .auth-container").first();
+  // The OAuth scheme: its scopes, then its own Authorize.
+  const oauth = page.locator(".modal-ux .auth-container").filter({ hasText: "authorizationCode" });
   await oauth.getByText("select all").click();
   const [popup] = await Promise.all([
     page.waitForEvent("popup"),
@@ -92,10 +92,11 @@ try {
     popup.waitForEvent("close"),
     popup.locator("button.primary[type=submit]").click(),
   ]);
-  // Signed in: the scheme offers to log out.
-  await oauth.getByRole("button", { name: "Logout" }).waitFor();
+  // Signed in: the scheme says so, and offers to log out.
+  await oauth.getByRole("heading", { name: "Authorized" }).waitFor();
+  await oauth.getByRole("button", { name: "Remove authorization" }).waitFor();
   checks++;
-  await page.locator(".modal-ux button.btn-done").first().click();
+  await oauth.locator("button.btn-done").click();
 
   const operation = page.locator("#operations-quotes-get_quote");
   await operation.locator(".opblock-summary").click();
