@@ -1,6 +1,6 @@
 """A third-party client, generated from openapi.yaml by openapi-python-client,
-against a running API: PUT, GET, DELETE and a refused quote, with typed
-Quote and Problem bodies."""
+against a running API: PUT, GET, DELETE, a refused quote and a read-only
+token refused a write, with typed Quote and Problem bodies."""
 
 import os
 
@@ -36,6 +36,19 @@ check(too_long.status_code == 422, f"1001 characters answered {too_long.status_c
 check(isinstance(too_long.parsed, Problem), "the 422 body is not a Problem")
 check(too_long.parsed.type_ == "urn:quotes:problem:invalid-quote", f"problem type {too_long.parsed.type_}")
 check("1001" in too_long.parsed.detail, "the problem does not say what was wrong")
+
+reader = AuthenticatedClient(base_url=os.environ["QUOTES_URL"], token=os.environ["QUOTES_READ_TOKEN"])
+read_back = get_quote.sync(client=reader)
+check(isinstance(read_back, Quote), "the read-only token could not read")
+forbidden = put_quote.sync_detailed(client=reader, body=SaveQuote(quote="Not mine to write."))
+check(forbidden.status_code == 403, f"the read-only token's PUT answered {forbidden.status_code}")
+check(isinstance(forbidden.parsed, Problem), "the 403 body is not a Problem")
+check(forbidden.parsed.type_ == "urn:quotes:problem:insufficient-scope", f"problem type {forbidden.parsed.type_}")
+check(forbidden.parsed.missing_scopes == ["quotes:write"], f"missing scopes {forbidden.parsed.missing_scopes}")
+check(
+    'error="insufficient_scope"' in forbidden.headers.get("www-authenticate", ""),
+    f"challenge {forbidden.headers.get('www-authenticate')}",
+)
 
 deleted = delete_quote.sync_detailed(client=client)
 check(deleted.status_code == 204, f"DELETE answered {deleted.status_code}")

@@ -79,13 +79,15 @@ pub fn python_client(tools: &PythonTools, tally: &mut Tally) -> Result {
     )?;
     let server = ApiServer::start("python_client", &[])?;
     let token = server.dev_token("python_client")?;
+    let read_only = server.dev_token_with("python_client", &["--scope", "quotes:read"])?;
     run_checked(
         tools
             .tool("python")
             .arg(root().join("xtask/openapi/client_roundtrip.py"))
             .env("PYTHONPATH", &output)
             .env("QUOTES_URL", server.url())
-            .env("QUOTES_TOKEN", token),
+            .env("QUOTES_TOKEN", token)
+            .env("QUOTES_READ_TOKEN", read_only),
         "the Python client round trip",
     )?;
     tally.steps += 1;

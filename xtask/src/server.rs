@@ -101,8 +101,15 @@ impl ApiServer {
 
     /// A development token for `user`.
     pub fn dev_token(&self, user: &str) -> Result<String> {
+        self.dev_token_with(user, &[])
+    }
+
+    /// A development token for `user` made with `dev-token`'s `flags`
+    /// (`--scope quotes:read`, say).
+    pub fn dev_token_with(&self, user: &str, flags: &[&str]) -> Result<String> {
         let output = Command::new(binary())
             .args(["dev-token", user])
+            .args(flags)
             .env("BIND_ADDR", &self.addr)
             .env("DEV_IDP_KEY_FILE", &self.key_file)
             .output()

@@ -65,12 +65,14 @@ pub fn client(tally: &mut Tally) -> Result {
     run_checked(npx("tsc").args(["-p", "."]), "tsc --strict")?;
     let server = ApiServer::start("typescript_client", &[])?;
     let token = server.dev_token("typescript_client")?;
+    let read_only = server.dev_token_with("typescript_client", &["--scope", "quotes:read"])?;
     let run = |phase: &str, tally: &mut Tally| {
         let output = Command::new("node")
             .args(["dist/roundtrip.js", phase])
             .current_dir(folder())
             .env("QUOTES_URL", server.url())
             .env("QUOTES_TOKEN", &token)
+            .env("QUOTES_READ_TOKEN", &read_only)
             .output()
             .map_err(|e| format!("cannot run node: {e}"))?;
         let stdout = String::from_utf8_lossy(&output.stdout);

@@ -2,10 +2,12 @@
 // openapi-typescript, calls made by openapi-fetch, compiled with
 // `tsc --strict`. Run by `cargo xtask test` against the live API:
 //
-//   node dist/roundtrip.js up     create, replace, read, refuse, delete, 405
+//   node dist/roundtrip.js up     create, replace, read, refuse, delete, 405,
+//                                 and a read-only token refused a write
 //   node dist/roundtrip.js down   the database is gone: 503 with Retry-After
 //
-// Environment: QUOTES_URL, QUOTES_TOKEN. Prints `typescript client: N checks
+// Environment: QUOTES_URL, QUOTES_TOKEN, QUOTES_READ_TOKEN (the same user,
+// `quotes:read` only). Prints `typescript client: N checks
 // passed`, or the first failure and exits 1.
 
 import createClient from "openapi-fetch";
@@ -16,7 +18,10 @@ type ProblemType = Problem["type"];
 
 const base = process.env.QUOTES_URL;
 const token = process.env.QUOTES_TOKEN;
-if (!base || !token) throw new Error("QUOTES_URL and QUOTES_TOKEN are required");
+const readToken = process.env.QUOTES_READ_TOKEN;
+if (!base || !token || !readToken) {
+  throw new Error("QUOTES_URL, QUOTES_TOKEN and QUOTES_READ_TOKEN are required");
+}
 
 const client = createClient<paths>({
   baseUrl: base,
@@ -64,6 +69,21 @@ async function up(): Promise<void> {
   check(posted.headers.get("allow") === "GET, HEAD, PUT, DELETE", `Allow: ${posted.headers.get("allow")}`);
   const notAllowed = (await posted.json()) as Problem;
   check(notAllowed.type === "about:blank" && notAllowed.status === 405, JSON.stringify(notAllowed));
+
+  // A token with `quotes:read` only reads, and is told what it lacks.
+  const reader = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${readToken}` } });
+  const readBack = await reader.GET("/me/quote");
+  check(readBack.response.status === 200, `the read-only token read ${readBack.response.status}`);
+  const forbidden = await reader.PUT("/me/quote", { body: { quote: "Not mine to write." } });
+  check(forbidden.response.status === 403, `the read-only token's write answered ${forbidden.response.status}`);
+  const insufficient: ProblemType = "urn:quotes:problem:insufficient-scope";
+  check(problemType(forbidden.error) === insufficient, `problem type ${problemType(forbidden.error)}`);
+  check(
+    JSON.stringify(forbidden.error?.missing_scopes) === JSON.stringify(["quotes:write"]),
+    `missing scopes ${JSON.stringify(forbidden.error?.missing_scopes)}`,
+  );
+  const challenge = forbidden.response.headers.get("www-authenticate") ?? "";
+  check(challenge.includes('error="insufficient_scope", scope="quotes:write"'), `challenge ${challenge}`);
 
   const deleted = await client.DELETE("/me/quote");
   check(deleted.response.status === 204, `delete answered ${deleted.response.status}`);
