@@ -45,6 +45,7 @@ fn setup(pem: &[u8], alg: Algorithm) -> (Verifier, String) {
     let claims = json!({
         "iss": ISSUER, "sub": "user_2benchmark0000000000000", "iat": now, "nbf": now - 10,
         "exp": now + 3600, "azp": "https://app.bench.example", "sid": "sess_2benchmark000000000000",
+        "scope": "quotes:read quotes:write",
     });
     let token = jsonwebtoken::encode(&header, &claims, &encoding).expect("a token");
     (Verifier::new(&config(), KeyStore::fixed(key)), token)

@@ -201,7 +201,9 @@ fn serve_jwks(key: &EncodingKey) -> Result<String> {
     Ok(url)
 }
 
-/// Session tokens shaped like Clerk's (`iss sub iat nbf exp azp sid`).
+/// Tokens shaped like Clerk's session tokens, with the API's scopes
+/// (`iss sub iat nbf exp azp sid scope`): the API runs as with any OpenID
+/// provider, where a token names the scopes it holds.
 fn mint_tokens(key: &EncodingKey, users: usize) -> Result<Vec<String>> {
     let now = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -219,6 +221,7 @@ fn mint_tokens(key: &EncodingKey, users: usize) -> Result<Vec<String>> {
                 "exp": now + 3600,
                 "azp": PARTY,
                 "sid": format!("sess_2bench{user:020}"),
+                "scope": "quotes:read quotes:write",
             });
             jsonwebtoken::encode(&header, &claims, key).map_err(|e| e.to_string())
         })
