@@ -112,7 +112,6 @@ impl Application {
 
         #[cfg(feature = "dev-idp")]
         let dev_idp = dev_identity_provider(&mut config, local_addr)?;
-        warn_if_any_audience_is_accepted(&config);
         warn_about_third_party_access(&config);
         metrics::install();
         let shares = database_shares(&config)?;
@@ -134,25 +133,7 @@ impl Application {
         };
 
         let document = openapi::served_document(&provider(&config));
-        let access = web::Data::new(Access {
-            required: routes::required_scopes(),
-            metadata: config
-                .auth
-                .resource
-                .as_ref()
-                .map(|resource| ResourceMetadata(format!("{resource}{METADATA_PATH}").into())),
-        });
-        let resource_settings = web::Data::new(ResourceSettings {
-            resource: config.auth.resource.clone(),
-            authorization_server: config.auth.issuer.clone(),
-        });
-        let docs_sign_in = config
-            .docs_client_id
-            .clone()
-            .map(|client_id| docs::DocsSignIn {
-                client_id,
-                resource: config.auth.resource.clone(),
-            });
+        let (access, resource_settings, docs_sign_in) = third_party_access(&config);
         let request_timeout = config.request_timeout;
         let web_app = config.web.as_ref().map(|web| {
             web::Data::new(web_app::WebApp::new(
@@ -380,6 +361,37 @@ async fn head_as_get(
     next.call(req).await
 }
 
+/// What third parties are told: the scopes each endpoint needs, where the
+/// metadata is, what it says, and how Swagger UI signs in.
+fn third_party_access(
+    config: &Config,
+) -> (
+    web::Data<Access>,
+    web::Data<ResourceSettings>,
+    Option<docs::DocsSignIn>,
+) {
+    let access = web::Data::new(Access {
+        required: routes::required_scopes(),
+        metadata: config
+            .auth
+            .resource
+            .as_ref()
+            .map(|resource| ResourceMetadata(format!("{resource}{METADATA_PATH}").into())),
+    });
+    let resource_settings = web::Data::new(ResourceSettings {
+        resource: config.auth.resource.clone(),
+        authorization_server: config.auth.issuer.clone(),
+    });
+    let docs_sign_in = config
+        .docs_client_id
+        .clone()
+        .map(|client_id| docs::DocsSignIn {
+            client_id,
+            resource: config.auth.resource.clone(),
+        });
+    (access, resource_settings, docs_sign_in)
+}
+
 /// The provider whose sign-in the served description names.
 fn provider(config: &Config) -> openapi::Provider {
     let issuer = config.auth.issuer.clone();
@@ -398,6 +410,7 @@ fn provider(config: &Config) -> openapi::Provider {
 
 /// Settings that work but leave a door open or a client guessing.
 fn warn_about_third_party_access(config: &Config) {
+    warn_if_any_audience_is_accepted(config);
     let auth = &config.auth;
     if auth.unscoped_tokens_grant_all {
         tracing::warn!(

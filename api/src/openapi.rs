@@ -157,11 +157,10 @@ fn oauth2(authorization_url: &str, token_url: &str, description: &str) -> Securi
         [Flow::AuthorizationCode(AuthorizationCode::new(
             authorization_url,
             token_url,
-            Scopes::from_iter(
-                Scope::ALL
-                    .iter()
-                    .map(|scope| (scope.as_str(), scope.description())),
-            ),
+            Scope::ALL
+                .iter()
+                .map(|scope| (scope.as_str(), scope.description()))
+                .collect::<Scopes>(),
         ))],
         description,
     ))

@@ -65,6 +65,7 @@ fn from_body(status: StatusCode, body: &[u8]) -> Problem {
         title: status.canonical_reason().unwrap_or("Error").to_owned(),
         status: i32::from(status.as_u16()),
         detail: format!("The quotes API answered {status} without saying why."),
+        missing_scopes: None,
     })
 }
 
@@ -74,6 +75,7 @@ fn client_problem(type_: &str, title: &str, detail: String) -> Problem {
         title: title.to_owned(),
         status: 0,
         detail,
+        missing_scopes: None,
     }
 }
 

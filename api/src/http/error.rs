@@ -152,6 +152,27 @@ pub enum Forbidden {
     NoUser { kind: TokenKind },
 }
 
+impl Forbidden {
+    fn problem(&self) -> (ProblemType, &'static str, String) {
+        match self {
+            Self::InsufficientScope { missing } => (
+                ProblemType::InsufficientScope,
+                "Forbidden",
+                format!(
+                    "The token lacks the scope this operation needs: {missing}. Ask for it when getting the next token."
+                ),
+            ),
+            Self::NoUser { kind } => (
+                ProblemType::NoUser,
+                "Forbidden",
+                format!(
+                    "The token ({kind}) speaks for a client or an organisation, not a user; `/me` needs a user's token."
+                ),
+            ),
+        }
+    }
+}
+
 /// An RFC 9457 problem details object: what every error body is.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 #[schema(example = json!({
@@ -311,26 +332,7 @@ impl ApiError {
             Self::Unauthenticated { error, .. } => {
                 (auth_problem_type(error), "Unauthorized", error.to_string())
             }
-            Self::Forbidden {
-                refusal: Forbidden::InsufficientScope { missing },
-                ..
-            } => (
-                ProblemType::InsufficientScope,
-                "Forbidden",
-                format!(
-                    "The token lacks the scope this operation needs: {missing}. Ask for it when getting the next token."
-                ),
-            ),
-            Self::Forbidden {
-                refusal: Forbidden::NoUser { kind },
-                ..
-            } => (
-                ProblemType::NoUser,
-                "Forbidden",
-                format!(
-                    "The token ({kind}) speaks for a client or an organisation, not a user; `/me` needs a user's token."
-                ),
-            ),
+            Self::Forbidden { refusal, .. } => refusal.problem(),
             Self::InvalidWebhook(error) => (
                 ProblemType::InvalidWebhook,
                 "Invalid webhook",
@@ -387,7 +389,12 @@ impl ApiError {
             Self::Forbidden {
                 refusal: Forbidden::InsufficientScope { missing },
                 ..
-            } => Some(missing.iter().map(|scope| scope.as_str()).collect()),
+            } => Some(
+                missing
+                    .iter()
+                    .map(quotes_core::auth::Scope::as_str)
+                    .collect(),
+            ),
             _ => None,
         };
         Problem {

@@ -55,13 +55,15 @@ async fn statuses_seeded(app: &TestApp, seed: &str, token: &str) -> [u16; 4] {
     [get, head, put, delete]
 }
 
+/// GET, HEAD, PUT, DELETE with a token of each grant.
+const READ: [u16; 4] = [200, 200, 403, 403];
+const WRITE: [u16; 4] = [403, 403, 200, 204];
+const BOTH: [u16; 4] = [200, 200, 200, 204];
+const NONE: [u16; 4] = [403, 403, 403, 403];
+
 #[tokio::test]
 async fn each_operation_needs_its_scope_in_every_spelling() {
     let app = spawn_app().await;
-    const READ: [u16; 4] = [200, 200, 403, 403];
-    const WRITE: [u16; 4] = [403, 403, 200, 204];
-    const BOTH: [u16; 4] = [200, 200, 200, 204];
-    const NONE: [u16; 4] = [403, 403, 403, 403];
     let cases: [(&str, Value, [u16; 4]); 12] = [
         ("scope-read", json!({"scope": "openid quotes:read"}), READ),
         ("scope-write", json!({"scope": "quotes:write"}), WRITE),

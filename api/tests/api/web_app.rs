@@ -271,7 +271,10 @@ async fn config_json_names_this_origin_and_the_development_provider() {
         format!("{}/dev-idp", app.address)
     );
     assert_eq!(config["provider"]["client_id"], "quotes-web");
-    assert_eq!(config["provider"]["scopes"], "openid profile quotes:read quotes:write");
+    assert_eq!(
+        config["provider"]["scopes"],
+        "openid profile quotes:read quotes:write"
+    );
 }
 
 #[tokio::test]

@@ -88,6 +88,7 @@ impl Reply {
             title: status.reason().unwrap_or("Error").to_owned(),
             status: i32::from(status.0),
             detail: format!("The quotes API answered {status} without saying why."),
+            missing_scopes: None,
         })
     }
 }
@@ -121,5 +122,6 @@ fn client_problem(type_: &str, title: &str, detail: String) -> Problem {
         title: title.to_owned(),
         status: 0,
         detail,
+        missing_scopes: None,
     }
 }

@@ -99,6 +99,7 @@ fn no_token(detail: String) -> Problem {
         title: "Unauthorized".to_owned(),
         status: 401,
         detail,
+        missing_scopes: None,
     }
 }
 
@@ -159,6 +160,7 @@ mod tests {
             title: "Invalid quote".to_owned(),
             status,
             detail: detail.to_owned(),
+            missing_scopes: None,
         }
     }
 
@@ -168,6 +170,7 @@ mod tests {
             title: "Unauthorized".to_owned(),
             status: 401,
             detail: "The token was refused.".to_owned(),
+            missing_scopes: None,
         }
     }
 
@@ -214,6 +217,7 @@ mod tests {
             status: 0,
             detail: "The quotes API could not be reached; try again later (error sending request)."
                 .to_owned(),
+            missing_scopes: None,
         };
         let text = message(&unreachable);
         assert!(text.contains("could not be reached"), "{text}");

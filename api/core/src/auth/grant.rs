@@ -132,16 +132,13 @@ impl GrantRules {
             "`permissions` must be an array of strings",
         )?);
         names.extend(roles.iter().cloned());
-        let scopes = match kind {
-            TokenKind::Session => Scopes::ALL,
-            _ => {
-                let granted: Scopes = names.iter().filter_map(|name| self.scope(name)).collect();
-                if granted.is_empty() && self.unscoped_tokens_grant_all {
-                    Scopes::ALL
-                } else {
-                    granted
-                }
-            }
+        let granted: Scopes = names.iter().filter_map(|name| self.scope(name)).collect();
+        let scopes = if kind == TokenKind::Session
+            || (granted.is_empty() && self.unscoped_tokens_grant_all)
+        {
+            Scopes::ALL
+        } else {
+            granted
         };
         check_shape(claims.pla.as_ref(), claims.fea.as_ref())?;
         Ok(Principal {

@@ -69,7 +69,7 @@ struct Answer {
 enum Said {
     Grant {
         kind: TokenKind,
-        claims: GrantClaims,
+        claims: Box<GrantClaims>,
         /// Seconds since 1970.
         exp: Option<u64>,
     },
@@ -218,16 +218,6 @@ impl OpaqueVerifier {
         let Some(answer) = self.send(request, "Clerk's Backend API").await? else {
             return Ok(Said::Refused(AuthError::Inactive));
         };
-        #[derive(Deserialize)]
-        struct ClerkToken {
-            subject: Value,
-            client_id: Option<Value>,
-            scopes: Option<Value>,
-            revoked: bool,
-            expired: bool,
-            /// Milliseconds since 1970; `null` for a key that never expires.
-            expiration: Option<f64>,
-        }
         let parsed: ClerkToken = serde_json::from_slice(&answer).map_err(|error| {
             tracing::error!(%error, "Clerk's Backend API sent an answer about a token that does not parse");
             AuthError::VerifierUnavailable
@@ -237,12 +227,12 @@ impl OpaqueVerifier {
         }
         Ok(Said::Grant {
             kind,
-            claims: GrantClaims {
+            claims: Box::new(GrantClaims {
                 sub: Some(parsed.subject),
                 client_id: parsed.client_id,
                 scp: parsed.scopes,
                 ..GrantClaims::default()
-            },
+            }),
             exp: parsed.expiration.map(|ms| seconds(ms / 1000.0)),
         })
     }
@@ -258,16 +248,6 @@ impl OpaqueVerifier {
         let Some(answer) = self.send(request, "the introspection endpoint").await? else {
             return Ok(Said::Refused(AuthError::Inactive));
         };
-        #[derive(Deserialize)]
-        struct Introspected {
-            active: bool,
-            exp: Option<f64>,
-            iss: Option<String>,
-            #[serde(default)]
-            aud: super::token::Audience,
-            #[serde(flatten)]
-            claims: GrantClaims,
-        }
         let mut parsed: Introspected = serde_json::from_slice(&answer).map_err(|error| {
             tracing::error!(%error, "the introspection endpoint sent an answer that does not parse");
             AuthError::VerifierUnavailable
@@ -290,7 +270,7 @@ impl OpaqueVerifier {
         }
         Ok(Said::Grant {
             kind: TokenKind::OAuth,
-            claims: parsed.claims,
+            claims: Box::new(parsed.claims),
             exp: parsed.exp.map(seconds),
         })
     }
@@ -345,6 +325,30 @@ impl OpaqueVerifier {
             }
         }
     }
+}
+
+/// Clerk's answer about an OAuth token or an API key.
+#[derive(Deserialize)]
+struct ClerkToken {
+    subject: Value,
+    client_id: Option<Value>,
+    scopes: Option<Value>,
+    revoked: bool,
+    expired: bool,
+    /// Milliseconds since 1970; `null` for a key that never expires.
+    expiration: Option<f64>,
+}
+
+/// An RFC 7662 answer.
+#[derive(Deserialize)]
+struct Introspected {
+    active: bool,
+    exp: Option<f64>,
+    iss: Option<String>,
+    #[serde(default)]
+    aud: super::token::Audience,
+    #[serde(flatten)]
+    claims: GrantClaims,
 }
 
 #[expect(

@@ -343,9 +343,8 @@ impl Verifier {
         // RFC 9068 access tokens name their client in `client_id`: `azp`
         // is the party of session and OpenID tokens.
         if !self.authorized_parties.is_empty() && !access_token {
-            let azp = match &claims.grant.azp {
-                Some(serde_json::Value::String(azp)) => azp,
-                _ => return Err(AuthError::AuthorizedParty),
+            let Some(serde_json::Value::String(azp)) = &claims.grant.azp else {
+                return Err(AuthError::AuthorizedParty);
             };
             if !self.authorized_parties.iter().any(|party| party == azp) {
                 return Err(AuthError::AuthorizedParty);
