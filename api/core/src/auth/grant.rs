@@ -7,9 +7,10 @@
 use serde_json::Value;
 
 use super::error::AuthError;
-use super::principal::{Organization, Principal, Scope, Scopes, TokenKind, TokenKinds};
+use super::principal::{
+    Organization, Principal, Scope, Scopes, TokenKind, TokenKinds, is_valid_subject,
+};
 use super::settings::AuthSettings;
-use super::token::is_valid_subject;
 
 /// The claims of a grant that are not the token's envelope (issuer, times,
 /// audience): as a JWT or an introspection answer carries them.
@@ -46,6 +47,30 @@ pub(super) struct GrantClaims {
     pub gty: Option<Value>,
     /// Cognito: `access` or `id`.
     pub token_use: Option<Value>,
+}
+
+/// `aud`: one audience or a list.
+#[derive(Debug, serde::Deserialize, Default)]
+#[serde(untagged)]
+pub(super) enum Audience {
+    #[default]
+    None,
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Audience {
+    pub(super) fn is_none(&self) -> bool {
+        matches!(self, Self::None)
+    }
+
+    pub(super) fn contains_any(&self, accepted: &[String]) -> bool {
+        match self {
+            Self::None => false,
+            Self::One(aud) => accepted.contains(aud),
+            Self::Many(auds) => auds.iter().any(|aud| accepted.contains(aud)),
+        }
+    }
 }
 
 /// The rules every principal passes last, whichever way it was verified.

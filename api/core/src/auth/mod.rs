@@ -15,8 +15,9 @@ pub mod token;
 
 pub use self::error::AuthError;
 pub use self::keys::{KeyStore, KeyStoreSettings};
+pub use self::principal::is_valid_subject;
 pub use self::principal::{Organization, Principal, Scope, Scopes, TokenKind, TokenKinds};
 pub use self::settings::{
     AuthSettings, ClerkBackend, Introspection, MAX_LEEWAY_SECS, OpaqueSettings,
 };
-pub use self::token::{Clock, SystemClock, Verifier, is_valid_subject};
+pub use self::token::{Clock, SystemClock, Verifier};

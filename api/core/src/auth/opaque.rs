@@ -346,7 +346,7 @@ struct Introspected {
     exp: Option<f64>,
     iss: Option<String>,
     #[serde(default)]
-    aud: super::token::Audience,
+    aud: super::grant::Audience,
     #[serde(flatten)]
     claims: GrantClaims,
 }

@@ -4,6 +4,19 @@
 
 use std::fmt;
 
+/// Longest accepted `sub`.
+pub const MAX_SUBJECT_CHARS: usize = 255;
+
+/// A user id as this API keeps it: not empty, at most
+/// [`MAX_SUBJECT_CHARS`] characters, and free of control characters, which
+/// no provider issues and Postgres refuses (NUL). Webhook deliveries name
+/// users by the same rule.
+pub fn is_valid_subject(sub: &str) -> bool {
+    !sub.is_empty()
+        && sub.chars().count() <= MAX_SUBJECT_CHARS
+        && !sub.chars().any(char::is_control)
+}
+
 /// One of the API's scopes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Scope {

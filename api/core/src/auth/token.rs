@@ -11,7 +11,7 @@ use serde::Deserialize;
 
 use super::clerk;
 use super::error::AuthError;
-use super::grant::{GrantClaims, GrantRules};
+use super::grant::{Audience, GrantClaims, GrantRules};
 use super::jwks::{KeyKind, VerifyingKey};
 use super::keys::{KeyError, KeyStore};
 use super::opaque::OpaqueVerifier;
@@ -24,9 +24,6 @@ pub const MAX_TOKEN_BYTES: usize = 8 * 1024;
 /// Verified tokens remembered, so that a token used again (Clerk's live up
 /// to a minute and are sent with every call) skips the signature check.
 pub const VERIFIED_CACHE_ENTRIES: usize = 16 * 1024;
-
-/// Longest accepted `sub`.
-pub const MAX_SUBJECT_CHARS: usize = 255;
 
 /// The asymmetric algorithms we verify. `none` and HMAC never are: with a
 /// public key as the "secret", HMAC would let anyone mint tokens.
@@ -110,30 +107,6 @@ struct Claims {
     /// What the token grants, read by [`GrantRules`].
     #[serde(flatten)]
     grant: GrantClaims,
-}
-
-/// `aud`: one audience or a list.
-#[derive(Debug, Deserialize, Default)]
-#[serde(untagged)]
-pub(super) enum Audience {
-    #[default]
-    None,
-    One(String),
-    Many(Vec<String>),
-}
-
-impl Audience {
-    pub(super) fn is_none(&self) -> bool {
-        matches!(self, Self::None)
-    }
-
-    pub(super) fn contains_any(&self, accepted: &[String]) -> bool {
-        match self {
-            Self::None => false,
-            Self::One(aud) => accepted.contains(aud),
-            Self::Many(auds) => auds.iter().any(|aud| accepted.contains(aud)),
-        }
-    }
 }
 
 impl Verifier {
@@ -362,16 +335,6 @@ impl Verifier {
         }
         self.rules.principal(kind, &claims.grant)
     }
-}
-
-/// A user id as this API keeps it: not empty, at most
-/// [`MAX_SUBJECT_CHARS`] characters, and free of control characters, which
-/// no provider issues and Postgres refuses (NUL). Webhook deliveries name
-/// users by the same rule.
-pub fn is_valid_subject(sub: &str) -> bool {
-    !sub.is_empty()
-        && sub.chars().count() <= MAX_SUBJECT_CHARS
-        && !sub.chars().any(char::is_control)
 }
 
 fn fingerprint(token: &str) -> [u8; 32] {
