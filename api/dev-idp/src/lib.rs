@@ -18,8 +18,11 @@
 //! `prompt=none` and no page, and every code exchange starts a family of
 //! rotating refresh tokens ([`sessions`] holds both).
 
+pub mod claims;
+pub mod clients;
 mod endpoints;
 pub mod flow;
+pub mod grants;
 mod page;
 mod provider;
 mod routes;
