@@ -283,8 +283,13 @@ async fn discovery_names_the_sign_in_endpoints() {
         serde_json::json!(["S256"])
     );
     assert_eq!(
+        discovery["introspection_endpoint"],
+        format!("{issuer}/introspect")
+    );
+    assert_eq!(discovery["revocation_endpoint"], format!("{issuer}/revoke"));
+    assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(
         discovery["prompt_values_supported"],
@@ -292,12 +297,25 @@ async fn discovery_names_the_sign_in_endpoints() {
     );
     assert_eq!(
         discovery["scopes_supported"],
-        serde_json::json!(["openid", "profile", "offline_access"])
+        serde_json::json!([
+            "openid",
+            "profile",
+            "offline_access",
+            "quotes:read",
+            "quotes:write"
+        ])
     );
     assert_eq!(
         discovery["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["none"])
+        serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
     );
+    for endpoint in ["introspection", "revocation"] {
+        assert_eq!(
+            discovery[format!("{endpoint}_endpoint_auth_methods_supported")],
+            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+            "{endpoint}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -352,7 +370,11 @@ async fn malformed_token_requests_get_oauth_errors() {
         post_form(
             &app,
             "/dev-idp/token",
-            &[("grant_type", "client_credentials")],
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "x"),
+            ],
         )
         .await,
         "unsupported_grant_type",
