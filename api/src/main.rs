@@ -88,15 +88,18 @@ async fn serve(args: &quotes_api::config::ServeArgs) -> ExitCode {
 /// Prints a token from the development provider's key.
 #[cfg(feature = "dev-idp")]
 fn dev_token(args: &quotes_api::config::DevTokenArgs) -> ExitCode {
-    let Ok(bind_addr) = args.bind_addr.parse() else {
-        return fail("configuration error: BIND_ADDR: expected an address such as 127.0.0.1:8080");
-    };
+    use quotes_api::config::{dev_token, dev_token_bind_addr};
+    let (bind_addr, token) =
+        match dev_token_bind_addr(args).and_then(|addr| Ok((addr, dev_token(args)?))) {
+            Ok(parsed) => parsed,
+            Err(error) => return fail(&format!("configuration error: {error}")),
+        };
     // The default lifetime: `dev-token` has no setting of its own.
     let settings = quotes_api::dev_idp::DevIdpSettings::new(args.dev_idp_key_file.clone());
     let issuer = quotes_api::dev_idp::issuer_for(bind_addr);
     let token = quotes_api::dev_idp::DevIdp::load(&settings, issuer)
         .map_err(|e| e.to_string())
-        .and_then(|idp| idp.mint(&args.user).map_err(|e| e.to_string()));
+        .and_then(|idp| idp.mint_dev_token(&token).map_err(|e| e.to_string()));
     match token {
         Ok(token) => {
             #[expect(clippy::print_stdout, reason = "the token is this command's output")]

@@ -1,8 +1,9 @@
-//! The HTTP side of the sign-in flow: authorize (page and form), token and
-//! logout, and the browser session's cookie. Handlers only parse, call the
-//! provider ([`super::flow`], [`super::sessions`]) and shape the answer;
-//! errors take the form each audience expects (a page for a person, a
-//! redirect or RFC 6749 JSON for a client), never problem+json.
+//! The HTTP side of the provider: authorize (page and form), token,
+//! introspection, revocation and logout, the browser session's cookie, and
+//! client authentication (HTTP Basic or form fields). Handlers only parse,
+//! call the provider ([`super::flow`], [`super::sessions`]) and shape the
+//! answer; errors take the form each audience expects (a page for a
+//! person, a redirect or RFC 6749 JSON for a client), never problem+json.
 
 use std::net::IpAddr;
 use std::time::Instant;
@@ -15,9 +16,11 @@ use serde::Deserialize;
 use serde_json::json;
 use url::Url;
 
-use super::flow::{self, AuthorizeError, AuthorizeParams, FlowError, Prompt};
+use super::clients::Credentials;
+use super::flow::{self, AuthorizeError, AuthorizeParams, ErrorCode, FlowError, Prompt};
+use super::grants::{ApiScopes, SUPPORTED_SCOPES};
 use super::page;
-use super::provider::DevIdp;
+use super::provider::{DevIdp, unix_now};
 use super::settings::PATH;
 use super::token_request::TokenParams;
 
@@ -45,7 +48,7 @@ pub async fn authorize_page(
     idp: web::Data<DevIdp>,
     query: web::Query<AuthorizeParams>,
 ) -> HttpResponse {
-    let request = match query.validate(idp.port()) {
+    let request = match idp.validate(&query) {
         Ok(request) => request,
         Err(error) => return authorize_error(error),
     };
@@ -56,10 +59,14 @@ pub async fn authorize_page(
             let code = idp.sign_in_silently(request, &session_ids(&req), Instant::now());
             code_redirect(&back, state.as_deref(), code)
         }
-        Prompt::Login => html(
-            StatusCode::OK,
-            page::sign_in(&request, &idp.flow.recent_users(), None),
-        ),
+        Prompt::Login => {
+            // Every API scope asked for starts ticked.
+            let ticked = request.requested_api_scopes();
+            html(
+                StatusCode::OK,
+                page::sign_in(&request, &idp.flow.recent_users(), ticked, None),
+            )
+        }
     }
 }
 
@@ -72,6 +79,23 @@ pub struct SignInForm {
     user: Option<String>,
     /// A recent name, when one of those buttons was pressed.
     pick: Option<String>,
+    /// The consent checkboxes, named after their scopes: present when
+    /// ticked. An unticked box sends nothing.
+    #[serde(rename = "quotes:read")]
+    grant_read: Option<String>,
+    #[serde(rename = "quotes:write")]
+    grant_write: Option<String>,
+}
+
+impl SignInForm {
+    /// The API scopes left ticked; the provider grants only those of them
+    /// that the request asked for, so a box added to the form adds nothing.
+    fn ticked(&self) -> ApiScopes {
+        ApiScopes {
+            read: self.grant_read.is_some(),
+            write: self.grant_write.is_some(),
+        }
+    }
 }
 
 /// `POST /authorize`: signs in, starting a browser session, and sends the
@@ -86,16 +110,17 @@ pub async fn sign_in(
     if !same_origin(&req) {
         return cross_site_refused();
     }
-    let request = match form.request.validate(idp.port()) {
+    let request = match idp.validate(&form.request) {
         Ok(request) => request,
         Err(error) => return authorize_error(error),
     };
+    let granted = form.ticked().and(request.requested_api_scopes());
     let typed = form.pick.as_deref().or(form.user.as_deref()).unwrap_or("");
     let user = match flow::user_name(typed) {
         Ok(user) => user,
         Err(error) => {
             let recent = idp.flow.recent_users();
-            let body = page::sign_in(&request, &recent, Some(&error.to_string()));
+            let body = page::sign_in(&request, &recent, granted, Some(&error.to_string()));
             return html(StatusCode::BAD_REQUEST, body);
         }
     };
@@ -104,6 +129,7 @@ pub async fn sign_in(
     match idp.sign_in(
         request,
         user,
+        granted,
         &session_ids(&req),
         client_address(&req),
         Instant::now(),
@@ -120,13 +146,30 @@ pub async fn sign_in(
 }
 
 /// `POST /token`: exchanges a code (RFC 6749 §4.1.3) or a refresh token
-/// (§6) for tokens.
+/// (§6) for tokens, or gives a registered client a token for itself
+/// (client credentials, §4.4).
 pub async fn token(
     req: HttpRequest,
     idp: web::Data<DevIdp>,
     form: web::Form<TokenParams>,
 ) -> HttpResponse {
-    let issuance = match idp.grant(&form, client_address(&req), Instant::now()) {
+    let mut params = form.into_inner();
+    let client = match presented_credentials(
+        &req,
+        params.client_id.as_deref(),
+        params.client_secret.as_deref(),
+    )
+    .and_then(|credentials| idp.authenticate(credentials.as_ref()))
+    {
+        Ok(client) => client,
+        Err(error) => return token_error(&error),
+    };
+    // A client that authenticates with HTTP Basic need not repeat its id
+    // in the form (RFC 6749 §4.1.3).
+    if params.client_id.is_none() {
+        params.client_id = client.map(|client| client.id().to_owned());
+    }
+    let issuance = match idp.grant(&params, client, client_address(&req), Instant::now()) {
         Ok(issuance) => issuance,
         Err(error) => return token_error(&error),
     };
@@ -136,6 +179,125 @@ pub async fn token(
             tracing::error!(%error, "cannot sign development tokens");
             HttpResponse::InternalServerError().finish()
         }
+    }
+}
+
+/// What introspection (RFC 7662 §2.1) and revocation (RFC 7009 §2.1)
+/// accept: the token in question, and the client's credentials when it
+/// sends them in the form.
+#[derive(Deserialize)]
+pub struct TokenInQuestion {
+    token: Option<String>,
+    /// Which kind of token it is: a hint, which the provider does not need.
+    #[expect(
+        dead_code,
+        reason = "accepted, as RFC 7662 and 7009 ask, and not needed"
+    )]
+    token_type_hint: Option<String>,
+    client_id: Option<String>,
+    client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for TokenInQuestion {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenInQuestion")
+            .field("client_id", &self.client_id)
+            .finish_non_exhaustive()
+    }
+}
+
+impl TokenInQuestion {
+    /// The token, once a registered client has proved who it is.
+    fn authenticated<'a>(&'a self, req: &HttpRequest, idp: &DevIdp) -> Result<&'a str, FlowError> {
+        let credentials = presented_credentials(
+            req,
+            self.client_id.as_deref(),
+            self.client_secret.as_deref(),
+        )?
+        .ok_or(FlowError::new(
+            ErrorCode::InvalidClient,
+            "authenticate as a registered client (client_secret_basic or client_secret_post)",
+        ))?;
+        idp.authenticate(Some(&credentials))?;
+        self.token.as_deref().ok_or(FlowError::new(
+            ErrorCode::InvalidRequest,
+            "token is required",
+        ))
+    }
+}
+
+/// `POST /introspect` (RFC 7662): what a registered client may know of a
+/// token: `{"active": false}` for anything not a live access token of this
+/// provider, its claims otherwise.
+pub async fn introspect(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<TokenInQuestion>,
+) -> HttpResponse {
+    match form.authenticated(&req, &idp) {
+        Ok(token) => no_store(HttpResponse::Ok()).json(idp.introspect(token, unix_now())),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// `POST /revoke` (RFC 7009): a registered client revokes a refresh token
+/// (with its family) or an access token. An unknown token gets `200` too
+/// (§2.2): there is nothing to revoke.
+pub async fn revoke(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<TokenInQuestion>,
+) -> HttpResponse {
+    match form
+        .authenticated(&req, &idp)
+        .and_then(|token| idp.revoke(token, unix_now()))
+    {
+        Ok(()) => no_store(HttpResponse::Ok()).finish(),
+        Err(error) => token_error(&error),
+    }
+}
+
+/// The client credentials a request presents (RFC 6749 §2.3.1): HTTP
+/// Basic, or `client_id` and `client_secret` in the form; not both.
+fn presented_credentials(
+    req: &HttpRequest,
+    client_id: Option<&str>,
+    client_secret: Option<&str>,
+) -> Result<Option<Credentials>, FlowError> {
+    let header = req.headers().get(header::AUTHORIZATION);
+    match (header, client_secret) {
+        (Some(_), Some(_)) => Err(FlowError::new(
+            ErrorCode::InvalidRequest,
+            "use one way of client authentication: HTTP Basic or client_secret, not both",
+        )),
+        (Some(value), None) => {
+            let credentials = value
+                .to_str()
+                .ok()
+                .and_then(Credentials::from_basic)
+                .ok_or(FlowError::new(
+                    ErrorCode::InvalidClient,
+                    "the Authorization header must be HTTP Basic with the client's id and secret",
+                ))?;
+            if client_id.is_some_and(|id| id != credentials.id) {
+                return Err(FlowError::new(
+                    ErrorCode::InvalidClient,
+                    "client_id is not the authenticated client's",
+                ));
+            }
+            Ok(Some(credentials))
+        }
+        (None, Some(secret)) => {
+            let id = client_id.ok_or(FlowError::new(
+                ErrorCode::InvalidRequest,
+                "client_secret needs client_id",
+            ))?;
+            Ok(Some(Credentials {
+                id: id.to_owned(),
+                secret: secret.to_owned(),
+            }))
+        }
+        (None, None) => Ok(None),
     }
 }
 
@@ -331,10 +493,11 @@ pub fn malformed_form(error: UrlencodedError, _: &HttpRequest) -> actix_web::Err
     InternalError::from_response(error, response).into()
 }
 
-/// Malformed token requests get an OAuth error, as clients expect.
+/// Malformed token, introspection and revocation requests get an OAuth
+/// error, as clients expect.
 pub fn malformed_token_request(error: UrlencodedError, _: &HttpRequest) -> actix_web::Error {
     let response = token_error(&FlowError {
-        code: flow::ErrorCode::InvalidRequest,
+        code: ErrorCode::InvalidRequest,
         description: "the body must be an application/x-www-form-urlencoded form",
     });
     InternalError::from_response(error, response).into()
@@ -363,9 +526,23 @@ fn redirect_error(redirect_uri: &Url, state: Option<&str>, error: &FlowError) ->
     ))
 }
 
-/// RFC 6749 §5.2.
+/// RFC 6749 §5.2: `400`, or `401` with a Basic challenge when the client
+/// failed to authenticate; `503` when the request cannot be met now.
 fn token_error(error: &FlowError) -> HttpResponse {
-    let mut response = no_store(HttpResponse::BadRequest()).json(json!({
+    let builder = match error.code {
+        ErrorCode::InvalidClient => {
+            let mut builder = HttpResponse::Unauthorized();
+            builder.insert_header((header::WWW_AUTHENTICATE, "Basic realm=\"dev-idp\""));
+            builder
+        }
+        ErrorCode::TemporarilyUnavailable => {
+            let mut builder = HttpResponse::ServiceUnavailable();
+            builder.insert_header((header::RETRY_AFTER, "60"));
+            builder
+        }
+        _ => HttpResponse::BadRequest(),
+    };
+    let mut response = no_store(builder).json(json!({
         "error": error.code.as_str(),
         "error_description": error.description,
     }));
@@ -410,16 +587,22 @@ pub async fn discovery(idp: web::Data<DevIdp>) -> HttpResponse {
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
         "end_session_endpoint": format!("{issuer}/logout"),
+        "introspection_endpoint": format!("{issuer}/introspect"),
+        "revocation_endpoint": format!("{issuer}/revoke"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token"],
+        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
         "code_challenge_methods_supported": ["S256"],
-        "scopes_supported": ["openid", "profile", "offline_access"],
+        "scopes_supported": SUPPORTED_SCOPES,
         "prompt_values_supported": ["none", "login"],
-        "token_endpoint_auth_methods_supported": ["none"],
+        "token_endpoint_auth_methods_supported": ["none", "client_secret_basic", "client_secret_post"],
+        "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
+        "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "subject_types_supported": ["public"],
         "id_token_signing_alg_values_supported": ["ES256"],
-        "claims_supported": ["iss", "sub", "name", "aud", "iat", "nbf", "exp", "nonce"],
+        "claims_supported": [
+            "iss", "sub", "name", "aud", "iat", "nbf", "exp", "nonce", "client_id", "scope", "jti",
+        ],
     }))
 }
 

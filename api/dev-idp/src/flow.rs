@@ -18,6 +18,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use url::Url;
 
+use super::grants::{ApiScopes, Resource};
 use super::sessions::{FamilyId, RefreshError, SessionKey};
 use quotes_core::auth::keys::is_loopback_host;
 
@@ -34,7 +35,8 @@ pub const RECENT_USERS: usize = 5;
 /// Longest user name, in characters.
 pub const MAX_USER_CHARS: usize = 64;
 
-/// Longest `client_id`, `state`, `nonce`, `scope` or `prompt` accepted, in bytes.
+/// Longest `client_id`, `state`, `nonce`, `scope`, `prompt` or `resource`
+/// accepted, in bytes.
 pub const MAX_PARAM_BYTES: usize = 1024;
 
 /// Why a `redirect_uri` (or `post_logout_redirect_uri`) is refused.
@@ -119,9 +121,18 @@ pub enum ErrorCode {
     UnsupportedResponseType,
     InvalidGrant,
     UnsupportedGrantType,
+    /// Client authentication failed, or a client that must authenticate
+    /// did not (RFC 6749 §5.2): answered 401.
+    InvalidClient,
+    /// A scope the client may not have (RFC 6749 §5.2).
+    InvalidScope,
+    /// A `resource` the provider does not serve (RFC 8707 §2).
+    InvalidTarget,
     /// `prompt=none`, and nobody is signed in (OpenID Connect Core §3.1.2.6).
     LoginRequired,
     ServerError,
+    /// Nothing wrong with the request, but it cannot be done now: 503.
+    TemporarilyUnavailable,
 }
 
 impl ErrorCode {
@@ -131,8 +142,12 @@ impl ErrorCode {
             Self::UnsupportedResponseType => "unsupported_response_type",
             Self::InvalidGrant => "invalid_grant",
             Self::UnsupportedGrantType => "unsupported_grant_type",
+            Self::InvalidClient => "invalid_client",
+            Self::InvalidScope => "invalid_scope",
+            Self::InvalidTarget => "invalid_target",
             Self::LoginRequired => "login_required",
             Self::ServerError => "server_error",
+            Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
 }
@@ -169,6 +184,8 @@ pub struct AuthorizeParams {
     pub code_challenge: Option<String>,
     pub code_challenge_method: Option<String>,
     pub prompt: Option<String>,
+    /// RFC 8707: the resource the tokens are for, which then carry it as `aud`.
+    pub resource: Option<String>,
 }
 
 /// What the `prompt` parameter asks of the provider (OpenID Connect Core
@@ -197,6 +214,17 @@ pub struct Authorization {
     pub scope: String,
     pub code_challenge: String,
     pub prompt: Prompt,
+    /// The `resource` as sent, when it named the provider's one resource;
+    /// the tokens are then bound to it.
+    pub resource: Option<String>,
+}
+
+impl Authorization {
+    /// The API scopes the request asks for; other scopes grant nothing at
+    /// the API, and unknown ones are passed over.
+    pub fn requested_api_scopes(&self) -> ApiScopes {
+        ApiScopes::among(&self.scope)
+    }
 }
 
 /// Where errors about an authorization request go.
@@ -216,7 +244,12 @@ pub enum AuthorizeError {
 impl AuthorizeParams {
     /// Validates the request: first the client and where to send the
     /// browser (errors shown on a page), then the rest (errors redirected).
-    pub fn validate(&self, own_port: u16) -> Result<Authorization, AuthorizeError> {
+    /// `resource` is the one the provider serves, if any.
+    pub fn validate(
+        &self,
+        own_port: u16,
+        resource: Option<&Resource>,
+    ) -> Result<Authorization, AuthorizeError> {
         let redirect_uri = loopback_redirect(self.redirect_uri.as_deref(), own_port)
             .map_err(|e| AuthorizeError::Page(format!("The redirect_uri is refused: {e}.")))?;
         let client_id = client_id(self.client_id.as_deref()).ok_or_else(|| {
@@ -228,6 +261,15 @@ impl AuthorizeParams {
             error,
         };
         let prompt = self.check_rest().map_err(redirect)?;
+        if let Some(requested) = &self.resource {
+            let served = resource.is_some_and(|resource| resource.check(requested).is_ok());
+            if !served {
+                return Err(redirect(FlowError::new(
+                    ErrorCode::InvalidTarget,
+                    "the only resource served is the API itself",
+                )));
+            }
+        }
         Ok(Authorization {
             client_id: client_id.to_owned(),
             redirect_uri: self.redirect_uri.clone().unwrap_or_default(),
@@ -237,6 +279,7 @@ impl AuthorizeParams {
             scope: self.scope.clone().unwrap_or_else(|| "openid".to_owned()),
             code_challenge: self.code_challenge.clone().unwrap_or_default(),
             prompt,
+            resource: self.resource.clone(),
         })
     }
 
@@ -273,11 +316,19 @@ impl AuthorizeParams {
                 .as_deref()
                 .is_none_or(|v| v.len() <= MAX_PARAM_BYTES && is_printable(v))
         };
-        if !(short(&self.state) && short(&self.nonce) && short(&self.scope) && short(&self.prompt))
+        if ![
+            &self.state,
+            &self.nonce,
+            &self.scope,
+            &self.prompt,
+            &self.resource,
+        ]
+        .into_iter()
+        .all(short)
         {
             return Err(FlowError::new(
                 InvalidRequest,
-                "state, nonce, scope and prompt must be short and printable",
+                "state, nonce, scope, prompt and resource must be short and printable",
             ));
         }
         prompt(self.prompt.as_deref())
@@ -362,6 +413,8 @@ fn is_printable(value: &str) -> bool {
 pub struct Grant {
     pub authorization: Authorization,
     pub user: String,
+    /// The API scopes the person granted (a subset of those requested).
+    pub granted: ApiScopes,
     /// The browser session the code was issued in, if any.
     pub session: Option<SessionKey>,
     expires: Instant,
@@ -408,11 +461,12 @@ pub enum CodeRefused {
 
 impl FlowState {
     /// Issues a fresh single-use code for `user`, signed in in the browser
-    /// `session`.
+    /// `session`, worth the API scopes `granted` of those requested.
     pub fn issue(
         &self,
         authorization: Authorization,
         user: &str,
+        granted: ApiScopes,
         session: Option<SessionKey>,
     ) -> Result<String, FlowError> {
         let code = random_code().ok_or(FlowError::new(
@@ -420,9 +474,11 @@ impl FlowState {
             "no randomness available",
         ))?;
         let now = Instant::now();
+        let granted = granted.and(authorization.requested_api_scopes());
         let grant = Grant {
             authorization,
             user: user.to_owned(),
+            granted,
             session,
             expires: now + CODE_LIFETIME,
         };
@@ -646,6 +702,10 @@ mod tests {
         assert_eq!(user_name("al\u{7}ice"), Err(UserNameError::Control));
     }
 
+    fn api() -> Resource {
+        Resource::new("http://127.0.0.1:8080").unwrap()
+    }
+
     fn params() -> AuthorizeParams {
         AuthorizeParams {
             response_type: Some("code".to_owned()),
@@ -660,7 +720,7 @@ mod tests {
 
     #[test]
     fn authorization_requests_need_s256_pkce() {
-        assert!(params().validate(OWN_PORT).is_ok());
+        assert!(params().validate(OWN_PORT, Some(&api())).is_ok());
         for change in [
             |p: &mut AuthorizeParams| p.code_challenge_method = Some("plain".to_owned()),
             |p: &mut AuthorizeParams| p.code_challenge_method = None,
@@ -669,7 +729,9 @@ mod tests {
         ] {
             let mut p = params();
             change(&mut p);
-            let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate(OWN_PORT) else {
+            let Err(AuthorizeError::Redirect { error, state, .. }) =
+                p.validate(OWN_PORT, Some(&api()))
+            else {
                 panic!("expected a redirect with an error");
             };
             assert_eq!(error.code, ErrorCode::InvalidRequest);
@@ -689,11 +751,16 @@ mod tests {
         ] {
             let mut p = params();
             p.prompt = raw.map(str::to_owned);
-            assert_eq!(p.validate(OWN_PORT).unwrap().prompt, expected, "{raw:?}");
+            assert_eq!(
+                p.validate(OWN_PORT, Some(&api())).unwrap().prompt,
+                expected,
+                "{raw:?}"
+            );
         }
         let mut p = params();
         p.prompt = Some("none login".to_owned());
-        let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate(OWN_PORT) else {
+        let Err(AuthorizeError::Redirect { error, state, .. }) = p.validate(OWN_PORT, Some(&api()))
+        else {
             panic!("expected a redirect with an error");
         };
         assert_eq!(error.code, ErrorCode::InvalidRequest);
@@ -705,7 +772,10 @@ mod tests {
         let mut p = params();
         p.redirect_uri = Some("https://evil.example/cb".to_owned());
         p.response_type = Some("token".to_owned());
-        assert!(matches!(p.validate(OWN_PORT), Err(AuthorizeError::Page(_))));
+        assert!(matches!(
+            p.validate(OWN_PORT, Some(&api())),
+            Err(AuthorizeError::Page(_))
+        ));
     }
 
     fn exchange(code: &str) -> CodeExchange<'_> {
@@ -720,8 +790,10 @@ mod tests {
     #[test]
     fn codes_are_single_use_and_bound_to_the_request() {
         let state = FlowState::default();
-        let authorization = params().validate(OWN_PORT).unwrap();
-        let code = state.issue(authorization.clone(), "alice", None).unwrap();
+        let authorization = params().validate(OWN_PORT, Some(&api())).unwrap();
+        let code = state
+            .issue(authorization.clone(), "alice", ApiScopes::ALL, None)
+            .unwrap();
         let grant = state.redeem(&exchange(&code)).unwrap();
         assert_eq!(grant.user, "alice");
         state.started_family(&code, [7; 16]);
@@ -735,7 +807,9 @@ mod tests {
             CodeRefused::Invalid(_)
         ));
 
-        let code = state.issue(authorization, "bob", None).unwrap();
+        let code = state
+            .issue(authorization, "bob", ApiScopes::ALL, None)
+            .unwrap();
         let other_client = CodeExchange {
             client_id: "other",
             ..exchange(&code)
@@ -754,5 +828,53 @@ mod tests {
             state.remember(name);
         }
         assert_eq!(state.recent_users(), ["f", "e", "d", "a", "c"]);
+    }
+
+    #[test]
+    fn a_resource_other_than_the_api_is_an_invalid_target() {
+        let mut p = params();
+        p.resource = Some("http://127.0.0.1:8080/".to_owned());
+        let request = p.validate(OWN_PORT, Some(&api())).unwrap();
+        assert_eq!(request.resource.as_deref(), Some("http://127.0.0.1:8080/"));
+        for (other, served) in [
+            ("https://evil.example/", Some(api())),
+            ("http://127.0.0.1:8080/", None),
+        ] {
+            p.resource = Some(other.to_owned());
+            let Err(AuthorizeError::Redirect { error, state, .. }) =
+                p.validate(OWN_PORT, served.as_ref())
+            else {
+                panic!("expected a redirect with an error");
+            };
+            assert_eq!(error.code, ErrorCode::InvalidTarget);
+            assert_eq!(state.as_deref(), Some("xyz"));
+        }
+    }
+
+    #[test]
+    fn a_code_grants_only_the_api_scopes_both_requested_and_ticked() {
+        let state = FlowState::default();
+        let mut p = params();
+        p.scope = Some("openid quotes:read".to_owned());
+        let authorization = p.validate(OWN_PORT, Some(&api())).unwrap();
+        assert_eq!(
+            authorization.requested_api_scopes(),
+            ApiScopes::among("quotes:read")
+        );
+        let code = state
+            .issue(authorization.clone(), "alice", ApiScopes::ALL, None)
+            .unwrap();
+        let grant = state.redeem(&exchange(&code)).unwrap();
+        assert_eq!(grant.granted, ApiScopes::among("quotes:read"));
+        let code = state
+            .issue(
+                authorization,
+                "alice",
+                ApiScopes::among("quotes:write"),
+                None,
+            )
+            .unwrap();
+        let grant = state.redeem(&exchange(&code)).unwrap();
+        assert_eq!(grant.granted, ApiScopes::NONE);
     }
 }

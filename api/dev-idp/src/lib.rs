@@ -17,18 +17,34 @@
 //! also starts a browser session, which lets an app ask again with
 //! `prompt=none` and no page, and every code exchange starts a family of
 //! rotating refresh tokens ([`sessions`] holds both).
+//!
+//! It issues what real providers do: access tokens are RFC 9068 JWTs
+//! (`typ: at+jwt`, shapes in [`claims`]) carrying the API scopes
+//! (`quotes:read`, `quotes:write`; [`grants`]) the person left ticked on
+//! the sign-in page, bound to the API (`aud`) when the request names it as
+//! its RFC 8707 `resource`. Registered clients ([`clients`]) get tokens for
+//! themselves with the client-credentials grant, and may introspect (RFC
+//! 7662) and revoke (RFC 7009) tokens; revoked access tokens are kept in
+//! a bounded set until they expire (`revoked`).
 
+pub mod claims;
+pub mod clients;
 mod endpoints;
 pub mod flow;
+pub mod grants;
 mod page;
 mod provider;
+mod revoked;
 mod routes;
 pub mod sessions;
 mod settings;
 pub mod token_request;
 
+pub use self::claims::{AccessGrant, ClerkSession, DEV_TOKEN_CLIENT, DevToken, Organization};
+pub use self::clients::Clients;
 pub use self::endpoints::OwnErrorFormat;
-pub use self::provider::{DevIdp, TokenResponse};
+pub use self::grants::{ApiScopes, Resource};
+pub use self::provider::{ACCESS_TOKEN_TYPE, DevIdp, TokenResponse};
 pub use self::routes::routes;
 pub use self::settings::{
     DevIdpError, DevIdpSettings, MAX_TOKEN_LIFETIME, PATH, TOKEN_LIFETIME, issuer_for,

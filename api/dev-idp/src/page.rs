@@ -7,6 +7,7 @@
 use std::fmt::Write;
 
 use super::flow::{Authorization, MAX_USER_CHARS};
+use super::grants::{ApiScopes, READ, WRITE};
 
 /// Escapes text for HTML element content and quoted attribute values.
 pub fn escape(text: &str) -> String {
@@ -47,6 +48,11 @@ font-weight:600}\
 .recent{list-style:none;padding:0;margin:.5rem 0 0;display:flex;flex-wrap:wrap;gap:.5rem}\
 .recent button{border:1px solid var(--line);background:transparent;color:var(--text)}\
 .error{color:var(--error);font-weight:600}\
+fieldset{border:1px solid var(--line);border-radius:8px;margin:1rem 0 0;padding:.5rem .75rem}\
+legend{font-weight:600;padding:0 .25rem}\
+.scope{display:flex;gap:.5rem;align-items:baseline;font-weight:400;margin:.25rem 0}\
+.scope input{width:auto;margin:0}\
+code{font-size:.85em;color:var(--muted)}\
 small{display:block;margin-top:1rem;color:var(--muted)}\
 :focus-visible{outline:2px solid var(--accent);outline-offset:2px}";
 
@@ -76,9 +82,21 @@ fn layout(title: &str, body: &str) -> String {
     )
 }
 
-/// The "sign in as" page for a validated request. `error` explains why a
-/// previous attempt was refused.
-pub fn sign_in(request: &Authorization, recent: &[String], error: Option<&str>) -> String {
+/// What each API scope lets a client do, as the consent boxes say it.
+const SCOPE_MEANINGS: [(&str, &str); 2] = [
+    (READ, "Read your quote"),
+    (WRITE, "Change and delete your quote"),
+];
+
+/// The "sign in as" page for a validated request, with a box for each API
+/// scope it asks for (`ticked` when it starts ticked). `error` explains
+/// why a previous attempt was refused.
+pub fn sign_in(
+    request: &Authorization,
+    recent: &[String],
+    ticked: ApiScopes,
+    error: Option<&str>,
+) -> String {
     let mut body = String::from(
         "<h1>Sign in</h1><p>Development identity provider: choose any user name. \
          There is no password.</p>",
@@ -103,6 +121,7 @@ pub fn sign_in(request: &Authorization, recent: &[String], error: Option<&str>) 
             escape(error)
         );
     }
+    body.push_str(&consent(request, ticked));
     // The first submit button is the one Enter presses, so it comes before
     // the recent names.
     body.push_str("<button class=\"primary\" type=\"submit\">Sign in</button>");
@@ -127,6 +146,38 @@ pub fn sign_in(request: &Authorization, recent: &[String], error: Option<&str>) 
     layout("Sign in", &body)
 }
 
+/// A checkbox for each API scope the request asks for, named after it:
+/// the person may untick any of them, and only those left ticked are
+/// granted. Nothing when it asks for none.
+fn consent(request: &Authorization, ticked: ApiScopes) -> String {
+    let requested = request.requested_api_scopes();
+    if requested.is_empty() {
+        return String::new();
+    }
+    let mut boxes = format!(
+        "<fieldset><legend>Allow {} to</legend>",
+        escape(&request.client_id)
+    );
+    for (scope, meaning) in SCOPE_MEANINGS {
+        if !ApiScopes::among(scope).within(requested) {
+            continue;
+        }
+        let checked = if ApiScopes::among(scope).within(ticked) {
+            " checked"
+        } else {
+            ""
+        };
+        let id = scope.replace(':', "-");
+        let _ = write!(
+            boxes,
+            "<label class=\"scope\" for=\"{id}\"><input type=\"checkbox\" id=\"{id}\" \
+             name=\"{scope}\" value=\"granted\"{checked}><span>{meaning} <code>{scope}</code></span></label>",
+        );
+    }
+    boxes.push_str("</fieldset>");
+    boxes
+}
+
 /// The request travels through the form unchanged; the POST handler
 /// validates it again, as it would any request.
 fn hidden_fields(request: &Authorization) -> String {
@@ -149,6 +200,9 @@ fn hidden_fields(request: &Authorization) -> String {
     }
     if let Some(nonce) = &request.nonce {
         field("nonce", nonce);
+    }
+    if let Some(resource) = &request.resource {
+        field("resource", resource);
     }
     fields
 }
@@ -216,12 +270,63 @@ mod tests {
             scope: "openid".to_owned(),
             code_challenge: "c".repeat(43),
             prompt: crate::flow::Prompt::Login,
+            resource: Some("\"><x>".to_owned()),
         };
-        let page = sign_in(&request, &["<b>bob</b>".to_owned()], Some("<i>"));
-        for raw in ["<script>", "\"b\"", "'><img>", "<b>bob</b>", "<i>"] {
+        let page = sign_in(
+            &request,
+            &["<b>bob</b>".to_owned()],
+            ApiScopes::NONE,
+            Some("<i>"),
+        );
+        for raw in [
+            "<script>",
+            "\"b\"",
+            "'><img>",
+            "<b>bob</b>",
+            "<i>",
+            "\"><x>",
+        ] {
             assert!(!page.contains(raw), "{raw} is echoed unescaped");
         }
         assert!(page.contains("<label for=\"user\">User name</label>"));
         assert!(page.contains(">Sign in</button>"));
+    }
+
+    #[test]
+    fn the_page_asks_consent_for_the_api_scopes_requested_only() {
+        let request = |scope: &str| Authorization {
+            client_id: "reporter".to_owned(),
+            redirect_uri: "http://localhost/cb".to_owned(),
+            redirect_url: url::Url::parse("http://localhost/cb").unwrap(),
+            state: None,
+            nonce: None,
+            scope: scope.to_owned(),
+            code_challenge: "c".repeat(43),
+            prompt: crate::flow::Prompt::Login,
+            resource: None,
+        };
+        let read_only = request("openid quotes:read unknown");
+        let page = sign_in(&read_only, &[], ApiScopes::ALL, None);
+        assert!(page.contains("Allow reporter to"), "{page}");
+        assert!(
+            page.contains("name=\"quotes:read\" value=\"granted\" checked>"),
+            "{page}"
+        );
+        assert!(!page.contains("name=\"quotes:write\""), "{page}");
+        assert!(!page.contains("unknown</code>"), "{page}");
+
+        let both = request("quotes:write quotes:read");
+        let page = sign_in(&both, &[], ApiScopes::among(WRITE), None);
+        assert!(
+            page.contains("name=\"quotes:read\" value=\"granted\">"),
+            "{page}"
+        );
+        assert!(
+            page.contains("name=\"quotes:write\" value=\"granted\" checked>"),
+            "{page}"
+        );
+
+        let page = sign_in(&request("openid profile"), &[], ApiScopes::ALL, None);
+        assert!(!page.contains("<fieldset>"), "{page}");
     }
 }

@@ -58,6 +58,26 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .wrap(any_origin("POST")),
             )
             .service(
+                web::resource("/introspect")
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(MAX_FORM_BYTES)
+                            .error_handler(endpoints::malformed_token_request),
+                    )
+                    .route(web::post().to(endpoints::introspect))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
+                web::resource("/revoke")
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(MAX_FORM_BYTES)
+                            .error_handler(endpoints::malformed_token_request),
+                    )
+                    .route(web::post().to(endpoints::revoke))
+                    .default_service(method_not_allowed("POST")),
+            )
+            .service(
                 web::resource("/logout")
                     .route(web::get().to(endpoints::logout))
                     .route(web::post().to(endpoints::confirm_logout))

@@ -22,8 +22,12 @@
 //! recognises every token it ever issued: one from an earlier generation
 //! is a spent token presented again, which means it was copied, and the
 //! whole family is revoked.
+//!
+//! A family also remembers the `jti` of the last few access tokens issued
+//! with it, so that revoking the family (logout, a replay, RFC 7009
+//! revocation) revokes them too.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, VecDeque};
 use std::hash::Hash;
 use std::net::IpAddr;
 use std::sync::{Mutex, MutexGuard, PoisonError};
@@ -52,6 +56,13 @@ pub const MAX_FAMILIES: usize = 1024;
 
 /// Most refresh-token families kept for one client address.
 pub const MAX_FAMILIES_PER_ADDRESS: usize = 32;
+
+/// How many of a family's latest access tokens it remembers, to revoke
+/// with it. Each renewal issues one, so the live ones are the last few.
+pub const ACCESS_TOKENS_PER_FAMILY: usize = 8;
+
+/// An access token's `jti` and `exp`: what revoking it takes.
+pub type AccessTokenId = (String, u64);
 
 /// A session as the server knows it: the SHA-256 of its id.
 #[derive(Clone, Copy, PartialEq, Eq, Hash)]
@@ -96,7 +107,11 @@ pub struct SignedIn {
 pub struct FamilyStart<'a> {
     pub user: &'a str,
     pub client_id: &'a str,
+    /// The scope of the token answer: the OpenID scopes asked for and the
+    /// API scopes granted, kept for every renewal.
     pub scope: &'a str,
+    /// The resource its tokens are bound to, if any.
+    pub audience: Option<&'a str>,
     /// The browser session the sign-in happened in, which logging out of
     /// revokes the family.
     pub session: Option<SessionKey>,
@@ -111,7 +126,9 @@ pub struct Renewal {
     pub user: String,
     pub client_id: String,
     pub scope: String,
+    pub audience: Option<String>,
     pub refresh_token: String,
+    pub family: FamilyId,
 }
 
 /// Why a refresh token is refused.
@@ -172,6 +189,9 @@ struct Family {
     client_id: String,
     user: String,
     scope: String,
+    audience: Option<String>,
+    /// The latest access tokens issued with it, newest last.
+    access_tokens: VecDeque<AccessTokenId>,
     session: Option<SessionKey>,
     started: Instant,
     last_used: Instant,
@@ -257,15 +277,22 @@ impl Sessions {
 
     /// Ends the sessions behind `ids`: forgets them and revokes every
     /// refresh family started in them (even when the session itself has
-    /// expired or made room for others).
-    pub fn end(&self, ids: &[&str]) {
+    /// expired or made room for others). Answers the access tokens those
+    /// families had issued.
+    pub fn end(&self, ids: &[&str]) -> Vec<AccessTokenId> {
         let mut state = self.lock();
+        let mut access_tokens = Vec::new();
         for key in ids.iter().map(|id| SessionKey::of(id)) {
             state.sessions.remove(&key);
-            state
-                .families
-                .retain(|_, family| family.session != Some(key));
+            state.families.retain(|_, family| {
+                let started_here = family.session == Some(key);
+                if started_here {
+                    access_tokens.extend(family.access_tokens.drain(..));
+                }
+                !started_here
+            });
         }
+        access_tokens
     }
 
     /// Starts a refresh-token family; answers its first token and the
@@ -278,6 +305,8 @@ impl Sessions {
             client_id: start.client_id.to_owned(),
             user: start.user.to_owned(),
             scope: start.scope.to_owned(),
+            audience: start.audience.map(str::to_owned),
+            access_tokens: VecDeque::new(),
             session: start.session,
             started: now,
             last_used: now,
@@ -299,9 +328,44 @@ impl Sessions {
         Some((token, id))
     }
 
-    /// Revokes a family: every token it issued stops working.
-    pub fn revoke_family(&self, id: &FamilyId) {
-        self.lock().families.remove(id);
+    /// Revokes a family: every token it issued stops working. Answers the
+    /// access tokens it had issued.
+    pub fn revoke_family(&self, id: &FamilyId) -> Vec<AccessTokenId> {
+        self.lock()
+            .families
+            .remove(id)
+            .map(|family| family.access_tokens.into())
+            .unwrap_or_default()
+    }
+
+    /// RFC 7009: revokes the family of `token`, a refresh token of any of
+    /// its generations, once `also` has revoked the access tokens the
+    /// family issued: when `also` fails, nothing is revoked. `None` when
+    /// the token is not a live family's.
+    pub fn revoke<E>(
+        &self,
+        token: &str,
+        also: impl FnOnce(&[AccessTokenId]) -> Result<(), E>,
+    ) -> Option<Result<(), E>> {
+        let (id, generation, tag) = parse_token(token)?;
+        let mut state = self.lock();
+        let family = state.families.get(&id)?;
+        hmac::verify(&family.key, &signed_part(&id, generation), &tag).ok()?;
+        let access_tokens: Vec<_> = family.access_tokens.iter().cloned().collect();
+        Some(also(&access_tokens).map(|()| {
+            state.families.remove(&id);
+        }))
+    }
+
+    /// Remembers an access token issued with the family `id`, to revoke
+    /// with it.
+    pub fn issued_with(&self, id: &FamilyId, access_token: AccessTokenId) {
+        if let Some(family) = self.lock().families.get_mut(id) {
+            if family.access_tokens.len() == ACCESS_TOKENS_PER_FAMILY {
+                family.access_tokens.pop_front();
+            }
+            family.access_tokens.push_back(access_token);
+        }
     }
 
     /// Spends `token`, presented by `client_id`, for the next token of its
@@ -339,7 +403,9 @@ impl Sessions {
             user: family.user.clone(),
             client_id: family.client_id.clone(),
             scope: family.scope.clone(),
+            audience: family.audience.clone(),
             refresh_token: family.token(&id),
+            family: id,
         })
     }
 
@@ -497,7 +563,8 @@ mod tests {
         FamilyStart {
             user: "alice",
             client_id: "spa",
-            scope: "openid offline_access",
+            scope: "openid offline_access quotes:read",
+            audience: None,
             session,
             address: HOME,
         }
@@ -633,7 +700,7 @@ mod tests {
         let renewal = sessions.rotate(&first, "spa", now).unwrap();
         assert_eq!(renewal.user, "alice");
         assert_eq!(renewal.client_id, "spa");
-        assert_eq!(renewal.scope, "openid offline_access");
+        assert_eq!(renewal.scope, "openid offline_access quotes:read");
         assert_ne!(renewal.refresh_token, first);
         let third = sessions
             .rotate(&renewal.refresh_token, "spa", now)
@@ -761,5 +828,39 @@ mod tests {
             sessions.rotate(&token, "spa", now),
             Err(RefreshError::Unknown)
         );
+    }
+
+    #[test]
+    fn revoking_a_refresh_token_revokes_its_family_and_answers_its_access_tokens() {
+        let sessions = Sessions::default();
+        let now = Instant::now();
+        let (first, id) = sessions.open_family(family_for(None), now).unwrap();
+        sessions.issued_with(&id, ("jti-1".to_owned(), 10));
+        let second = sessions.rotate(&first, "spa", now).unwrap();
+        assert_eq!(second.family, id);
+        for n in 2..12 {
+            sessions.issued_with(&id, (format!("jti-{n}"), 10));
+        }
+        let other = sessions.open_family(family_for(None), now).unwrap().0;
+
+        let keep = |_: &[AccessTokenId]| Ok::<(), ()>(());
+        assert_eq!(sessions.revoke("not-a-token", keep), None);
+        // When the access tokens cannot be revoked, nothing is.
+        assert_eq!(sessions.revoke(&first, |_| Err(())), Some(Err(())));
+        // An earlier generation is still the family's own token.
+        let mut revoked = Vec::new();
+        let outcome = sessions.revoke(&first, |access_tokens| {
+            revoked = access_tokens.to_vec();
+            Ok::<(), ()>(())
+        });
+        assert_eq!(outcome, Some(Ok(())));
+        assert_eq!(revoked.len(), ACCESS_TOKENS_PER_FAMILY);
+        assert_eq!(revoked.last().unwrap().0, "jti-11");
+        assert_eq!(
+            sessions.rotate(&second.refresh_token, "spa", now),
+            Err(RefreshError::Unknown)
+        );
+        assert_eq!(sessions.revoke(&second.refresh_token, keep), None);
+        assert!(sessions.rotate(&other, "spa", now).is_ok());
     }
 }

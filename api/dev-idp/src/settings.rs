@@ -4,6 +4,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
+use super::clients::Clients;
+use super::grants::Resource;
+
 /// Where the provider lives on the API's origin.
 pub const PATH: &str = "/dev-idp";
 
@@ -22,6 +25,13 @@ pub struct DevIdpSettings {
     pub key_file: PathBuf,
     /// How long access and ID tokens live (`exp - iat`, `expires_in`).
     pub token_ttl: Duration,
+    /// The resource (RFC 8707) its access tokens are for, which a request
+    /// may name and bound tokens carry as `aud`; `None`: the API's own
+    /// origin, `http://` and the address it listens on.
+    pub resource: Option<Resource>,
+    /// Clients with a secret (`DEV_IDP_CLIENTS`): they may use the
+    /// client-credentials grant, introspection and revocation.
+    pub clients: Clients,
 }
 
 impl DevIdpSettings {
@@ -30,6 +40,8 @@ impl DevIdpSettings {
         Self {
             key_file,
             token_ttl: TOKEN_LIFETIME,
+            resource: None,
+            clients: Clients::default(),
         }
     }
 }

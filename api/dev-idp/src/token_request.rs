@@ -1,12 +1,14 @@
-//! The token endpoint's request (RFC 6749 §4.1.3 and §6): which grant it
-//! asks for, with the parameters that grant needs present and well formed.
-//! What the grant is worth is decided elsewhere: codes in [`super::flow`],
-//! refresh tokens in [`super::sessions`].
+//! The token endpoint's request (RFC 6749 §4.1.3, §4.4 and §6, with RFC
+//! 8707's `resource`): which grant it asks for, with the parameters that
+//! grant needs present and well formed. Who the client is and what the
+//! grant is worth are decided elsewhere: client authentication in
+//! [`super::clients`], codes in [`super::flow`], refresh tokens in
+//! [`super::sessions`].
 
-use super::flow::{CodeExchange, ErrorCode, FlowError, is_code_verifier};
+use super::flow::{CodeExchange, ErrorCode, FlowError, MAX_PARAM_BYTES, is_code_verifier};
 
 /// The parameters of a token request, as sent.
-#[derive(Debug, Default, Clone, serde::Deserialize)]
+#[derive(Default, Clone, serde::Deserialize)]
 pub struct TokenParams {
     pub grant_type: Option<String>,
     pub code: Option<String>,
@@ -14,6 +16,23 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
+    /// A registered client's secret (`client_secret_post`); never logged.
+    pub client_secret: Option<String>,
+    /// Narrows the grant: client credentials and refresh (RFC 6749 §3.3).
+    pub scope: Option<String>,
+    /// RFC 8707: the resource the access token is for.
+    pub resource: Option<String>,
+}
+
+impl std::fmt::Debug for TokenParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenParams")
+            .field("grant_type", &self.grant_type)
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A token request with every parameter its grant needs present and well
@@ -22,17 +41,38 @@ pub struct TokenParams {
 pub enum TokenRequest<'a> {
     /// `grant_type=authorization_code` (RFC 6749 §4.1.3).
     Code(CodeExchange<'a>),
-    /// `grant_type=refresh_token` (RFC 6749 §6).
+    /// `grant_type=refresh_token` (RFC 6749 §6), with the API scopes the
+    /// new access token is narrowed to, if any.
     Refresh {
         refresh_token: &'a str,
         client_id: &'a str,
+        scope: Option<&'a str>,
     },
+    /// `grant_type=client_credentials` (RFC 6749 §4.4): a registered
+    /// client for itself, with the API scopes it asks for, if any.
+    ClientCredentials { scope: Option<&'a str> },
 }
 
 impl TokenParams {
     /// Checks the request for its grant type.
     pub fn parse(&self) -> Result<TokenRequest<'_>, FlowError> {
         use ErrorCode::{InvalidRequest, UnsupportedGrantType};
+        let well_formed = |value: &Option<String>| {
+            value
+                .as_deref()
+                .is_none_or(|v| v.len() <= MAX_PARAM_BYTES && !v.chars().any(char::is_control))
+        };
+        if !(well_formed(&self.scope) && well_formed(&self.resource)) {
+            return Err(FlowError::new(
+                InvalidRequest,
+                "scope and resource must be short and printable",
+            ));
+        }
+        // An empty `scope` asks for nothing in particular, as none does.
+        let scope = self
+            .scope
+            .as_deref()
+            .filter(|scope| !scope.trim().is_empty());
         match self.grant_type.as_deref() {
             Some("authorization_code") => self.code_exchange().map(TokenRequest::Code),
             Some("refresh_token") => {
@@ -47,12 +87,15 @@ impl TokenParams {
                 Ok(TokenRequest::Refresh {
                     refresh_token,
                     client_id,
+                    scope,
                 })
             }
+            Some("client_credentials") => Ok(TokenRequest::ClientCredentials { scope }),
             None => Err(FlowError::new(InvalidRequest, "grant_type is required")),
             Some(_) => Err(FlowError::new(
                 UnsupportedGrantType,
-                "only grant_type=authorization_code and refresh_token are supported",
+                "only grant_type=authorization_code, refresh_token and client_credentials \
+                 are supported",
             )),
         }
     }
@@ -97,7 +140,7 @@ mod tests {
             redirect_uri: Some("http://localhost:5173/cb".to_owned()),
             client_id: Some("spa".to_owned()),
             code_verifier: Some("v".repeat(43)),
-            refresh_token: None,
+            ..TokenParams::default()
         };
         assert!(matches!(complete.parse(), Ok(TokenRequest::Code(_))));
         for params in [
@@ -130,7 +173,8 @@ mod tests {
             refresh(Some("t"), Some("spa")).parse(),
             Ok(TokenRequest::Refresh {
                 refresh_token: "t",
-                client_id: "spa"
+                client_id: "spa",
+                scope: None,
             })
         ));
         for params in [refresh(None, Some("spa")), refresh(Some("t"), None)] {
@@ -144,5 +188,35 @@ mod tests {
             password.parse().unwrap_err().code,
             ErrorCode::UnsupportedGrantType
         );
+    }
+
+    #[test]
+    fn client_credentials_need_no_client_id_in_the_form_and_an_empty_scope_is_none() {
+        let grant = |scope: Option<&str>| TokenParams {
+            grant_type: Some("client_credentials".to_owned()),
+            scope: scope.map(str::to_owned),
+            ..TokenParams::default()
+        };
+        assert!(matches!(
+            grant(None).parse(),
+            Ok(TokenRequest::ClientCredentials { scope: None })
+        ));
+        assert!(matches!(
+            grant(Some(" ")).parse(),
+            Ok(TokenRequest::ClientCredentials { scope: None })
+        ));
+        assert!(matches!(
+            grant(Some("quotes:read")).parse(),
+            Ok(TokenRequest::ClientCredentials {
+                scope: Some("quotes:read")
+            })
+        ));
+        let long = grant(Some(&"x".repeat(MAX_PARAM_BYTES + 1)));
+        assert_eq!(long.parse().unwrap_err().code, ErrorCode::InvalidRequest);
+        let secret = TokenParams {
+            client_secret: Some("hidden".to_owned()),
+            ..grant(None)
+        };
+        assert!(!format!("{secret:?}").contains("hidden"));
     }
 }

@@ -31,6 +31,18 @@ pub enum Command {
     /// Apply pending migrations and exit.
     Migrate(MigrateArgs),
     /// Print a token from the development identity provider (for curl and scripts).
+    ///
+    /// By default an access token as the provider's token endpoint issues
+    /// them (RFC 9068, header `typ: at+jwt`, signed with the provider's
+    /// key): claims `iss` (`http://BIND_ADDR/dev-idp`), `sub` (USER),
+    /// `client_id` (--client), `scope` (--scope), `jti`, `iat`, `nbf` and
+    /// `exp` (an hour later). `dev-token alice` may read and change alice's
+    /// quote.
+    ///
+    /// With --clerk, a token shaped as a Clerk session token (version 2)
+    /// instead, for tests of that shape: header `cat: cl_B7d4PD111AAA`,
+    /// `typ: JWT`; claims `iss`, `sub`, `iat`, `nbf`, `exp`, `v: 2`, `sid`,
+    /// `azp` (--azp), and `o` (--org) and `act` (--actor) when asked for.
     DevToken(DevTokenArgs),
     /// Print the OpenAPI document (YAML), as committed in `openapi.yaml`.
     Openapi,
@@ -71,6 +83,37 @@ pub struct DevTokenArgs {
     /// The development provider's signing key.
     #[arg(long, env = "DEV_IDP_KEY_FILE", default_value = DEFAULT_DEV_IDP_KEY_FILE)]
     pub dev_idp_key_file: PathBuf,
+
+    /// The API scopes the access token grants, space-separated: quotes:read
+    /// (GET /me/quote), quotes:write (PUT and DELETE; it does not include
+    /// reading); "" for none.
+    #[arg(
+        long,
+        default_value = "quotes:read quotes:write",
+        conflicts_with = "clerk"
+    )]
+    pub scope: String,
+
+    /// The access token's `client_id`: the client it was issued to.
+    #[arg(long, default_value = "dev-token", conflicts_with = "clerk")]
+    pub client: String,
+
+    /// Print a Clerk-style session token (version 2) instead of an access token.
+    #[arg(long)]
+    pub clerk: bool,
+
+    /// With --clerk: the session's active organization, `o` (its slug is optional).
+    #[arg(long, requires = "clerk", value_name = "ID:ROLE[:SLUG]")]
+    pub org: Option<String>,
+
+    /// With --clerk: who impersonates USER, `act.sub`.
+    #[arg(long, requires = "clerk", value_name = "SUB")]
+    pub actor: Option<String>,
+
+    /// With --clerk: `azp`, the origin of the app (default: `http://BIND_ADDR`,
+    /// where `cargo xtask run` serves it).
+    #[arg(long, requires = "clerk", value_name = "ORIGIN")]
+    pub azp: Option<String>,
 }
 
 /// Where the development provider keeps its key unless told otherwise.
@@ -150,6 +193,19 @@ pub struct ServeArgs {
     /// 86400); short values exercise a client's renewal.
     #[arg(long, env = "DEV_IDP_TOKEN_TTL_SECS", default_value = "3600")]
     pub dev_idp_token_ttl_secs: String,
+
+    /// Clients with a secret at the development provider, which may use the
+    /// client-credentials grant, introspection and revocation:
+    /// comma-separated `id:secret:scopes`, the scopes space-separated and
+    /// possibly empty (`reporter:s3cret:quotes:read`).
+    #[arg(long, env = "DEV_IDP_CLIENTS", hide_env_values = true)]
+    pub dev_idp_clients: Option<String>,
+
+    /// The resource (RFC 8707) the development provider's access tokens
+    /// are for, as a request's `resource` names it and a bound token's
+    /// `aud` says (default: `http://BIND_ADDR`, the API itself).
+    #[arg(long, env = "DEV_IDP_RESOURCE")]
+    pub dev_idp_resource: Option<String>,
 
     /// Signing Secret (`whsec_...`) of the Clerk webhook endpoint; enables
     /// `POST /webhooks/clerk`.

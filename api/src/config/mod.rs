@@ -24,7 +24,7 @@ pub use self::cli::{
 pub use self::values::ConfigError;
 use self::values::{millis, non_empty, number, origins, positive, trusted_proxies};
 #[cfg(feature = "dev-idp")]
-use crate::dev_idp::{self, DevIdpSettings};
+use crate::dev_idp::{self, Clients, DevIdpSettings, Resource};
 use crate::http::connection::ConnectionSettings;
 use crate::http::proxies::TrustedProxies;
 pub use crate::logging::LogFormat;
@@ -216,6 +216,14 @@ fn development_provider(
     // Checked even with the provider off: a bad value is a mistake worth
     // hearing about before the day it is switched on.
     let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
+    let clients = Clients::parse(args.dev_idp_clients.as_deref().unwrap_or_default())
+        .map_err(|message| ConfigError::new("DEV_IDP_CLIENTS", message))?;
+    let resource = non_empty(args.dev_idp_resource.as_deref())
+        .map(|raw| {
+            Resource::new(raw.trim())
+                .map_err(|message| ConfigError::new("DEV_IDP_RESOURCE", message))
+        })
+        .transpose()?;
     if !args.dev_idp {
         return Ok((auth_settings(&args.auth)?, None));
     }
@@ -223,9 +231,52 @@ fn development_provider(
         auth::development_auth_settings(bind_addr, &args.auth)?,
         Some(DevIdpSettings {
             token_ttl,
+            resource,
+            clients,
             ..DevIdpSettings::new(args.dev_idp_key_file.clone())
         }),
     ))
+}
+
+/// What `quotes-api dev-token` prints, read from its arguments.
+#[cfg(feature = "dev-idp")]
+pub fn dev_token(args: &DevTokenArgs) -> Result<dev_idp::DevToken, ConfigError> {
+    let bind_addr = dev_token_bind_addr(args)?;
+    if args.clerk {
+        let organization = args
+            .org
+            .as_deref()
+            .map(str::parse)
+            .transpose()
+            .map_err(|message: String| ConfigError::new("--org", message))?;
+        return Ok(dev_idp::DevToken::ClerkSession(dev_idp::ClerkSession {
+            user: args.user.clone(),
+            authorized_party: args
+                .azp
+                .clone()
+                .unwrap_or_else(|| format!("http://{bind_addr}")),
+            organization,
+            actor: args.actor.clone(),
+        }));
+    }
+    let scopes = dev_idp::ApiScopes::parse(&args.scope)
+        .map_err(|error| ConfigError::new("--scope", error.to_string()))?;
+    if args.client.trim().is_empty() {
+        return Err(ConfigError::new("--client", "cannot be empty"));
+    }
+    Ok(dev_idp::DevToken::Access(dev_idp::AccessGrant {
+        scopes,
+        client_id: args.client.clone(),
+        ..dev_idp::AccessGrant::dev_token(&args.user)
+    }))
+}
+
+/// The address whose development provider `dev-token` signs for.
+#[cfg(feature = "dev-idp")]
+pub fn dev_token_bind_addr(args: &DevTokenArgs) -> Result<SocketAddr, ConfigError> {
+    args.bind_addr
+        .parse()
+        .map_err(|_| ConfigError::new("BIND_ADDR", "expected an address such as 127.0.0.1:8080"))
 }
 
 /// `DEV_IDP_TOKEN_TTL_SECS`: whole seconds, from 1 to a day.
@@ -391,6 +442,104 @@ mod tests {
         let config = Config::from_args(&cli.serve).unwrap();
         let settings = config.dev_idp.expect("the provider is on");
         assert_eq!(settings.token_ttl, Duration::from_secs(90));
+    }
+
+    #[test]
+    #[cfg(feature = "dev-idp")]
+    fn the_provider_reads_its_clients_and_resource() {
+        let cli = Cli::try_parse_from([
+            "quotes-api",
+            "--database-url",
+            "postgres://postgres@127.0.0.1:5432/quotes",
+            "--dev-idp",
+            "--dev-idp-clients",
+            "reporter:n0t-shown:quotes:read, backup:hunter2:quotes:read quotes:write",
+            "--dev-idp-resource",
+            "http://localhost:8080/",
+        ])
+        .unwrap();
+        let config = Config::from_args(&cli.serve).unwrap();
+        let printed = format!("{config:?}");
+        assert!(printed.contains("reporter"), "{printed}");
+        assert!(!printed.contains("n0t-shown"), "{printed}");
+        let settings = config.dev_idp.expect("the provider is on");
+        assert!(settings.clients.is_registered("backup"));
+        assert_eq!(
+            settings.resource.as_ref().map(Resource::name),
+            Some("http://localhost:8080/")
+        );
+    }
+
+    #[test]
+    #[cfg(feature = "dev-idp")]
+    fn bad_clients_and_resources_are_named_but_secrets_not_shown() {
+        for (flag, value, variable) in [
+            ("--dev-idp-clients", "reporter:n0t-shown", "DEV_IDP_CLIENTS"),
+            (
+                "--dev-idp-clients",
+                "reporter:n0t-shown:admin",
+                "DEV_IDP_CLIENTS",
+            ),
+            ("--dev-idp-resource", "/relative", "DEV_IDP_RESOURCE"),
+        ] {
+            // Checked even with the provider off.
+            let cli = Cli::try_parse_from([
+                "quotes-api",
+                "--database-url",
+                "postgres://postgres@127.0.0.1:5432/quotes",
+                "--auth-issuer",
+                "https://idp.example.com",
+                flag,
+                value,
+            ])
+            .unwrap();
+            let err = Config::from_args(&cli.serve).unwrap_err();
+            assert_eq!(err.variable, variable, "{value}");
+            assert!(!err.to_string().contains("n0t-shown"), "{err}");
+        }
+    }
+
+    #[test]
+    #[cfg(feature = "dev-idp")]
+    fn dev_token_prints_access_tokens_or_clerk_sessions() {
+        let parse = |args: &[&str]| {
+            let cli = Cli::try_parse_from(["quotes-api", "dev-token"].iter().chain(args))?;
+            let Some(Command::DevToken(args)) = cli.command else {
+                panic!("dev-token");
+            };
+            Ok::<_, clap::Error>(dev_token(&args))
+        };
+        let Ok(Ok(dev_idp::DevToken::Access(grant))) = parse(&["alice"]) else {
+            panic!("an access token");
+        };
+        assert_eq!(grant, dev_idp::AccessGrant::dev_token("alice"));
+        let Ok(Ok(dev_idp::DevToken::Access(grant))) =
+            parse(&["alice", "--scope", "quotes:read", "--client", "cli"])
+        else {
+            panic!("an access token");
+        };
+        assert_eq!(grant.scopes.to_string(), "quotes:read");
+        assert_eq!(grant.client_id, "cli");
+        let Ok(Err(err)) = parse(&["alice", "--scope", "openid"]) else {
+            panic!("an unknown scope is refused");
+        };
+        assert_eq!(err.variable, "--scope");
+
+        let Ok(Ok(dev_idp::DevToken::ClerkSession(session))) = parse(&[
+            "alice",
+            "--clerk",
+            "--org",
+            "org_1:admin:acme",
+            "--actor",
+            "user_admin",
+        ]) else {
+            panic!("a Clerk session");
+        };
+        assert_eq!(session.authorized_party, "http://127.0.0.1:8080");
+        assert_eq!(session.organization.unwrap().slg.as_deref(), Some("acme"));
+        assert_eq!(session.actor.as_deref(), Some("user_admin"));
+        assert!(parse(&["alice", "--org", "org_1:admin"]).is_err());
+        assert!(parse(&["alice", "--clerk", "--scope", "quotes:read"]).is_err());
     }
 
     #[test]

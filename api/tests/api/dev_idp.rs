@@ -6,7 +6,7 @@ use std::collections::HashMap;
 
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use quotes_api::dev_idp::{DevIdp, DevIdpSettings, issuer_for};
+use quotes_api::dev_idp::{Clients, DevIdp, DevIdpSettings, Resource, issuer_for};
 use serde_json::Value;
 
 use crate::helpers::{Setup, TempPath, TestApp, assert_problem, spawn_app_with};
@@ -283,8 +283,13 @@ async fn discovery_names_the_sign_in_endpoints() {
         serde_json::json!(["S256"])
     );
     assert_eq!(
+        discovery["introspection_endpoint"],
+        format!("{issuer}/introspect")
+    );
+    assert_eq!(discovery["revocation_endpoint"], format!("{issuer}/revoke"));
+    assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token"])
+        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
     );
     assert_eq!(
         discovery["prompt_values_supported"],
@@ -292,12 +297,25 @@ async fn discovery_names_the_sign_in_endpoints() {
     );
     assert_eq!(
         discovery["scopes_supported"],
-        serde_json::json!(["openid", "profile", "offline_access"])
+        serde_json::json!([
+            "openid",
+            "profile",
+            "offline_access",
+            "quotes:read",
+            "quotes:write"
+        ])
     );
     assert_eq!(
         discovery["token_endpoint_auth_methods_supported"],
-        serde_json::json!(["none"])
+        serde_json::json!(["none", "client_secret_basic", "client_secret_post"])
     );
+    for endpoint in ["introspection", "revocation"] {
+        assert_eq!(
+            discovery[format!("{endpoint}_endpoint_auth_methods_supported")],
+            serde_json::json!(["client_secret_basic", "client_secret_post"]),
+            "{endpoint}"
+        );
+    }
 }
 
 #[tokio::test]
@@ -352,7 +370,11 @@ async fn malformed_token_requests_get_oauth_errors() {
         post_form(
             &app,
             "/dev-idp/token",
-            &[("grant_type", "client_credentials")],
+            &[
+                ("grant_type", "password"),
+                ("username", "alice"),
+                ("password", "x"),
+            ],
         )
         .await,
         "unsupported_grant_type",
@@ -1142,4 +1164,865 @@ async fn a_flood_of_sign_ins_leaves_a_users_session_alone() {
             .status(),
         200
     );
+}
+
+// What a token grants: API scopes the person consents to, the resource it
+// is for, machines with a secret, introspection and revocation.
+
+/// Registered clients: `reporter` may read, `backup` may read and write.
+const CLIENTS: &str = "reporter:s3cret:quotes:read, backup:hunter2:quotes:read quotes:write";
+
+async fn spawn_with_clients(key_file: &TempPath) -> TestApp {
+    spawn_dev_app_with(DevIdpSettings {
+        clients: Clients::parse(CLIENTS).unwrap(),
+        ..DevIdpSettings::new(key_file.0.clone())
+    })
+    .await
+}
+
+fn header(token: &str) -> Value {
+    let part = token.split('.').next().unwrap();
+    serde_json::from_slice(&URL_SAFE_NO_PAD.decode(part).unwrap()).unwrap()
+}
+
+/// The names of a JSON object's fields, sorted.
+fn fields(object: &Value) -> Vec<&str> {
+    let mut names: Vec<&str> = object
+        .as_object()
+        .unwrap()
+        .keys()
+        .map(String::as_str)
+        .collect();
+    names.sort_unstable();
+    names
+}
+
+/// Signs in as `user` from the page with the request `params`, leaving
+/// the consent boxes `ticked` ticked; returns the code.
+async fn sign_in_granting(
+    app: &TestApp,
+    params: &[(&str, &str)],
+    user: &str,
+    ticked: &[&str],
+) -> String {
+    let mut pairs = params.to_vec();
+    pairs.extend(ticked.iter().map(|scope| (*scope, "granted")));
+    sign_in(app, &pairs, user).await
+}
+
+/// `authorize_params()` with `scope` set to `scope`.
+fn asking_for(scope: &str) -> Vec<(&str, &str)> {
+    with(authorize_params(), "scope", Some(scope))
+}
+
+/// How a client authenticates at the provider.
+#[derive(Clone, Copy)]
+enum Auth<'a> {
+    /// `Authorization: Basic` (`client_secret_basic`).
+    Basic(&'a str, &'a str),
+    /// `client_id` and `client_secret` in the form (`client_secret_post`).
+    Post(&'a str, &'a str),
+    None,
+}
+
+/// `POST path` with the form `pairs`, authenticated as `auth` says.
+async fn post_as(
+    app: &TestApp,
+    path: &str,
+    auth: Auth<'_>,
+    pairs: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut pairs = pairs.to_vec();
+    let mut request = app
+        .client
+        .post(app.url(path))
+        .header("content-type", "application/x-www-form-urlencoded");
+    match auth {
+        Auth::Basic(id, secret) => request = request.basic_auth(id, Some(secret)),
+        Auth::Post(id, secret) => {
+            pairs.push(("client_id", id));
+            pairs.push(("client_secret", secret));
+        }
+        Auth::None => {}
+    }
+    request.body(form(&pairs)).send().await.unwrap()
+}
+
+/// The client-credentials grant, with `extra` parameters.
+async fn client_credentials(
+    app: &TestApp,
+    auth: Auth<'_>,
+    extra: &[(&str, &str)],
+) -> reqwest::Response {
+    let mut pairs = vec![("grant_type", "client_credentials")];
+    pairs.extend_from_slice(extra);
+    post_as(app, "/dev-idp/token", auth, &pairs).await
+}
+
+/// What introspection says of `token`, asked by `backup`.
+async fn introspect(app: &TestApp, token: &str) -> Value {
+    let response = post_as(
+        app,
+        "/dev-idp/introspect",
+        Auth::Basic("backup", "hunter2"),
+        &[("token", token)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+/// Asserts a `401 invalid_client` with a Basic challenge, which says
+/// nothing of the secret sent.
+async fn assert_invalid_client(response: reqwest::Response) {
+    assert_eq!(response.status(), 401);
+    assert!(
+        response.headers()["www-authenticate"]
+            .to_str()
+            .unwrap()
+            .starts_with("Basic ")
+    );
+    let body = response.text().await.unwrap();
+    assert!(
+        !body.contains("s3cret") && !body.contains("hunter2"),
+        "{body}"
+    );
+    let body: Value = serde_json::from_str(&body).unwrap();
+    assert_eq!(body["error"], "invalid_client", "{body}");
+}
+
+#[tokio::test]
+async fn access_tokens_are_rfc_9068_jwts_with_the_scopes_granted() {
+    let key_file = TempPath::new("at-jwt-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let params = asking_for("openid profile quotes:read quotes:write");
+    let code = sign_in_granting(&app, &params, "alice", &["quotes:read", "quotes:write"]).await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(tokens["scope"], "openid profile quotes:read quotes:write");
+
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let jwt_header = header(access_token);
+    assert_eq!(jwt_header["typ"], "at+jwt");
+    assert_eq!(jwt_header["alg"], "ES256");
+    assert!(jwt_header["kid"].is_string());
+    let access = claims(access_token);
+    assert_eq!(
+        fields(&access),
+        [
+            "client_id",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "scope",
+            "sub"
+        ]
+    );
+    assert_eq!(access["iss"], format!("{}/dev-idp", app.address));
+    assert_eq!(access["sub"], "alice");
+    assert_eq!(access["client_id"], CLIENT_ID);
+    assert_eq!(access["scope"], "quotes:read quotes:write");
+    assert_eq!(access["nbf"], access["iat"]);
+    assert_eq!(
+        access["exp"].as_u64().unwrap() - access["iat"].as_u64().unwrap(),
+        3600
+    );
+    assert!(access["jti"].as_str().unwrap().len() >= 22, "{access}");
+
+    // The ID token is as it was: a JWT for the client.
+    let id_token = tokens["id_token"].as_str().unwrap();
+    assert_eq!(header(id_token)["typ"], "JWT");
+    assert_eq!(claims(id_token)["aud"], CLIENT_ID);
+
+    // Every access token has a `jti` of its own.
+    let renewed: Value = refresh(&app, &tokens["refresh_token"], CLIENT_ID)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let renewed_claims = claims(renewed["access_token"].as_str().unwrap());
+    assert_ne!(renewed_claims["jti"], access["jti"]);
+    assert_eq!(renewed_claims["scope"], "quotes:read quotes:write");
+
+    // Today's verifier takes them as it took the tokens before.
+    assert_eq!(app.put_quote(access_token, "Scoped.").await.status(), 201);
+
+    // `dev-token alice` prints the same shape, with both scopes.
+    let printed = dev_token(&app, &key_file, "alice");
+    assert_eq!(header(&printed)["typ"], "at+jwt");
+    let printed = claims(&printed);
+    assert_eq!(printed["scope"], "quotes:read quotes:write");
+    assert_eq!(printed["client_id"], "dev-token");
+    assert_eq!(fields(&printed), fields(&access));
+}
+
+#[tokio::test]
+async fn a_resource_binds_the_audience_and_any_other_is_an_invalid_target() {
+    let key_file = TempPath::new("resource-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let api = app.address.clone();
+
+    // Named in the authorization request: every token of the grant is bound.
+    let params = with(asking_for("openid quotes:read"), "resource", Some(&api));
+    let page = get(&app, "/dev-idp/authorize", &params).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"resource\""));
+    let code = sign_in_granting(&app, &params, "alice", &["quotes:read"]).await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(claims(tokens["access_token"].as_str().unwrap())["aud"], api);
+    // The ID token stays the client's.
+    assert_eq!(
+        claims(tokens["id_token"].as_str().unwrap())["aud"],
+        CLIENT_ID
+    );
+    let renewed: Value = refresh(&app, &tokens["refresh_token"], CLIENT_ID)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        claims(renewed["access_token"].as_str().unwrap())["aud"],
+        api
+    );
+    assert_eq!(
+        app.get_quote(tokens["access_token"].as_str().unwrap())
+            .await
+            .status(),
+        404
+    );
+
+    // Named in the token request only (with a trailing slash: the same URL).
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let with_slash = format!("{api}/");
+    let response = post_form(
+        &app,
+        "/dev-idp/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", CLIENT_ID),
+            ("code_verifier", VERIFIER),
+            ("resource", &with_slash),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(claims(tokens["access_token"].as_str().unwrap())["aud"], api);
+
+    // Named nowhere: no `aud`.
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let tokens = tokens_for(&app, &code).await;
+    assert!(claims(tokens["access_token"].as_str().unwrap())["aud"].is_null());
+
+    // Any other resource: the error goes back to the client.
+    for other in ["https://api.example/", "http://localhost:1/", "not a url"] {
+        let params = with(authorize_params(), "resource", Some(other));
+        let (url, query) = redirected(&get(&app, "/dev-idp/authorize", &params).await);
+        assert!(url.as_str().starts_with(REDIRECT_URI), "{url}");
+        assert_eq!(query["error"], "invalid_target", "{other}");
+        assert_eq!(query["state"], "state-123");
+        assert!(!query.contains_key("code"));
+        let mut pairs = params.clone();
+        pairs.push(("user", "mallory"));
+        let (_, query) = redirected(&post_form(&app, "/dev-idp/authorize", &pairs).await);
+        assert_eq!(query["error"], "invalid_target", "{other}");
+    }
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let elsewhere = post_form(
+        &app,
+        "/dev-idp/token",
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT_URI),
+            ("client_id", CLIENT_ID),
+            ("code_verifier", VERIFIER),
+            ("resource", "https://api.example/"),
+        ],
+    )
+    .await;
+    // Refused before the code is spent: it still works without it.
+    assert_oauth_error(elsewhere, "invalid_target").await;
+    assert_eq!(
+        exchange(&app, &code, REDIRECT_URI, VERIFIER).await.status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn the_resource_follows_its_setting() {
+    let key_file = TempPath::new("resource-setting-idp.pem");
+    let app = spawn_dev_app_with(DevIdpSettings {
+        resource: Some(Resource::new("https://quotes.example/").unwrap()),
+        ..DevIdpSettings::new(key_file.0.clone())
+    })
+    .await;
+    let params = with(
+        authorize_params(),
+        "resource",
+        Some("https://quotes.example/"),
+    );
+    let code = sign_in(&app, &params, "alice").await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["aud"],
+        "https://quotes.example/"
+    );
+    let own_origin = with(authorize_params(), "resource", Some(&app.address));
+    let (_, query) = redirected(&get(&app, "/dev-idp/authorize", &own_origin).await);
+    assert_eq!(query["error"], "invalid_target");
+}
+
+#[tokio::test]
+async fn the_person_may_untick_scopes_and_a_forged_box_adds_nothing() {
+    let key_file = TempPath::new("consent-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+
+    // The page offers a ticked box for each API scope asked for, and none
+    // for a scope it does not know.
+    let both = asking_for("openid quotes:read quotes:write quotes:admin");
+    let html = get(&app, "/dev-idp/authorize", &both)
+        .await
+        .text()
+        .await
+        .unwrap();
+    for scope in ["quotes:read", "quotes:write"] {
+        assert!(
+            html.contains(&format!(
+                "type=\"checkbox\" id=\"{}\" name=\"{scope}\" value=\"granted\" checked>",
+                scope.replace(':', "-")
+            )),
+            "{html}"
+        );
+    }
+    assert!(!html.contains("name=\"quotes:admin\""), "{html}");
+    let html = get(&app, "/dev-idp/authorize", &authorize_params())
+        .await
+        .text()
+        .await
+        .unwrap();
+    assert!(!html.contains("type=\"checkbox\""), "{html}");
+
+    // Only write left ticked.
+    let code = sign_in_granting(&app, &both, "alice", &["quotes:write"]).await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(tokens["scope"], "openid quotes:write");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["scope"],
+        "quotes:write"
+    );
+    // Renewals keep what was granted.
+    let renewed: Value = refresh(&app, &tokens["refresh_token"], CLIENT_ID)
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(renewed["scope"], "openid quotes:write");
+    assert_eq!(
+        claims(renewed["access_token"].as_str().unwrap())["scope"],
+        "quotes:write"
+    );
+
+    // Everything unticked still signs in, with no API scope.
+    let code = sign_in_granting(&app, &both, "alice", &[]).await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(tokens["scope"], "openid");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["scope"],
+        ""
+    );
+
+    // A box for a scope the request did not ask for grants nothing.
+    let read_only = asking_for("openid quotes:read");
+    let code = sign_in_granting(
+        &app,
+        &read_only,
+        "mallory",
+        &["quotes:read", "quotes:write"],
+    )
+    .await;
+    let tokens = tokens_for(&app, &code).await;
+    assert_eq!(tokens["scope"], "openid quotes:read");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["scope"],
+        "quotes:read"
+    );
+
+    // A refused user name shows the boxes as they were left.
+    let mut pairs = both.clone();
+    pairs.extend([("quotes:read", "granted"), ("user", " ")]);
+    let response = post_form(&app, "/dev-idp/authorize", &pairs).await;
+    assert_eq!(response.status(), 400);
+    let html = response.text().await.unwrap();
+    assert!(
+        html.contains("name=\"quotes:read\" value=\"granted\" checked>"),
+        "{html}"
+    );
+    assert!(
+        html.contains("name=\"quotes:write\" value=\"granted\">"),
+        "{html}"
+    );
+}
+
+#[tokio::test]
+async fn prompt_none_grants_the_api_scopes_asked_for() {
+    let key_file = TempPath::new("silent-scopes-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let (_, session) = sign_in_with_session(&app, "alice").await;
+    let params = with(
+        asking_for("openid quotes:read unknown"),
+        "prompt",
+        Some("none"),
+    );
+    let response = get_with_session(&app, "/dev-idp/authorize", &params, &session).await;
+    let (_, query) = redirected(&response);
+    let tokens = tokens_for(&app, &query["code"]).await;
+    assert_eq!(tokens["scope"], "openid quotes:read");
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["scope"],
+        "quotes:read"
+    );
+}
+
+#[tokio::test]
+async fn registered_clients_get_tokens_for_themselves() {
+    let key_file = TempPath::new("machines-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+
+    for auth in [
+        Auth::Basic("backup", "hunter2"),
+        Auth::Post("backup", "hunter2"),
+    ] {
+        let response = client_credentials(&app, auth, &[]).await;
+        assert_eq!(response.status(), 200);
+        assert_eq!(response.headers()["cache-control"], "no-store");
+        let tokens: Value = response.json().await.unwrap();
+        assert_eq!(
+            fields(&tokens),
+            ["access_token", "expires_in", "scope", "token_type"]
+        );
+        assert_eq!(tokens["token_type"], "Bearer");
+        assert_eq!(tokens["scope"], "quotes:read quotes:write");
+        let access_token = tokens["access_token"].as_str().unwrap();
+        assert_eq!(header(access_token)["typ"], "at+jwt");
+        let access = claims(access_token);
+        assert_eq!(
+            fields(&access),
+            [
+                "client_id",
+                "exp",
+                "iat",
+                "iss",
+                "jti",
+                "nbf",
+                "scope",
+                "sub"
+            ]
+        );
+        assert_eq!(access["sub"], "backup");
+        assert_eq!(access["client_id"], "backup");
+        assert_eq!(access["scope"], "quotes:read quotes:write");
+    }
+
+    // Narrowed by `scope`, bound by `resource`.
+    let response = client_credentials(
+        &app,
+        Auth::Basic("backup", "hunter2"),
+        &[("scope", "quotes:write"), ("resource", &app.address)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(tokens["scope"], "quotes:write");
+    let access = claims(tokens["access_token"].as_str().unwrap());
+    assert_eq!(access["scope"], "quotes:write");
+    assert_eq!(access["aud"], app.address);
+
+    // Never more than the client is registered for, nor an unknown scope.
+    for scope in ["quotes:write", "quotes:read openid", "quotes:admin"] {
+        assert_oauth_error(
+            client_credentials(&app, Auth::Basic("reporter", "s3cret"), &[("scope", scope)]).await,
+            "invalid_scope",
+        )
+        .await;
+    }
+    assert_oauth_error(
+        client_credentials(
+            &app,
+            Auth::Basic("reporter", "s3cret"),
+            &[("resource", "https://api.example/")],
+        )
+        .await,
+        "invalid_target",
+    )
+    .await;
+
+    // A wrong secret, an unknown client, or a public client: 401.
+    for auth in [
+        Auth::Basic("backup", "s3cret"),
+        Auth::Post("backup", "hunter"),
+        Auth::Basic("quotes-web", "hunter2"),
+    ] {
+        assert_invalid_client(client_credentials(&app, auth, &[]).await).await;
+    }
+    assert_invalid_client(client_credentials(&app, Auth::None, &[("client_id", CLIENT_ID)]).await)
+        .await;
+    assert_invalid_client(client_credentials(&app, Auth::None, &[]).await).await;
+    let bearer = app
+        .client
+        .post(app.url("/dev-idp/token"))
+        .header("authorization", "Bearer abc")
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body("grant_type=client_credentials")
+        .send()
+        .await
+        .unwrap();
+    assert_invalid_client(bearer).await;
+    // One way of authenticating at a time.
+    let both = app
+        .client
+        .post(app.url("/dev-idp/token"))
+        .basic_auth("backup", Some("hunter2"))
+        .header("content-type", "application/x-www-form-urlencoded")
+        .body(form(&[
+            ("grant_type", "client_credentials"),
+            ("client_id", "backup"),
+            ("client_secret", "hunter2"),
+        ]))
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(both, "invalid_request").await;
+}
+
+#[tokio::test]
+async fn a_registered_client_proves_itself_for_every_grant() {
+    let key_file = TempPath::new("confidential-code-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let params = with(authorize_params(), "client_id", Some("backup"));
+    let exchange_as = |code: String, auth: Auth<'static>| {
+        let app = &app;
+        async move {
+            post_as(
+                app,
+                "/dev-idp/token",
+                auth,
+                &[
+                    ("grant_type", "authorization_code"),
+                    ("code", &code),
+                    ("redirect_uri", REDIRECT_URI),
+                    ("code_verifier", VERIFIER),
+                ],
+            )
+            .await
+        }
+    };
+    let mut pairs = params.clone();
+    pairs.push(("user", "alice"));
+    let code_for = |pairs: Vec<(&'static str, &'static str)>| {
+        let app = &app;
+        async move {
+            let response = post_form(app, "/dev-idp/authorize", &pairs).await;
+            redirected(&response).1["code"].clone()
+        }
+    };
+    // Without its secret, the code is refused.
+    let code = code_for(pairs.clone()).await;
+    let mut public = vec![("client_id", "backup")];
+    public.extend([
+        ("grant_type", "authorization_code"),
+        ("code", code.as_str()),
+        ("redirect_uri", REDIRECT_URI),
+        ("code_verifier", VERIFIER),
+    ]);
+    assert_invalid_client(post_form(&app, "/dev-idp/token", &public).await).await;
+    // With it (HTTP Basic, no client_id in the form), tokens.
+    let code = code_for(pairs.clone()).await;
+    let response = exchange_as(code, Auth::Basic("backup", "hunter2")).await;
+    assert_eq!(response.status(), 200);
+    let tokens: Value = response.json().await.unwrap();
+    assert_eq!(
+        claims(tokens["access_token"].as_str().unwrap())["client_id"],
+        "backup"
+    );
+    // Another registered client cannot spend it.
+    let code = code_for(pairs).await;
+    assert_oauth_error(
+        exchange_as(code, Auth::Basic("reporter", "s3cret")).await,
+        "invalid_grant",
+    )
+    .await;
+    // Its refresh token too needs the secret.
+    assert_invalid_client(refresh(&app, &tokens["refresh_token"], "backup").await).await;
+    let response = post_as(
+        &app,
+        "/dev-idp/token",
+        Auth::Post("backup", "hunter2"),
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", tokens["refresh_token"].as_str().unwrap()),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+}
+
+#[tokio::test]
+async fn introspection_tells_registered_clients_whether_a_token_is_active() {
+    let key_file = TempPath::new("introspect-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let params = with(
+        asking_for("openid quotes:read"),
+        "resource",
+        Some(&app.address),
+    );
+    let code = sign_in_granting(&app, &params, "alice", &["quotes:read"]).await;
+    let tokens = tokens_for(&app, &code).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let access = claims(access_token);
+
+    let active = introspect(&app, access_token).await;
+    assert_eq!(
+        fields(&active),
+        [
+            "active",
+            "aud",
+            "client_id",
+            "exp",
+            "iat",
+            "iss",
+            "jti",
+            "nbf",
+            "scope",
+            "sub",
+            "token_type"
+        ]
+    );
+    assert_eq!(active["active"], true);
+    assert_eq!(active["token_type"], "Bearer");
+    for claim in [
+        "sub",
+        "client_id",
+        "scope",
+        "exp",
+        "iat",
+        "iss",
+        "aud",
+        "jti",
+    ] {
+        assert_eq!(active[claim], access[claim], "{claim}");
+    }
+
+    // A machine's token, asked with the secret in the form.
+    let machine: Value = client_credentials(&app, Auth::Basic("reporter", "s3cret"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let response = post_as(
+        &app,
+        "/dev-idp/introspect",
+        Auth::Post("reporter", "s3cret"),
+        &[
+            ("token", machine["access_token"].as_str().unwrap()),
+            ("token_type_hint", "access_token"),
+        ],
+    )
+    .await;
+    let answer: Value = response.json().await.unwrap();
+    assert_eq!(answer["active"], true);
+    assert_eq!(answer["sub"], "reporter");
+    assert!(answer["aud"].is_null());
+
+    // Anything else is inactive, and says nothing more.
+    let other_issuer = app.token("alice");
+    let forged = format!("{}x", &access_token[..access_token.len() - 1]);
+    for token in [
+        "",
+        "not-a-token",
+        tokens["id_token"].as_str().unwrap(),
+        tokens["refresh_token"].as_str().unwrap(),
+        other_issuer.as_str(),
+        forged.as_str(),
+    ] {
+        assert_eq!(
+            introspect(&app, token).await,
+            serde_json::json!({"active": false}),
+            "{token}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn introspection_is_for_registered_clients_only() {
+    let key_file = TempPath::new("introspect-clients-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let access_token = dev_token(&app, &key_file, "alice");
+    let access_token = access_token.as_str();
+    assert_eq!(introspect(&app, access_token).await["active"], true);
+
+    // Nobody else: no credentials, a wrong secret, a public client.
+    for auth in [
+        Auth::None,
+        Auth::Basic("backup", "wrong"),
+        Auth::Post(CLIENT_ID, ""),
+    ] {
+        assert_invalid_client(
+            post_as(
+                &app,
+                "/dev-idp/introspect",
+                auth,
+                &[("token", access_token)],
+            )
+            .await,
+        )
+        .await;
+    }
+    assert_oauth_error(
+        post_as(
+            &app,
+            "/dev-idp/introspect",
+            Auth::Basic("backup", "hunter2"),
+            &[],
+        )
+        .await,
+        "invalid_request",
+    )
+    .await;
+    let get = app
+        .client
+        .get(app.url("/dev-idp/introspect"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(get.status(), 405);
+    assert_eq!(get.headers()["allow"], "POST");
+}
+
+#[tokio::test]
+async fn a_revoked_access_token_is_inactive_at_introspection() {
+    let key_file = TempPath::new("revoke-access-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let tokens = tokens_for(&app, &code).await;
+    let access_token = tokens["access_token"].as_str().unwrap();
+    let machine: Value = client_credentials(&app, Auth::Basic("reporter", "s3cret"), &[])
+        .await
+        .json()
+        .await
+        .unwrap();
+    let machine_token = machine["access_token"].as_str().unwrap();
+    assert_eq!(introspect(&app, machine_token).await["active"], true);
+
+    let response = post_as(
+        &app,
+        "/dev-idp/revoke",
+        Auth::Basic("reporter", "s3cret"),
+        &[
+            ("token", machine_token),
+            ("token_type_hint", "access_token"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(
+        introspect(&app, machine_token).await,
+        serde_json::json!({"active": false})
+    );
+    // Others are untouched; revoking again, or anything unknown, is a 200.
+    assert_eq!(introspect(&app, access_token).await["active"], true);
+    for token in [machine_token, "unknown", ""] {
+        let response = post_as(
+            &app,
+            "/dev-idp/revoke",
+            Auth::Post("backup", "hunter2"),
+            &[("token", token), ("token_type_hint", "something_else")],
+        )
+        .await;
+        assert_eq!(response.status(), 200, "{token}");
+    }
+    // Only registered clients may revoke.
+    for auth in [Auth::None, Auth::Basic("reporter", "hunter2")] {
+        let response = post_as(&app, "/dev-idp/revoke", auth, &[("token", access_token)]).await;
+        assert_invalid_client(response).await;
+    }
+    assert_eq!(introspect(&app, access_token).await["active"], true);
+}
+
+#[tokio::test]
+async fn revoking_a_refresh_token_revokes_its_family() {
+    let key_file = TempPath::new("revoke-family-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let first = tokens_for(&app, &code).await;
+    let second: Value = refresh(&app, &first["refresh_token"], CLIENT_ID)
+        .await
+        .json()
+        .await
+        .unwrap();
+    let other = tokens_for(&app, &sign_in(&app, &authorize_params(), "alice").await).await;
+
+    // The spent first token still names the family.
+    let response = post_as(
+        &app,
+        "/dev-idp/revoke",
+        Auth::Basic("backup", "hunter2"),
+        &[
+            ("token", first["refresh_token"].as_str().unwrap()),
+            ("token_type_hint", "refresh_token"),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_oauth_error(
+        refresh(&app, &second["refresh_token"], CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+    // The access tokens the family issued are revoked with it.
+    for tokens in [&first, &second] {
+        assert_eq!(
+            introspect(&app, tokens["access_token"].as_str().unwrap()).await,
+            serde_json::json!({"active": false})
+        );
+    }
+    // Another sign-in's family is untouched.
+    assert_eq!(
+        introspect(&app, other["access_token"].as_str().unwrap()).await["active"],
+        true
+    );
+    assert_eq!(
+        refresh(&app, &other["refresh_token"], CLIENT_ID)
+            .await
+            .status(),
+        200
+    );
+}
+
+#[tokio::test]
+async fn oversized_forms_get_oauth_errors_at_every_client_endpoint() {
+    let key_file = TempPath::new("bounds-idp.pem");
+    let app = spawn_with_clients(&key_file).await;
+    let huge = "x".repeat(20 * 1024);
+    for path in ["/dev-idp/token", "/dev-idp/introspect", "/dev-idp/revoke"] {
+        let response = post_as(
+            &app,
+            path,
+            Auth::Basic("backup", "hunter2"),
+            &[("token", &huge), ("grant_type", "client_credentials")],
+        )
+        .await;
+        assert_oauth_error(response, "invalid_request").await;
+    }
+    // An over-long `scope` or `resource` at the token endpoint, too.
+    let long = "quotes:read ".repeat(200);
+    assert_oauth_error(
+        client_credentials(&app, Auth::Basic("backup", "hunter2"), &[("scope", &long)]).await,
+        "invalid_request",
+    )
+    .await;
 }
