@@ -114,7 +114,7 @@ fn authorize_params() -> Vec<(&'static str, &'static str)> {
         ("redirect_uri", REDIRECT_URI),
         ("state", "state-123"),
         ("nonce", "nonce-456"),
-        ("scope", "openid profile"),
+        ("scope", "openid profile quotes:read quotes:write"),
         ("code_challenge", CHALLENGE),
         ("code_challenge_method", "S256"),
     ]
@@ -164,8 +164,28 @@ fn redirected(response: &reqwest::Response) -> (url::Url, HashMap<String, String
 }
 
 /// Signs in as `user` with the request `params`; returns the code.
+/// The consent boxes a browser sends as the page shows them: every API
+/// scope asked for, ticked.
+fn ticked<'a>(params: &[(&'a str, &'a str)]) -> Vec<(&'a str, &'a str)> {
+    params
+        .iter()
+        .filter(|(name, _)| *name == "scope")
+        .flat_map(|(_, scope)| scope.split_whitespace())
+        .filter(|scope| scope.starts_with("quotes:"))
+        .map(|scope| (scope, "granted"))
+        .collect()
+}
+
+/// Signs `user` in with `params`, granting every API scope asked for.
 async fn sign_in(app: &TestApp, params: &[(&str, &str)], user: &str) -> String {
     let mut pairs = params.to_vec();
+    pairs.extend(ticked(params));
+    submit_sign_in(app, &pairs, user).await
+}
+
+/// Posts the sign-in page's form, `pairs` and the user, and returns the code.
+async fn submit_sign_in(app: &TestApp, pairs: &[(&str, &str)], user: &str) -> String {
+    let mut pairs = pairs.to_vec();
     pairs.push(("user", user));
     let response = post_form(app, "/dev-idp/authorize", &pairs).await;
     let (url, query) = redirected(&response);
@@ -236,7 +256,7 @@ async fn a_browser_signs_in_and_the_api_accepts_its_token() {
     let tokens: Value = response.json().await.unwrap();
     assert_eq!(tokens["token_type"], "Bearer");
     assert_eq!(tokens["expires_in"], 3600);
-    assert_eq!(tokens["scope"], "openid profile");
+    assert_eq!(tokens["scope"], "openid profile quotes:read quotes:write");
 
     let access_token = tokens["access_token"].as_str().unwrap();
     assert_eq!(
@@ -750,6 +770,7 @@ fn session_cookie(response: &reqwest::Response) -> (String, Vec<String>) {
 /// cookie's value.
 async fn sign_in_with_session(app: &TestApp, user: &str) -> (String, String) {
     let mut pairs = authorize_params();
+    pairs.extend(ticked(&authorize_params()));
     pairs.push(("user", user));
     let response = post_form(app, "/dev-idp/authorize", &pairs).await;
     let (value, _) = session_cookie(&response);
@@ -1207,7 +1228,7 @@ async fn sign_in_granting(
 ) -> String {
     let mut pairs = params.to_vec();
     pairs.extend(ticked.iter().map(|scope| (*scope, "granted")));
-    sign_in(app, &pairs, user).await
+    submit_sign_in(app, &pairs, user).await
 }
 
 /// `authorize_params()` with `scope` set to `scope`.
@@ -1500,7 +1521,7 @@ async fn the_person_may_untick_scopes_and_a_forged_box_adds_nothing() {
         );
     }
     assert!(!html.contains("name=\"quotes:admin\""), "{html}");
-    let html = get(&app, "/dev-idp/authorize", &authorize_params())
+    let html = get(&app, "/dev-idp/authorize", &asking_for("openid profile"))
         .await
         .text()
         .await
