@@ -93,7 +93,11 @@ fn every_operation_is_documented_with_its_problems() {
         if endpoint.signed_in {
             statuses.extend(["401", "403", "503"]);
             // The scopes the route list gives it, in both schemes.
-            let scopes: Vec<&str> = endpoint.scopes.iter().map(|s| s.as_str()).collect();
+            let scopes: Vec<&str> = endpoint
+                .scopes
+                .iter()
+                .map(quotes_core::auth::Scope::as_str)
+                .collect();
             assert_eq!(
                 paths[path][method]["security"],
                 serde_json::json!([{"oauth2": scopes}, {"bearer": scopes}]),
