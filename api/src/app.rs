@@ -330,12 +330,20 @@ fn dev_identity_provider(
     Ok(match &config.dev_idp {
         Some(settings) => {
             // The issuer names the port actually bound (tests bind port 0),
-            // and so does the resource its tokens are for.
+            // and so does the resource, the API, its tokens are for.
             config.auth.issuer = dev_idp::issuer_for(local_addr);
-            if config.auth.resource.is_none() {
-                config.auth.resource = Some(format!("http://{local_addr}"));
+            let resource = config
+                .auth
+                .resource
+                .get_or_insert_with(|| format!("http://{local_addr}"))
+                .clone();
+            let mut settings = settings.clone();
+            if settings.resource.is_none() {
+                settings.resource = Some(dev_idp::Resource::new(&resource).map_err(|message| {
+                    std::io::Error::other(format!("AUTH_RESOURCE: {message}"))
+                })?);
             }
-            let idp = DevIdp::load_or_create(settings, config.auth.issuer.clone())
+            let idp = DevIdp::load_or_create(&settings, config.auth.issuer.clone())
                 .map_err(std::io::Error::other)?;
             tracing::warn!(
                 issuer = idp.issuer(),

@@ -201,12 +201,6 @@ pub struct ServeArgs {
     #[arg(long, env = "DEV_IDP_CLIENTS", hide_env_values = true)]
     pub dev_idp_clients: Option<String>,
 
-    /// The resource (RFC 8707) the development provider's access tokens
-    /// are for, as a request's `resource` names it and a bound token's
-    /// `aud` says (default: `http://BIND_ADDR`, the API itself).
-    #[arg(long, env = "DEV_IDP_RESOURCE")]
-    pub dev_idp_resource: Option<String>,
-
     /// Signing Secret (`whsec_...`) of the Clerk webhook endpoint; enables
     /// `POST /webhooks/clerk`.
     #[arg(long, env = "CLERK_WEBHOOK_SIGNING_SECRET", hide_env_values = true)]

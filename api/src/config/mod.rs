@@ -24,7 +24,7 @@ pub use self::cli::{
 pub use self::values::ConfigError;
 use self::values::{millis, non_empty, number, origins, positive, trusted_proxies};
 #[cfg(feature = "dev-idp")]
-use crate::dev_idp::{self, Clients, DevIdpSettings, Resource};
+use crate::dev_idp::{self, Clients, DevIdpSettings};
 use crate::http::connection::ConnectionSettings;
 use crate::http::proxies::TrustedProxies;
 pub use crate::logging::LogFormat;
@@ -218,12 +218,6 @@ fn development_provider(
     let token_ttl = dev_idp_token_ttl(&args.dev_idp_token_ttl_secs)?;
     let clients = Clients::parse(args.dev_idp_clients.as_deref().unwrap_or_default())
         .map_err(|message| ConfigError::new("DEV_IDP_CLIENTS", message))?;
-    let resource = non_empty(args.dev_idp_resource.as_deref())
-        .map(|raw| {
-            Resource::new(raw.trim())
-                .map_err(|message| ConfigError::new("DEV_IDP_RESOURCE", message))
-        })
-        .transpose()?;
     if !args.dev_idp {
         return Ok((auth_settings(&args.auth)?, None));
     }
@@ -231,7 +225,6 @@ fn development_provider(
         auth::development_auth_settings(bind_addr, &args.auth)?,
         Some(DevIdpSettings {
             token_ttl,
-            resource,
             clients,
             ..DevIdpSettings::new(args.dev_idp_key_file.clone())
         }),
@@ -454,7 +447,7 @@ mod tests {
             "--dev-idp",
             "--dev-idp-clients",
             "reporter:n0t-shown:quotes:read, backup:hunter2:quotes:read quotes:write",
-            "--dev-idp-resource",
+            "--auth-resource",
             "http://localhost:8080/",
         ])
         .unwrap();
@@ -462,12 +455,13 @@ mod tests {
         let printed = format!("{config:?}");
         assert!(printed.contains("reporter"), "{printed}");
         assert!(!printed.contains("n0t-shown"), "{printed}");
+        // The provider's tokens are for the API's resource.
+        assert_eq!(
+            config.auth.resource.as_deref(),
+            Some("http://localhost:8080")
+        );
         let settings = config.dev_idp.expect("the provider is on");
         assert!(settings.clients.is_registered("backup"));
-        assert_eq!(
-            settings.resource.as_ref().map(Resource::name),
-            Some("http://localhost:8080/")
-        );
     }
 
     #[test]
@@ -480,7 +474,7 @@ mod tests {
                 "reporter:n0t-shown:admin",
                 "DEV_IDP_CLIENTS",
             ),
-            ("--dev-idp-resource", "/relative", "DEV_IDP_RESOURCE"),
+            ("--auth-resource", "/relative", "AUTH_RESOURCE"),
         ] {
             // Checked even with the provider off.
             let cli = Cli::try_parse_from([

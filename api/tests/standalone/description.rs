@@ -62,6 +62,21 @@ fn the_committed_openapi_yaml_matches_the_code() {
     );
 }
 
+/// A signed-in operation names the scopes the route list gives it, in
+/// both schemes.
+fn assert_scoped(operation: &Value, endpoint: &quotes_api::routes::Endpoint) {
+    let scopes: Vec<&str> = endpoint
+        .scopes
+        .iter()
+        .map(quotes_core::auth::Scope::as_str)
+        .collect();
+    assert_eq!(
+        operation["security"],
+        serde_json::json!([{"oauth2": scopes}, {"bearer": scopes}]),
+        "{endpoint:?}"
+    );
+}
+
 #[test]
 fn every_operation_is_documented_with_its_problems() {
     let document: Value = serde_json::to_value(quotes_api::openapi::document()).unwrap();
@@ -92,17 +107,7 @@ fn every_operation_is_documented_with_its_problems() {
         let mut statuses = vec![];
         if endpoint.signed_in {
             statuses.extend(["401", "403", "503"]);
-            // The scopes the route list gives it, in both schemes.
-            let scopes: Vec<&str> = endpoint
-                .scopes
-                .iter()
-                .map(quotes_core::auth::Scope::as_str)
-                .collect();
-            assert_eq!(
-                paths[path][method]["security"],
-                serde_json::json!([{"oauth2": scopes}, {"bearer": scopes}]),
-                "{method} {path}"
-            );
+            assert_scoped(&paths[path][method], endpoint);
         }
         if matches!(method, "put" | "post") {
             statuses.extend(["400", "413"]);
