@@ -17,6 +17,7 @@ use serde_json::json;
 use url::Url;
 
 use super::clients::Credentials;
+use super::device::{DEVICE_CODE_LIFETIME, POLL_INTERVAL, format_user_code, normalize_user_code};
 use super::flow::{self, AuthorizeError, AuthorizeParams, ErrorCode, FlowError, Prompt};
 use super::grants::{ApiScopes, SUPPORTED_SCOPES};
 use super::page;
@@ -179,6 +180,184 @@ pub async fn token(
             tracing::error!(%error, "cannot sign development tokens");
             HttpResponse::InternalServerError().finish()
         }
+    }
+}
+
+/// What a device authorization request (RFC 8628 §3.1) carries.
+#[derive(Deserialize)]
+pub struct DeviceAuthorizationParams {
+    client_id: Option<String>,
+    scope: Option<String>,
+    /// RFC 8707: the resource the tokens will be for.
+    resource: Option<String>,
+    /// A registered client's secret; never logged.
+    client_secret: Option<String>,
+}
+
+impl std::fmt::Debug for DeviceAuthorizationParams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeviceAuthorizationParams")
+            .field("client_id", &self.client_id)
+            .field("scope", &self.scope)
+            .field("resource", &self.resource)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `POST /device_authorization` (RFC 8628 §3.1, §3.2): a device code for
+/// the client to poll with, and a user code for the person to enter at
+/// `/device`.
+pub async fn device_authorization(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<DeviceAuthorizationParams>,
+) -> HttpResponse {
+    let params = form.into_inner();
+    let client = match presented_credentials(
+        &req,
+        params.client_id.as_deref(),
+        params.client_secret.as_deref(),
+    )
+    .and_then(|credentials| idp.authenticate(credentials.as_ref()))
+    {
+        Ok(client) => client,
+        Err(error) => return token_error(&error),
+    };
+    let client_id = params
+        .client_id
+        .as_deref()
+        .or(client.map(super::clients::RegisteredClient::id));
+    match idp.start_device(
+        client_id,
+        client,
+        params.scope.as_deref(),
+        params.resource.as_deref(),
+        Instant::now(),
+    ) {
+        Ok(issued) => {
+            let verification_uri = format!("{}/device", idp.issuer());
+            // A user code is letters and a dash: nothing to escape.
+            let complete = format!("{verification_uri}?user_code={}", issued.user_code);
+            no_store(HttpResponse::Ok()).json(json!({
+                "device_code": issued.device_code,
+                "user_code": issued.user_code,
+                "verification_uri": verification_uri,
+                "verification_uri_complete": complete,
+                "expires_in": DEVICE_CODE_LIFETIME.as_secs(),
+                "interval": POLL_INTERVAL.as_secs(),
+            }))
+        }
+        Err(error) => token_error(&error),
+    }
+}
+
+/// What `GET /device` reads: the code, when the link carried it or the
+/// person entered it.
+#[derive(Debug, Deserialize)]
+pub struct DeviceQuery {
+    user_code: Option<String>,
+}
+
+/// `GET /device` (RFC 8628 §3.3): asks for the code, then shows the
+/// sign-in and consent page for the request waiting under it.
+pub async fn device_page(idp: web::Data<DevIdp>, query: web::Query<DeviceQuery>) -> HttpResponse {
+    let Some(typed) = query.user_code.as_deref().filter(|code| !code.is_empty()) else {
+        return html(StatusCode::OK, page::device_entry(None, None));
+    };
+    let (Some(code), Some(request)) = (
+        normalize_user_code(typed),
+        idp.waiting_device(typed, Instant::now()),
+    ) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            page::device_entry(
+                Some(typed),
+                Some(
+                    "This code is unknown, answered or expired. Check it, or start again on your device.",
+                ),
+            ),
+        );
+    };
+    let code = format_user_code(&code);
+    let ticked = request.requested_api_scopes();
+    html(
+        StatusCode::OK,
+        page::device_sign_in(&code, &request, &idp.flow.recent_users(), ticked, None),
+    )
+}
+
+/// The device page's form.
+#[derive(Debug, Deserialize)]
+pub struct DeviceForm {
+    user_code: Option<String>,
+    user: Option<String>,
+    pick: Option<String>,
+    /// Present when the person pressed Deny.
+    deny: Option<String>,
+    #[serde(rename = "quotes:read")]
+    grant_read: Option<String>,
+    #[serde(rename = "quotes:write")]
+    grant_write: Option<String>,
+}
+
+/// `POST /device`: the person signs in and allows, or denies. Only the
+/// provider's own page may send it, as for the authorize form.
+pub async fn device_answer(
+    req: HttpRequest,
+    idp: web::Data<DevIdp>,
+    form: web::Form<DeviceForm>,
+) -> HttpResponse {
+    if !same_origin(&req) {
+        return cross_site_refused();
+    }
+    let now = Instant::now();
+    let typed = form.user_code.as_deref().unwrap_or_default();
+    let Some(request) = idp.waiting_device(typed, now) else {
+        return html(
+            StatusCode::BAD_REQUEST,
+            page::device_entry(
+                Some(typed),
+                Some(
+                    "This code is unknown, answered or expired. Check it, or start again on your device.",
+                ),
+            ),
+        );
+    };
+    if form.deny.is_some() {
+        idp.answer_device(typed, None, now);
+        return html(StatusCode::OK, page::device_done(false));
+    }
+    let granted = ApiScopes {
+        read: form.grant_read.is_some(),
+        write: form.grant_write.is_some(),
+    }
+    .and(request.requested_api_scopes());
+    let typed_user = form.pick.as_deref().or(form.user.as_deref()).unwrap_or("");
+    let user = match flow::user_name(typed_user) {
+        Ok(user) => user,
+        Err(error) => {
+            let code =
+                normalize_user_code(typed).map_or_else(String::new, |c| format_user_code(&c));
+            let body = page::device_sign_in(
+                &code,
+                &request,
+                &idp.flow.recent_users(),
+                granted,
+                Some(&error.to_string()),
+            );
+            return html(StatusCode::BAD_REQUEST, body);
+        }
+    };
+    if idp.answer_device(typed, Some((user, granted)), now) {
+        html(StatusCode::OK, page::device_done(true))
+    } else {
+        html(
+            StatusCode::BAD_REQUEST,
+            page::device_entry(
+                Some(typed),
+                Some("This code expired. Start again on your device."),
+            ),
+        )
     }
 }
 
@@ -586,12 +765,18 @@ pub async fn discovery(idp: web::Data<DevIdp>) -> HttpResponse {
         "issuer": issuer,
         "authorization_endpoint": format!("{issuer}/authorize"),
         "token_endpoint": format!("{issuer}/token"),
+        "device_authorization_endpoint": format!("{issuer}/device_authorization"),
         "end_session_endpoint": format!("{issuer}/logout"),
         "introspection_endpoint": format!("{issuer}/introspect"),
         "revocation_endpoint": format!("{issuer}/revoke"),
         "jwks_uri": format!("{issuer}/jwks.json"),
         "response_types_supported": ["code"],
-        "grant_types_supported": ["authorization_code", "refresh_token", "client_credentials"],
+        "grant_types_supported": [
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            super::token_request::DEVICE_CODE_GRANT,
+        ],
         "code_challenge_methods_supported": ["S256"],
         "scopes_supported": SUPPORTED_SCOPES,
         "prompt_values_supported": ["none", "login"],

@@ -131,6 +131,14 @@ pub enum ErrorCode {
     /// `prompt=none`, and nobody is signed in (OpenID Connect Core §3.1.2.6).
     LoginRequired,
     ServerError,
+    /// Device grant (RFC 8628 §3.5): the person has not answered yet.
+    AuthorizationPending,
+    /// Device grant: polled faster than the interval, which grows.
+    SlowDown,
+    /// The person denied the request.
+    AccessDenied,
+    /// Device grant: the device code expired.
+    ExpiredToken,
     /// Nothing wrong with the request, but it cannot be done now: 503.
     TemporarilyUnavailable,
 }
@@ -147,6 +155,10 @@ impl ErrorCode {
             Self::InvalidTarget => "invalid_target",
             Self::LoginRequired => "login_required",
             Self::ServerError => "server_error",
+            Self::AuthorizationPending => "authorization_pending",
+            Self::SlowDown => "slow_down",
+            Self::AccessDenied => "access_denied",
+            Self::ExpiredToken => "expired_token",
             Self::TemporarilyUnavailable => "temporarily_unavailable",
         }
     }
@@ -575,6 +587,11 @@ impl FlowState {
             .iter()
             .cloned()
             .collect()
+    }
+
+    /// Adds `user` to the names signed in lately.
+    pub fn remember_user(&self, user: &str) {
+        self.remember(user);
     }
 
     fn remember(&self, user: &str) {

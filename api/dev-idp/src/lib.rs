@@ -29,6 +29,7 @@
 
 pub mod claims;
 pub mod clients;
+pub mod device;
 mod endpoints;
 pub mod flow;
 pub mod grants;

@@ -6,6 +6,7 @@
 
 use std::fmt::Write;
 
+use super::device::DeviceRequest;
 use super::flow::{Authorization, MAX_USER_CHARS};
 use super::grants::{ApiScopes, READ, WRITE};
 
@@ -121,7 +122,11 @@ pub fn sign_in(
             escape(error)
         );
     }
-    body.push_str(&consent(request, ticked));
+    body.push_str(&consent(
+        &request.client_id,
+        request.requested_api_scopes(),
+        ticked,
+    ));
     // The first submit button is the one Enter presses, so it comes before
     // the recent names.
     body.push_str("<button class=\"primary\" type=\"submit\">Sign in</button>");
@@ -149,15 +154,11 @@ pub fn sign_in(
 /// A checkbox for each API scope the request asks for, named after it:
 /// the person may untick any of them, and only those left ticked are
 /// granted. Nothing when it asks for none.
-fn consent(request: &Authorization, ticked: ApiScopes) -> String {
-    let requested = request.requested_api_scopes();
+fn consent(client_id: &str, requested: ApiScopes, ticked: ApiScopes) -> String {
     if requested.is_empty() {
         return String::new();
     }
-    let mut boxes = format!(
-        "<fieldset><legend>Allow {} to</legend>",
-        escape(&request.client_id)
-    );
+    let mut boxes = format!("<fieldset><legend>Allow {} to</legend>", escape(client_id));
     for (scope, meaning) in SCOPE_MEANINGS {
         if !ApiScopes::among(scope).within(requested) {
             continue;
@@ -205,6 +206,114 @@ fn hidden_fields(request: &Authorization) -> String {
         field("resource", resource);
     }
     fields
+}
+
+/// The device page's first step (RFC 8628 §3.3): enter the code the
+/// device shows. `error` says why the last one was refused.
+pub fn device_entry(typed: Option<&str>, error: Option<&str>) -> String {
+    let mut body = String::from(
+        "<h1>Connect a device</h1><p>Enter the code your device or command line shows.</p>\
+         <form method=\"get\" action=\"device\">\
+         <label for=\"user_code\">Code</label>",
+    );
+    let _ = write!(
+        body,
+        "<input id=\"user_code\" name=\"user_code\" type=\"text\" required maxlength=\"16\" \
+         autocomplete=\"off\" autocapitalize=\"characters\" spellcheck=\"false\" autofocus \
+         placeholder=\"XXXX-XXXX\" value=\"{}\"{invalid}>",
+        escape(typed.unwrap_or_default()),
+        invalid = if error.is_some() {
+            " aria-invalid=\"true\" aria-describedby=\"code-error\""
+        } else {
+            ""
+        },
+    );
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"error\" id=\"code-error\">{}</p>",
+            escape(error)
+        );
+    }
+    body.push_str("<button class=\"primary\" type=\"submit\">Continue</button></form>");
+    layout("Connect a device", &body)
+}
+
+/// The device page's second step: sign in and consent, or deny, for the
+/// device authorization under `user_code`.
+pub fn device_sign_in(
+    user_code: &str,
+    request: &DeviceRequest,
+    recent: &[String],
+    ticked: ApiScopes,
+    error: Option<&str>,
+) -> String {
+    let mut body = format!(
+        "<h1>Sign in</h1><p>Development identity provider: choose any user name. \
+         There is no password. Check that your device shows <b>{code}</b>.</p>\
+         <form method=\"post\" action=\"device\">\
+         <input type=\"hidden\" name=\"user_code\" value=\"{code}\">\
+         <label for=\"user\">User name</label>\
+         <input id=\"user\" name=\"user\" type=\"text\" required maxlength=\"{MAX_USER_CHARS}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus{invalid}>",
+        code = escape(user_code),
+        invalid = if error.is_some() {
+            " aria-invalid=\"true\" aria-describedby=\"user-error\""
+        } else {
+            ""
+        },
+    );
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"error\" id=\"user-error\">{}</p>",
+            escape(error)
+        );
+    }
+    body.push_str(&consent(
+        &request.client_id,
+        request.requested_api_scopes(),
+        ticked,
+    ));
+    body.push_str(
+        "<button class=\"primary\" type=\"submit\">Sign in and allow</button>\
+         <button class=\"primary\" type=\"submit\" name=\"deny\" value=\"denied\" \
+         formnovalidate>Deny</button>",
+    );
+    if !recent.is_empty() {
+        body.push_str("<p class=\"recent-label\">Recent</p><ul class=\"recent\">");
+        for name in recent {
+            let name = escape(name);
+            let _ = write!(
+                body,
+                "<li><button type=\"submit\" name=\"pick\" value=\"{name}\" formnovalidate \
+                 aria-label=\"Sign in as {name}\">{name}</button></li>",
+            );
+        }
+        body.push_str("</ul>");
+    }
+    let _ = write!(
+        body,
+        "</form><small>Signing in to <b>{}</b> on another device.</small>",
+        escape(&request.client_id),
+    );
+    layout("Sign in", &body)
+}
+
+/// The device page's last step: the person answered.
+pub fn device_done(approved: bool) -> String {
+    let (title, text) = if approved {
+        (
+            "Device connected",
+            "Your device is signed in. You may close this window.",
+        )
+    } else {
+        (
+            "Request denied",
+            "Your device was not given access. You may close this window.",
+        )
+    };
+    layout(title, &format!("<h1>{title}</h1><p>{text}</p>"))
 }
 
 /// A request the provider will not act on, explained to the person.

@@ -22,6 +22,7 @@ use super::claims::{
     Lifetime,
 };
 use super::clients::{Clients, Credentials, RegisteredClient};
+use super::device::{Approval, DeviceRequest, DeviceState, Issued};
 use super::flow::{
     Authorization, AuthorizeError, AuthorizeParams, CodeExchange, CodeRefused, ErrorCode,
     FlowError, FlowState,
@@ -57,6 +58,8 @@ pub struct DevIdp {
     pub(super) flow: FlowState,
     /// Browser sessions and refresh-token families.
     sessions: Sessions,
+    /// Device authorizations waiting for the person (RFC 8628).
+    devices: DeviceState,
     /// Access tokens revoked before their time.
     revoked: Revoked,
 }
@@ -211,6 +214,7 @@ impl DevIdp {
             clients: config.clients.clone(),
             flow: FlowState::default(),
             sessions: Sessions::default(),
+            devices: DeviceState::default(),
             revoked: Revoked::default(),
         })
     }
@@ -476,6 +480,14 @@ impl DevIdp {
                 self.check_client(client_id, client)?;
                 self.renew(refresh_token, client_id, scope, resource, now)
             }
+            TokenRequest::Device {
+                device_code,
+                client_id,
+            } => {
+                self.check_client(client_id, client)?;
+                let approval = self.devices.poll(device_code, client_id, now)?;
+                self.approved_device(approval, resource, address, now)
+            }
             TokenRequest::ClientCredentials { scope } => {
                 let client = client.ok_or(FlowError::new(
                     ErrorCode::InvalidClient,
@@ -539,6 +551,110 @@ impl DevIdp {
             person: Some(Person {
                 user: grant.user,
                 nonce: request.nonce,
+            }),
+            refresh_token: Some(refresh_token),
+            family: Some(family),
+        })
+    }
+
+    /// Starts a device authorization (RFC 8628 §3.1) for `client_id`,
+    /// asking for `scope`, bound to `resource` when named. `client` is
+    /// the client that authenticated, if any.
+    pub(super) fn start_device(
+        &self,
+        client_id: Option<&str>,
+        client: Option<&RegisteredClient>,
+        scope: Option<&str>,
+        resource: Option<&str>,
+        now: Instant,
+    ) -> Result<Issued, FlowError> {
+        let client_id = super::flow::client_id(client_id).ok_or(FlowError::new(
+            ErrorCode::InvalidRequest,
+            "client_id is required, short and printable",
+        ))?;
+        self.check_client(client_id, client)?;
+        let printable = |value: Option<&str>| {
+            value.is_none_or(|v| {
+                v.len() <= super::flow::MAX_PARAM_BYTES && !v.chars().any(char::is_control)
+            })
+        };
+        if !(printable(scope) && printable(resource)) {
+            return Err(FlowError::new(
+                ErrorCode::InvalidRequest,
+                "scope and resource must be short and printable",
+            ));
+        }
+        self.audience([resource])?;
+        let scope = scope
+            .filter(|scope| !scope.trim().is_empty())
+            .unwrap_or("openid");
+        self.devices.start(
+            DeviceRequest {
+                client_id: client_id.to_owned(),
+                scope: scope.to_owned(),
+                resource: resource.map(str::to_owned),
+            },
+            now,
+        )
+    }
+
+    /// The device authorization waiting under `user_code`, if any.
+    pub(super) fn waiting_device(&self, user_code: &str, now: Instant) -> Option<DeviceRequest> {
+        self.devices.waiting(user_code, now)
+    }
+
+    /// The person's answer to the device authorization under `user_code`:
+    /// signed in as `user` granting `granted`, or denied (`None`). False
+    /// when nothing waits under it any more.
+    pub(super) fn answer_device(
+        &self,
+        user_code: &str,
+        approval: Option<(&str, ApiScopes)>,
+        now: Instant,
+    ) -> bool {
+        if let Some((user, _)) = approval {
+            self.flow.remember_user(user);
+        }
+        self.devices.answer(user_code, approval, now)
+    }
+
+    /// An approved device authorization's tokens, which start a refresh
+    /// family as a code's do.
+    fn approved_device(
+        &self,
+        approval: Approval,
+        resource: Option<&str>,
+        address: IpAddr,
+        now: Instant,
+    ) -> Result<Issuance, FlowError> {
+        let request = approval.request;
+        let audience = self.audience([request.resource.as_deref(), resource])?;
+        let scope = answered_scope(&request.scope, approval.granted);
+        let (refresh_token, family) = self
+            .sessions
+            .open_family(
+                FamilyStart {
+                    user: &approval.user,
+                    client_id: &request.client_id,
+                    scope: &scope,
+                    audience: audience.as_deref(),
+                    session: None,
+                    address,
+                },
+                now,
+            )
+            .ok_or(NO_RANDOMNESS)?;
+        Ok(Issuance {
+            access: AccessGrant {
+                subject: approval.user.clone(),
+                client_id: request.client_id,
+                scopes: approval.granted,
+                audience,
+            },
+            scope,
+            person: Some(Person {
+                user: approval.user,
+                nonce: None,
             }),
             refresh_token: Some(refresh_token),
             family: Some(family),

@@ -58,6 +58,23 @@ pub fn routes(cfg: &mut web::ServiceConfig) {
                     .wrap(any_origin("POST")),
             )
             .service(
+                web::resource("/device_authorization")
+                    .app_data(
+                        web::FormConfig::default()
+                            .limit(MAX_FORM_BYTES)
+                            .error_handler(endpoints::malformed_token_request),
+                    )
+                    .route(web::post().to(endpoints::device_authorization))
+                    .default_service(method_not_allowed("POST"))
+                    .wrap(any_origin("POST")),
+            )
+            .service(
+                web::resource("/device")
+                    .route(web::get().to(endpoints::device_page))
+                    .route(web::post().to(endpoints::device_answer))
+                    .default_service(method_not_allowed("GET, HEAD, POST")),
+            )
+            .service(
                 web::resource("/introspect")
                     .app_data(
                         web::FormConfig::default()

@@ -16,6 +16,8 @@ pub struct TokenParams {
     pub client_id: Option<String>,
     pub code_verifier: Option<String>,
     pub refresh_token: Option<String>,
+    /// RFC 8628 §3.4: the device code being polled for.
+    pub device_code: Option<String>,
     /// A registered client's secret (`client_secret_post`); never logged.
     pub client_secret: Option<String>,
     /// Narrows the grant: client credentials and refresh (RFC 6749 §3.3).
@@ -51,7 +53,16 @@ pub enum TokenRequest<'a> {
     /// `grant_type=client_credentials` (RFC 6749 §4.4): a registered
     /// client for itself, with the API scopes it asks for, if any.
     ClientCredentials { scope: Option<&'a str> },
+    /// `grant_type=urn:ietf:params:oauth:grant-type:device_code` (RFC
+    /// 8628 §3.4): a poll for the person's answer.
+    Device {
+        device_code: &'a str,
+        client_id: &'a str,
+    },
 }
+
+/// The device grant's `grant_type` (RFC 8628 §3.4).
+pub const DEVICE_CODE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
 
 impl TokenParams {
     /// Checks the request for its grant type.
@@ -91,11 +102,25 @@ impl TokenParams {
                 })
             }
             Some("client_credentials") => Ok(TokenRequest::ClientCredentials { scope }),
+            Some(DEVICE_CODE_GRANT) => {
+                let (Some(device_code), Some(client_id)) =
+                    (self.device_code.as_deref(), self.client_id.as_deref())
+                else {
+                    return Err(FlowError::new(
+                        InvalidRequest,
+                        "device_code and client_id are required",
+                    ));
+                };
+                Ok(TokenRequest::Device {
+                    device_code,
+                    client_id,
+                })
+            }
             None => Err(FlowError::new(InvalidRequest, "grant_type is required")),
             Some(_) => Err(FlowError::new(
                 UnsupportedGrantType,
-                "only grant_type=authorization_code, refresh_token and client_credentials \
-                 are supported",
+                "only grant_type=authorization_code, refresh_token, client_credentials and \
+                 urn:ietf:params:oauth:grant-type:device_code are supported",
             )),
         }
     }

@@ -309,7 +309,16 @@ async fn discovery_names_the_sign_in_endpoints() {
     assert_eq!(discovery["revocation_endpoint"], format!("{issuer}/revoke"));
     assert_eq!(
         discovery["grant_types_supported"],
-        serde_json::json!(["authorization_code", "refresh_token", "client_credentials"])
+        serde_json::json!([
+            "authorization_code",
+            "refresh_token",
+            "client_credentials",
+            "urn:ietf:params:oauth:grant-type:device_code"
+        ])
+    );
+    assert_eq!(
+        discovery["device_authorization_endpoint"],
+        format!("{issuer}/device_authorization")
     );
     assert_eq!(
         discovery["prompt_values_supported"],
@@ -2046,4 +2055,204 @@ async fn oversized_forms_get_oauth_errors_at_every_client_endpoint() {
         "invalid_request",
     )
     .await;
+}
+
+const DEVICE_GRANT: &str = "urn:ietf:params:oauth:grant-type:device_code";
+const DEVICE_CLIENT: &str = "quotes-cli";
+
+/// Starts a device authorization for `scope`; returns the answer.
+async fn device_authorization(app: &TestApp, scope: &str) -> Value {
+    let resource = app.address.clone();
+    let response = post_form(
+        app,
+        "/dev-idp/device_authorization",
+        &[
+            ("client_id", DEVICE_CLIENT),
+            ("scope", scope),
+            ("resource", &resource),
+        ],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["cache-control"], "no-store");
+    response.json().await.unwrap()
+}
+
+/// Polls the token endpoint once with `device_code`.
+async fn poll(app: &TestApp, device_code: &Value) -> reqwest::Response {
+    post_form(
+        app,
+        "/dev-idp/token",
+        &[
+            ("grant_type", DEVICE_GRANT),
+            ("device_code", device_code.as_str().unwrap()),
+            ("client_id", DEVICE_CLIENT),
+        ],
+    )
+    .await
+}
+
+/// Posts the device page's form as the page would, from its own origin.
+async fn answer_device(app: &TestApp, pairs: &[(&str, &str)]) -> reqwest::Response {
+    post_from(
+        app,
+        "/dev-idp/device",
+        pairs,
+        &app.address,
+        Some("same-origin"),
+        None,
+    )
+    .await
+}
+
+#[tokio::test]
+async fn a_device_signs_in_with_a_user_code_entered_on_the_page() {
+    let key_file = TempPath::new("device-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let started = device_authorization(&app, "openid quotes:read quotes:write").await;
+    let issuer = format!("{}/dev-idp", app.address);
+    assert_eq!(started["verification_uri"], format!("{issuer}/device"));
+    assert_eq!(started["interval"], 5);
+    assert_eq!(started["expires_in"], 600);
+    let user_code = started["user_code"].as_str().unwrap().to_owned();
+    assert_eq!(user_code.len(), 9, "{user_code}");
+    assert_eq!(
+        started["verification_uri_complete"],
+        format!("{issuer}/device?user_code={user_code}")
+    );
+
+    assert_oauth_error(
+        poll(&app, &started["device_code"]).await,
+        "authorization_pending",
+    )
+    .await;
+    // Polled again at once: faster than the interval.
+    assert_oauth_error(poll(&app, &started["device_code"]).await, "slow_down").await;
+
+    let page = get(&app, "/dev-idp/device", &[]).await;
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("name=\"user_code\""));
+    // The code as a person might type it.
+    let typed = user_code.replace('-', "").to_lowercase();
+    let page = get(&app, "/dev-idp/device", &[("user_code", &typed)]).await;
+    assert_eq!(page.status(), 200);
+    let page = page.text().await.unwrap();
+    assert!(page.contains(&user_code), "{page}");
+    assert!(
+        page.contains("name=\"quotes:write\" value=\"granted\" checked>"),
+        "{page}"
+    );
+
+    let done = answer_device(
+        &app,
+        &[
+            ("user_code", &user_code),
+            ("user", "dev_dora"),
+            ("quotes:read", "granted"),
+        ],
+    )
+    .await;
+    assert_eq!(done.status(), 200);
+    assert!(
+        done.text()
+            .await
+            .unwrap()
+            .contains("You may close this window")
+    );
+
+    let tokens = poll(&app, &started["device_code"]).await;
+    assert_eq!(tokens.status(), 200);
+    let tokens: Value = tokens.json().await.unwrap();
+    assert_eq!(tokens["scope"], "openid quotes:read");
+    assert!(tokens["refresh_token"].is_string());
+    let access_token = tokens["access_token"].as_str().unwrap();
+    assert_eq!(header(access_token)["typ"], "at+jwt");
+    let claims = claims(access_token);
+    assert_eq!(claims["sub"], "dev_dora");
+    assert_eq!(claims["client_id"], DEVICE_CLIENT);
+    assert_eq!(claims["aud"], app.address);
+    assert_eq!(app.get_quote(access_token).await.status(), 404);
+    assert_eq!(app.put_quote(access_token, "No.").await.status(), 403);
+
+    // The device code is spent; the refresh token works as any other.
+    assert_oauth_error(poll(&app, &started["device_code"]).await, "invalid_grant").await;
+    let renewed = refresh(&app, &tokens["refresh_token"], DEVICE_CLIENT).await;
+    assert_eq!(renewed.status(), 200);
+}
+
+#[tokio::test]
+async fn a_denied_device_gets_access_denied_and_unknown_codes_are_refused() {
+    let key_file = TempPath::new("device-deny-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let started = device_authorization(&app, "quotes:read").await;
+    let user_code = started["user_code"].as_str().unwrap();
+
+    let unknown = get(&app, "/dev-idp/device", &[("user_code", "BCDF-GHJK")]).await;
+    assert_eq!(unknown.status(), 400);
+    let malformed = get(&app, "/dev-idp/device", &[("user_code", "<x>")]).await;
+    assert_eq!(malformed.status(), 400);
+    assert!(!malformed.text().await.unwrap().contains("<x>"));
+
+    // Another site's form cannot answer for the person.
+    let forged = post_from(
+        &app,
+        "/dev-idp/device",
+        &[
+            ("user_code", user_code),
+            ("user", "mallory"),
+            ("quotes:read", "granted"),
+        ],
+        "http://evil.example",
+        Some("cross-site"),
+        None,
+    )
+    .await;
+    assert_eq!(forged.status(), 403);
+
+    let denied = answer_device(&app, &[("user_code", user_code), ("deny", "denied")]).await;
+    assert_eq!(denied.status(), 200);
+    assert_oauth_error(poll(&app, &started["device_code"]).await, "access_denied").await;
+    let again = answer_device(&app, &[("user_code", user_code), ("user", "dev_dora")]).await;
+    assert_eq!(again.status(), 400);
+}
+
+#[tokio::test]
+async fn malformed_device_requests_get_oauth_errors() {
+    let key_file = TempPath::new("device-bad-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let no_client = post_form(
+        &app,
+        "/dev-idp/device_authorization",
+        &[("scope", "quotes:read")],
+    )
+    .await;
+    assert_oauth_error(no_client, "invalid_request").await;
+    let other_resource = post_form(
+        &app,
+        "/dev-idp/device_authorization",
+        &[
+            ("client_id", DEVICE_CLIENT),
+            ("resource", "https://elsewhere.example"),
+        ],
+    )
+    .await;
+    assert_oauth_error(other_resource, "invalid_target").await;
+    let no_code = post_form(
+        &app,
+        "/dev-idp/token",
+        &[("grant_type", DEVICE_GRANT), ("client_id", DEVICE_CLIENT)],
+    )
+    .await;
+    assert_oauth_error(no_code, "invalid_request").await;
+    let unknown = poll(&app, &Value::from("not-a-device-code")).await;
+    assert_oauth_error(unknown, "invalid_grant").await;
+    let not_a_form = app
+        .client
+        .post(app.url("/dev-idp/device_authorization"))
+        .header("content-type", "application/json")
+        .body("{}")
+        .send()
+        .await
+        .unwrap();
+    assert_oauth_error(not_a_form, "invalid_request").await;
 }
