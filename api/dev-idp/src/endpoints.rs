@@ -420,17 +420,36 @@ pub async fn introspect(
 }
 
 /// `POST /revoke` (RFC 7009): a registered client revokes a refresh token
-/// (with its family) or an access token. An unknown token gets `200` too
+/// (with its family) or an access token; a public client, a refresh token
+/// issued to it. An unknown token gets `200` too
 /// (§2.2): there is nothing to revoke.
 pub async fn revoke(
     req: HttpRequest,
     idp: web::Data<DevIdp>,
     form: web::Form<TokenInQuestion>,
 ) -> HttpResponse {
-    match form
-        .authenticated(&req, &idp)
-        .and_then(|token| idp.revoke(token, unix_now()))
-    {
+    // A public client (a `client_id` with no secret, and not registered
+    // with one) may revoke its own refresh tokens.
+    let public_client = form.client_id.as_deref().filter(|id| {
+        form.client_secret.is_none()
+            && req.headers().get(header::AUTHORIZATION).is_none()
+            && flow::client_id(Some(id)).is_some()
+            && !idp.is_registered(id)
+    });
+    let revoked = match public_client {
+        Some(client_id) => form
+            .token
+            .as_deref()
+            .ok_or(FlowError::new(
+                ErrorCode::InvalidRequest,
+                "token is required",
+            ))
+            .and_then(|token| idp.revoke(token, Some(client_id), unix_now())),
+        None => form
+            .authenticated(&req, &idp)
+            .and_then(|token| idp.revoke(token, None, unix_now())),
+    };
+    match revoked {
         Ok(()) => no_store(HttpResponse::Ok()).finish(),
         Err(error) => token_error(&error),
     }

@@ -430,6 +430,11 @@ impl DevIdp {
             .transpose()
     }
 
+    /// Whether `client_id` is a registered client (one with a secret).
+    pub(super) fn is_registered(&self, client_id: &str) -> bool {
+        self.clients.is_registered(client_id)
+    }
+
     /// A code or refresh token is spent by the client it was issued to:
     /// a registered client proves it is that one, any other client only
     /// names itself.
@@ -783,15 +788,26 @@ impl DevIdp {
     /// access tokens the family issued), or an access token until it
     /// expires. Anything else is not ours, and there is nothing to do.
     /// `temporarily_unavailable` when no more revocations can be kept.
-    pub(super) fn revoke(&self, token: &str, now: u64) -> Result<(), FlowError> {
+    /// `public_client`: a client without a secret, which may revoke only
+    /// the refresh tokens issued to it (RFC 7009 §2.1), as a command line
+    /// does when signing out.
+    pub(super) fn revoke(
+        &self,
+        token: &str,
+        public_client: Option<&str>,
+        now: u64,
+    ) -> Result<(), FlowError> {
         const FULL: FlowError = FlowError::new(
             ErrorCode::TemporarilyUnavailable,
             "too many tokens are revoked at once; try again later",
         );
-        if let Some(revoked) = self.sessions.revoke(token, |access_tokens| {
+        if let Some(revoked) = self.sessions.revoke(token, public_client, |access_tokens| {
             self.revoked.revoke(access_tokens, now)
         }) {
             return revoked.map_err(|_| FULL);
+        }
+        if public_client.is_some() {
+            return Ok(());
         }
         if let Some(claims) = self.access_claims(token) {
             self.revoked

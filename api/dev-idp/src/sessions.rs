@@ -341,16 +341,21 @@ impl Sessions {
     /// RFC 7009: revokes the family of `token`, a refresh token of any of
     /// its generations, once `also` has revoked the access tokens the
     /// family issued: when `also` fails, nothing is revoked. `None` when
-    /// the token is not a live family's.
+    /// the token is not a live family's, or (with `client_id`, for a
+    /// public client) not one issued to that client.
     pub fn revoke<E>(
         &self,
         token: &str,
+        client_id: Option<&str>,
         also: impl FnOnce(&[AccessTokenId]) -> Result<(), E>,
     ) -> Option<Result<(), E>> {
         let (id, generation, tag) = parse_token(token)?;
         let mut state = self.lock();
         let family = state.families.get(&id)?;
         hmac::verify(&family.key, &signed_part(&id, generation), &tag).ok()?;
+        if client_id.is_some_and(|client_id| client_id != family.client_id) {
+            return None;
+        }
         let access_tokens: Vec<_> = family.access_tokens.iter().cloned().collect();
         Some(also(&access_tokens).map(|()| {
             state.families.remove(&id);
@@ -844,12 +849,12 @@ mod tests {
         let other = sessions.open_family(family_for(None), now).unwrap().0;
 
         let keep = |_: &[AccessTokenId]| Ok::<(), ()>(());
-        assert_eq!(sessions.revoke("not-a-token", keep), None);
+        assert_eq!(sessions.revoke("not-a-token", None, keep), None);
         // When the access tokens cannot be revoked, nothing is.
-        assert_eq!(sessions.revoke(&first, |_| Err(())), Some(Err(())));
+        assert_eq!(sessions.revoke(&first, None, |_| Err(())), Some(Err(())));
         // An earlier generation is still the family's own token.
         let mut revoked = Vec::new();
-        let outcome = sessions.revoke(&first, |access_tokens| {
+        let outcome = sessions.revoke(&first, None, |access_tokens| {
             revoked = access_tokens.to_vec();
             Ok::<(), ()>(())
         });
@@ -860,7 +865,7 @@ mod tests {
             sessions.rotate(&second.refresh_token, "spa", now),
             Err(RefreshError::Unknown)
         );
-        assert_eq!(sessions.revoke(&second.refresh_token, keep), None);
+        assert_eq!(sessions.revoke(&second.refresh_token, None, keep), None);
         assert!(sessions.rotate(&other, "spa", now).is_ok());
     }
 }

@@ -2256,3 +2256,33 @@ async fn malformed_device_requests_get_oauth_errors() {
         .unwrap();
     assert_oauth_error(not_a_form, "invalid_request").await;
 }
+
+#[tokio::test]
+async fn a_public_client_revokes_only_its_own_refresh_tokens() {
+    let key_file = TempPath::new("public-revoke-idp.pem");
+    let app = spawn_dev_app(&key_file).await;
+    let code = sign_in(&app, &authorize_params(), "alice").await;
+    let tokens = tokens_for(&app, &code).await;
+    let refresh_token = tokens["refresh_token"].as_str().unwrap();
+
+    // Another client's name revokes nothing, and says nothing either.
+    let response = post_form(
+        &app,
+        "/dev-idp/revoke",
+        &[("token", refresh_token), ("client_id", "someone-else")],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    let response = post_form(
+        &app,
+        "/dev-idp/revoke",
+        &[("token", refresh_token), ("client_id", CLIENT_ID)],
+    )
+    .await;
+    assert_eq!(response.status(), 200);
+    assert_oauth_error(
+        refresh(&app, &tokens["refresh_token"], CLIENT_ID).await,
+        "invalid_grant",
+    )
+    .await;
+}
