@@ -18,6 +18,11 @@
 //! `prompt=none` and no page, and every code exchange starts a family of
 //! rotating refresh tokens ([`sessions`] holds both).
 //!
+//! Devices without a browser of their own (the `quotes` command line)
+//! sign in with the device grant ([`device`]): the person enters a short
+//! code on the provider's `/device` page, which leads into the same sign-in
+//! and consent.
+//!
 //! It issues what real providers do: access tokens are RFC 9068 JWTs
 //! (`typ: at+jwt`, shapes in [`claims`]) carrying the API scopes
 //! (`quotes:read`, `quotes:write`; [`grants`]) the person left ticked on

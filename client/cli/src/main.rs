@@ -43,7 +43,8 @@ Environment:
   QUOTES_TOKEN             an access token to use as it is, instead of the sign-in (scripts)
   QUOTES_CLIENT_ID         the client id to sign in as (default quotes-cli)
   QUOTES_CONFIG_DIR        where settings are kept (default: the platform's config directory)
-  QUOTES_INSECURE_STORAGE  1: keep tokens in a file when no credential store works";
+  QUOTES_INSECURE_STORAGE  1: keep tokens in a file when no credential store works
+  QUOTES_CREDENTIAL_STORE  none: never use the OS credential store (tests, shared machines)";
 
 /// Your favourite quote, from the terminal.
 #[derive(Debug, Parser)]
@@ -298,7 +299,7 @@ async fn login(
     };
     let subject = claims(&answer.access_token)
         .and_then(|claims| claims.get("sub").and_then(Value::as_str).map(str::to_owned));
-    store.sign_in(
+    let why_not_the_store = store.sign_in(
         &mut session,
         &store::Secrets {
             access_token: answer.access_token,
@@ -329,12 +330,12 @@ async fn login(
                 api_granted.join(" ")
             }
         ));
-        if session.storage == Storage::File {
-            let _ = writeln!(
-                std::io::stderr(),
-                "quotes: no credential store works here: the tokens are in a file only you can read"
-            );
-        }
+    }
+    if let Some(why) = why_not_the_store {
+        let _ = writeln!(
+            std::io::stderr(),
+            "quotes: {why}: the tokens are in a file only you can read instead"
+        );
     }
     Ok(())
 }

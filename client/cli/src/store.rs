@@ -105,13 +105,21 @@ impl Store {
         self.load().session.filter(|session| session.api == api)
     }
 
-    /// Keeps a new sign-in: its tokens first, then its description.
-    pub fn sign_in(&self, session: &mut Session, secrets: &Secrets) -> Result<(), Failure> {
-        session.storage = self.keep_secrets(secrets)?;
+    /// Keeps a new sign-in: its tokens first, then its description. Says
+    /// why the credential store was not used, when the tokens went to the
+    /// file instead.
+    pub fn sign_in(
+        &self,
+        session: &mut Session,
+        secrets: &Secrets,
+    ) -> Result<Option<String>, Failure> {
+        let (storage, why_not_the_store) = self.keep_secrets(secrets)?;
+        session.storage = storage;
         self.save(&Config {
             api: Some(session.api.clone()),
             session: Some(session.clone()),
-        })
+        })?;
+        Ok(why_not_the_store)
     }
 
     /// Updates a sign-in after its tokens were renewed.
@@ -150,16 +158,16 @@ impl Store {
         self.save(&Config { api, session: None })
     }
 
-    fn keep_secrets(&self, secrets: &Secrets) -> Result<Storage, Failure> {
+    fn keep_secrets(&self, secrets: &Secrets) -> Result<(Storage, Option<String>), Failure> {
         match self.keyring_set(secrets) {
             Ok(()) => {
                 // A file left by an earlier sign-in is not needed any more.
                 let _ = std::fs::remove_file(self.dir.join(CREDENTIALS_FILE));
-                Ok(Storage::CredentialStore)
+                Ok((Storage::CredentialStore, None))
             }
-            Err(_) if self.insecure_storage => {
+            Err(failure) if self.insecure_storage => {
                 self.file_set(secrets)?;
-                Ok(Storage::File)
+                Ok((Storage::File, Some(failure.to_string())))
             }
             Err(Failure::Refused { detail, .. }) => Err(Failure::refused_then(
                 detail,
@@ -173,10 +181,18 @@ impl Store {
     /// The credential store's entry for this config directory, so that two
     /// directories (two accounts, or tests) do not share tokens.
     fn entry(&self) -> keyring::Result<keyring::Entry> {
+        if !os_store_wanted() {
+            return Err(keyring::Error::NoEntry);
+        }
         keyring::Entry::new(SERVICE, &self.dir.display().to_string())
     }
 
     fn keyring_set(&self, secrets: &Secrets) -> Result<(), Failure> {
+        if !os_store_wanted() {
+            return Err(Failure::refused(
+                "the credential store is turned off (QUOTES_CREDENTIAL_STORE=none)",
+            ));
+        }
         let text = serde_json::to_string(secrets).unwrap_or_default();
         self.entry()
             .and_then(|entry| entry.set_password(&text))
@@ -208,6 +224,13 @@ impl Store {
             self.dir.join(name).display()
         ))
     }
+}
+
+/// Whether to use the OS credential store: not with
+/// `QUOTES_CREDENTIAL_STORE=none` (tests, and machines whose store should
+/// not be touched).
+fn os_store_wanted() -> bool {
+    std::env::var("QUOTES_CREDENTIAL_STORE").map_or(true, |value| value != "none")
 }
 
 /// Writes `dir/name` so only its owner can read it, replacing it whole.

@@ -101,14 +101,15 @@ impl Drop for ConfigDir {
 }
 
 /// The `quotes` binary with `dir` as its config directory, tokens kept
-/// in a file when no credential store works, and nothing from the
-/// environment of whoever runs the tests.
+/// in a file there (never in the credential store of whoever runs the
+/// tests), and nothing from their environment.
 fn quotes(dir: &Path, args: &[&str]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(env!("CARGO_BIN_EXE_quotes"));
     command
         .args(args)
         .arg("--insecure-storage")
         .env("QUOTES_CONFIG_DIR", dir)
+        .env("QUOTES_CREDENTIAL_STORE", "none")
         .env_remove("QUOTES_TOKEN")
         .env_remove("QUOTES_API")
         .env_remove("QUOTES_CLIENT_ID")
