@@ -82,6 +82,10 @@ enum Command {
         /// Print the address instead of opening a browser.
         #[arg(long)]
         no_browser: bool,
+        /// Sign in in this machine's browser (authorization code with
+        /// PKCE), even when the provider offers the device grant.
+        #[arg(long)]
+        browser: bool,
         /// The client id registered at the provider.
         #[arg(long, env = "QUOTES_CLIENT_ID", default_value = DEFAULT_CLIENT_ID)]
         client_id: String,
@@ -187,19 +191,17 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         Command::Login {
             scope,
             no_browser,
+            browser,
             client_id,
         } => {
             let api = api.unwrap_or_else(|| DEFAULT_API.to_owned());
-            login(
-                &store,
-                &http,
-                &api,
-                scope.as_deref(),
-                !no_browser,
-                &client_id,
-                json,
-            )
-            .await
+            let how = Login {
+                scope: scope.as_deref(),
+                open_browser: !no_browser,
+                device_grant: !browser,
+                client_id: &client_id,
+            };
+            login(&store, &http, &api, &how, json).await
         }
         Command::Logout => logout(&store, &http, api.as_deref(), json).await,
         command => {
@@ -234,38 +236,58 @@ async fn run(cli: Cli) -> Result<(), Failure> {
     }
 }
 
+/// The API scopes to ask for: those `asked` when the API knows them all,
+/// else every one the API supports.
+fn api_scopes(asked: Option<&str>, supported: &[String]) -> Result<String, Failure> {
+    let Some(asked) = asked else {
+        return Ok(supported.join(" "));
+    };
+    let unknown: Vec<&str> = asked
+        .split_whitespace()
+        .filter(|scope| !supported.iter().any(|s| s == scope))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(Failure::Usage(format!(
+            "the API does not know the scope {}; it supports: {}",
+            unknown.join(" "),
+            supported.join(" ")
+        )));
+    }
+    Ok(asked.split_whitespace().collect::<Vec<_>>().join(" "))
+}
+
+/// How `quotes login` was asked to sign in.
+#[derive(Debug)]
+struct Login<'a> {
+    /// The API scopes asked for; all the API supports when `None`.
+    scope: Option<&'a str>,
+    open_browser: bool,
+    /// Whether to use the device grant when the provider offers it.
+    device_grant: bool,
+    client_id: &'a str,
+}
+
 async fn login(
     store: &Store,
     http: &reqwest::Client,
     api: &str,
-    scope: Option<&str>,
-    open_browser: bool,
-    client_id: &str,
+    how: &Login<'_>,
     json: bool,
 ) -> Result<(), Failure> {
+    let Login {
+        scope,
+        open_browser,
+        client_id,
+        ..
+    } = *how;
+    store.can_keep_tokens()?;
     let resource = oauth::resource_metadata(http, api).await?;
     let issuer = resource
         .authorization_servers
         .first()
         .ok_or_else(|| Failure::refused(format!("{api} names no authorization server")))?;
     let provider = oauth::provider_metadata(http, issuer).await?;
-    let api_scopes = match scope {
-        Some(asked) => {
-            let unknown: Vec<&str> = asked
-                .split_whitespace()
-                .filter(|scope| !resource.scopes_supported.iter().any(|s| s == scope))
-                .collect();
-            if !unknown.is_empty() {
-                return Err(Failure::Usage(format!(
-                    "the API does not know the scope {}; it supports: {}",
-                    unknown.join(" "),
-                    resource.scopes_supported.join(" ")
-                )));
-            }
-            asked.split_whitespace().collect::<Vec<_>>().join(" ")
-        }
-        None => resource.scopes_supported.join(" "),
-    };
+    let api_scopes = api_scopes(scope, &resource.scopes_supported)?;
     // `openid` for the subject, `offline_access` for a refresh token.
     let full_scope = format!("openid offline_access {api_scopes}");
     let request = oauth::SignInRequest {
@@ -274,7 +296,11 @@ async fn login(
         resource: &resource.resource,
         open_browser,
     };
-    let answer = if let Some(endpoint) = &provider.device_authorization_endpoint {
+    let device_endpoint = provider
+        .device_authorization_endpoint
+        .as_ref()
+        .filter(|_| how.device_grant);
+    let answer = if let Some(endpoint) = device_endpoint {
         oauth::device_sign_in(http, &provider, endpoint, &request).await?
     } else if let Some(endpoint) = &provider.authorization_endpoint {
         oauth::loopback_sign_in(http, &provider, endpoint, &request).await?

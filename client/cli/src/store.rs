@@ -158,6 +158,19 @@ impl Store {
         self.save(&Config { api, session: None })
     }
 
+    /// Refuses at once, before a sign-in, when its tokens could be kept
+    /// nowhere: the credential store is turned off and no file is allowed.
+    pub fn can_keep_tokens(&self) -> Result<(), Failure> {
+        if os_store_wanted() || self.insecure_storage {
+            return Ok(());
+        }
+        Err(Failure::refused_then(
+            "the credential store is turned off (QUOTES_CREDENTIAL_STORE=none)",
+            "run `quotes login --insecure-storage` (or set QUOTES_INSECURE_STORAGE=1) to keep \
+             the tokens in a file only you can read",
+        ))
+    }
+
     fn keep_secrets(&self, secrets: &Secrets) -> Result<(Storage, Option<String>), Failure> {
         match self.keyring_set(secrets) {
             Ok(()) => {

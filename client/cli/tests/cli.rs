@@ -370,3 +370,100 @@ async fn completions_are_printed_for_bash() {
     assert_eq!(out.status.code(), Some(0));
     assert!(stdout(&out).contains("quotes"), "{}", stdout(&out));
 }
+
+#[tokio::test]
+async fn login_in_the_browser_comes_back_to_a_loopback_listener() {
+    let api = Api::start(Duration::from_secs(3600)).await;
+    let dir = ConfigDir::new();
+    let mut child = quotes(
+        &dir.0,
+        &["--api", &api.url, "login", "--no-browser", "--browser"],
+    )
+    .stdout(Stdio::piped())
+    .stderr(Stdio::piped())
+    .spawn()
+    .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let authorize = loop {
+        let line = lines
+            .next_line()
+            .await
+            .unwrap()
+            .expect("quotes login printed no address");
+        if let Some(address) = line.strip_prefix("To sign in, open ") {
+            break url::Url::parse(address.trim()).unwrap();
+        }
+    };
+    let query: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
+    let value = |name: &str| {
+        query
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+            .unwrap()
+    };
+    assert_eq!(value("code_challenge_method"), "S256");
+    assert_eq!(value("resource"), api.url);
+    assert!(value("redirect_uri").starts_with("http://127.0.0.1:"));
+
+    // The person's browser: the page, then its form, then the redirect.
+    let browser = reqwest::Client::builder()
+        .cookie_store(true)
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let page = browser.get(authorize.clone()).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    let mut form = query.clone();
+    form.push(("user".to_owned(), "cli_bea".to_owned()));
+    form.push(("quotes:read".to_owned(), "granted".to_owned()));
+    form.push(("quotes:write".to_owned(), "granted".to_owned()));
+    let signed_in = browser
+        .post(format!("{}/dev-idp/authorize", api.url))
+        .header("origin", &api.url)
+        .header("sec-fetch-site", "same-origin")
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    let back = signed_in.headers()["location"].to_str().unwrap().to_owned();
+    let landed = browser.get(back).send().await.unwrap();
+    assert_eq!(landed.status(), 200);
+    assert!(
+        landed
+            .text()
+            .await
+            .unwrap()
+            .contains("You may close this window")
+    );
+
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(0));
+    assert!(
+        stdout(&output).contains("as cli_bea"),
+        "{}",
+        stdout(&output)
+    );
+    let saved = run(&dir.0, &["save", "Through the browser."]).await;
+    assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+}
+
+#[tokio::test]
+async fn login_refuses_at_once_when_the_tokens_could_be_kept_nowhere() {
+    let dir = ConfigDir::new();
+    let refused = tokio::process::Command::new(env!("CARGO_BIN_EXE_quotes"))
+        .args(["--api", "http://127.0.0.1:9", "login", "--no-browser"])
+        .env("QUOTES_CONFIG_DIR", &dir.0)
+        .env("QUOTES_CREDENTIAL_STORE", "none")
+        .env_remove("QUOTES_INSECURE_STORAGE")
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(refused.status.code(), Some(1), "{}", stderr(&refused));
+    assert!(
+        stderr(&refused).contains("--insecure-storage"),
+        "{}",
+        stderr(&refused)
+    );
+}
