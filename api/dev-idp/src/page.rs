@@ -438,4 +438,33 @@ mod tests {
         let page = sign_in(&request("openid profile"), &[], ApiScopes::ALL, None);
         assert!(!page.contains("<fieldset>"), "{page}");
     }
+
+    #[test]
+    fn the_device_pages_escape_what_they_echo() {
+        let entry = device_entry(Some("<b>"), Some("<i>"));
+        assert!(!entry.contains("<b>") && !entry.contains("<i>"), "{entry}");
+        assert!(entry.contains("name=\"user_code\""));
+        let request = DeviceRequest {
+            client_id: "<script>".to_owned(),
+            scope: "openid quotes:read".to_owned(),
+            resource: None,
+        };
+        let page = device_sign_in(
+            "BCDF-GHJK",
+            &request,
+            &["<u>".to_owned()],
+            ApiScopes::ALL,
+            Some("<i>"),
+        );
+        for raw in ["<script>", "<u>", "<i>"] {
+            assert!(!page.contains(raw), "{raw} is echoed unescaped");
+        }
+        assert!(
+            page.contains("name=\"quotes:read\" value=\"granted\" checked>"),
+            "{page}"
+        );
+        assert!(!page.contains("name=\"quotes:write\""), "{page}");
+        assert!(page.contains("name=\"deny\""), "{page}");
+        assert!(device_done(true).contains("You may close this window"));
+    }
 }

@@ -19,7 +19,6 @@ use crate::store::{Secrets, Session, Store};
 pub const SKEW: Duration = Duration::from_secs(60);
 
 /// The tokens a command uses.
-#[derive(Debug)]
 pub enum Tokens {
     /// `QUOTES_TOKEN`: used as it is, never renewed.
     Fixed(String),
@@ -33,6 +32,17 @@ pub struct SignedIn {
     store: Store,
     http: reqwest::Client,
     state: Mutex<(Session, Secrets)>,
+}
+
+impl std::fmt::Debug for Tokens {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Fixed(_) => f.write_str("Tokens::Fixed(<redacted>)"),
+            Self::SignedIn(signed_in) => {
+                f.debug_tuple("Tokens::SignedIn").field(signed_in).finish()
+            }
+        }
+    }
 }
 
 impl Tokens {
@@ -160,4 +170,24 @@ pub fn unix_now() -> u64 {
     SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map_or(0, |d| d.as_secs())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_fixed_token_never_shows_in_debug_output() {
+        let tokens = SharedTokens(std::sync::Arc::new(Tokens::Fixed("eyJ.secret".to_owned())));
+        assert!(!format!("{tokens:?}").contains("secret"));
+    }
+
+    #[test]
+    fn claims_are_read_without_verifying() {
+        let payload = URL_SAFE_NO_PAD.encode(br#"{"sub":"alice","exp":42}"#);
+        let token = format!("e30.{payload}.sig");
+        assert_eq!(claims(&token).unwrap()["sub"], "alice");
+        assert_eq!(expiry(None, &token), 42);
+        assert_eq!(claims("not a token"), None);
+    }
 }
