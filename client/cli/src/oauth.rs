@@ -212,16 +212,23 @@ pub async fn device_sign_in(
     let deadline = Instant::now() + Duration::from_secs(started.expires_in);
     let spinner = spinner();
     loop {
-        if let Some(spinner) = &spinner {
-            let left = deadline.saturating_duration_since(Instant::now()).as_secs();
-            spinner.set_message(format!(
-                "waiting for you to approve {} ({}:{:02} left)",
-                started.user_code,
-                left / 60,
-                left % 60
-            ));
+        // Waits out the interval, the spinner counting down meanwhile.
+        let next_poll = Instant::now() + interval;
+        while Instant::now() < next_poll {
+            if let Some(spinner) = &spinner {
+                let left = deadline.saturating_duration_since(Instant::now()).as_secs();
+                spinner.set_message(format!(
+                    "waiting for you to approve {} ({}:{:02} left)",
+                    started.user_code,
+                    left / 60,
+                    left % 60
+                ));
+            }
+            let step = next_poll
+                .saturating_duration_since(Instant::now())
+                .min(Duration::from_secs(1));
+            tokio::time::sleep(step).await;
         }
-        tokio::time::sleep(interval).await;
         let answer = post_form::<TokenAnswer>(
             http,
             &provider.token_endpoint,
