@@ -205,12 +205,20 @@ async fn run(cli: Cli) -> Result<(), Failure> {
         }
         Command::Logout => logout(&store, &http, api.as_deref(), json).await,
         command => {
-            let api = api.ok_or_else(|| {
-                Failure::NotSignedIn(
-                    "no API is known: run `quotes login --api URL`, or pass --api or QUOTES_API"
-                        .to_owned(),
-                )
-            })?;
+            // A token of the script's own needs no API to be shown.
+            let own_token =
+                std::env::var("QUOTES_TOKEN").is_ok_and(|token| !token.trim().is_empty());
+            let needs_api = !(own_token && matches!(command, Command::Whoami | Command::Token));
+            let api = match api {
+                Some(api) => api,
+                None if !needs_api => String::new(),
+                None => {
+                    return Err(Failure::NotSignedIn(
+                        "no API is known: run `quotes login --api URL`, or pass --api or QUOTES_API"
+                            .to_owned(),
+                    ));
+                }
+            };
             let tokens = Arc::new(Tokens::for_api(&store, &http, &api)?);
             // Renewed here, so a sign-in that has ended says so plainly.
             let access_token = tokens.access_token().await?;

@@ -170,6 +170,11 @@ async fn login(api: &Api, dir: &Path, extra: &[&str], user: &str) -> Output {
 /// The person's part: the device page, then its form, sent as the
 /// browser sends it from the provider's own page.
 async fn approve(api: &Api, user_code: &str, user: &str) {
+    answer(api, user_code, user, true).await;
+}
+
+/// The person's part, allowing or denying.
+async fn answer(api: &Api, user_code: &str, user: &str, allow: bool) {
     let browser = reqwest::Client::builder()
         .cookie_store(true)
         .build()
@@ -183,6 +188,9 @@ async fn approve(api: &Api, user_code: &str, user: &str) {
     assert_eq!(page.status(), 200);
     let page = page.text().await.unwrap();
     let mut form = vec![("user_code", user_code), ("user", user)];
+    if !allow {
+        form.push(("deny", "denied"));
+    }
     for scope in ["quotes:read", "quotes:write"] {
         if page.contains(&format!("name=\"{scope}\" value=\"granted\" checked")) {
             form.push((scope, "granted"));
@@ -466,4 +474,39 @@ async fn login_refuses_at_once_when_the_tokens_could_be_kept_nowhere() {
         "{}",
         stderr(&refused)
     );
+}
+
+#[tokio::test]
+async fn a_denied_login_exits_1_and_signs_nobody_in() {
+    let api = Api::start(Duration::from_secs(3600)).await;
+    let dir = ConfigDir::new();
+    let mut child = quotes(&dir.0, &["--api", &api.url, "login", "--no-browser"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let user_code = loop {
+        let line = lines.next_line().await.unwrap().expect("no code printed");
+        if let Some((_, code)) = line.split_once("enter the code: ") {
+            break code.trim().to_owned();
+        }
+    };
+    answer(&api, &user_code, "cli_dan", false).await;
+    let mut rest = String::new();
+    lines.into_inner().read_to_string(&mut rest).await.unwrap();
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(output.status.code(), Some(1), "{rest}");
+    assert!(rest.contains("denied"), "{rest}");
+    let after = run(&dir.0, &["show"]).await;
+    assert_eq!(after.status.code(), Some(3));
+
+    // A script's own token needs no API to be shown.
+    let who = quotes(&dir.0, &["whoami", "--json"])
+        .env("QUOTES_TOKEN", api.dev_token("cli_script"))
+        .output()
+        .await
+        .unwrap();
+    assert_eq!(json(&who)["subject"], "cli_script");
+    assert_eq!(json(&who)["source"], "QUOTES_TOKEN");
 }
