@@ -557,6 +557,10 @@ fn api_failure(api: &str, problem: quotes_client::types::Problem) -> Failure {
         return Failure::refused(problem.detail);
     }
     match problem.status {
+        401 if std::env::var_os("QUOTES_TOKEN").is_some() => Failure::refused_then(
+            problem.detail,
+            "QUOTES_TOKEN was refused: set a fresh one, or unset it and run `quotes login`",
+        ),
         401 => Failure::refused_then(problem.detail, "run `quotes login`"),
         403 => match problem.missing_scopes.as_deref() {
             Some(missing) if !missing.is_empty() => {

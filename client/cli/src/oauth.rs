@@ -205,6 +205,12 @@ pub async fn device_sign_in(
         .verification_uri_complete
         .clone()
         .unwrap_or_else(|| started.verification_uri.clone());
+    if let Some(complete) = &started.verification_uri_complete {
+        let _ = std::io::Write::write_fmt(
+            &mut err,
+            format_args!("(or open {complete}, where the code is filled in)\n"),
+        );
+    }
     if request.open_browser {
         open_browser(&direct);
     }
