@@ -134,6 +134,26 @@ impl Store {
         })
     }
 
+    /// Holds off other `quotes` processes renewing the same sign-in until
+    /// the returned file is dropped: a refresh token is spent by its use,
+    /// so two renewals with one token would look like a stolen token and
+    /// end the sign-in.
+    pub fn lock_renewal(&self) -> Result<std::fs::File, Failure> {
+        let path = self.dir.join(".renewal.lock");
+        let failure = |error: std::io::Error| {
+            Failure::refused(format!("cannot lock {}: {error}", path.display()))
+        };
+        std::fs::create_dir_all(&self.dir).map_err(failure)?;
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .truncate(false)
+            .write(true)
+            .open(&path)
+            .map_err(failure)?;
+        file.lock().map_err(failure)?;
+        Ok(file)
+    }
+
     /// The tokens of `session`.
     pub fn secrets(&self, session: &Session) -> Option<Secrets> {
         let text = match session.storage {

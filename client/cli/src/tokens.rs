@@ -92,6 +92,21 @@ impl SignedIn {
         if !force && unix_now() + SKEW.as_secs() < session.access_expires_at {
             return Ok(secrets.access_token.clone());
         }
+        let _renewing = self.store.lock_renewal()?;
+        // Another process may have renewed while this one waited: its
+        // tokens are the ones to use, or to renew with.
+        let refused = secrets.access_token.clone();
+        if let Some(latest) = self.store.session(&session.api)
+            && let Some(latest_secrets) = self.store.secrets(&latest)
+            && latest_secrets.refresh_token != secrets.refresh_token
+        {
+            *session = latest;
+            *secrets = latest_secrets;
+            let fresh = unix_now() + SKEW.as_secs() < session.access_expires_at;
+            if fresh && (!force || secrets.access_token != refused) {
+                return Ok(secrets.access_token.clone());
+            }
+        }
         let Some(refresh_token) = secrets.refresh_token.clone() else {
             return Err(Failure::NotSignedIn(
                 "the access token expired and the provider gave no refresh token: run `quotes login`"

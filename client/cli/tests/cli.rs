@@ -369,6 +369,16 @@ async fn an_access_token_near_its_expiry_is_renewed_on_the_next_command() {
     assert_ne!(first, second);
     let saved = run(&dir.0, &["save", "Renewed."]).await;
     assert_eq!(saved.status.code(), Some(0), "{}", stderr(&saved));
+
+    // Commands renewing at once take turns: none spends a refresh token
+    // another has spent, which would end the sign-in.
+    let together: Vec<Output> =
+        futures_util::future::join_all((0..4).map(|_| run(&dir.0, &["token"]))).await;
+    for output in &together {
+        assert_eq!(output.status.code(), Some(0), "{}", stderr(output));
+    }
+    let after = run(&dir.0, &["show"]).await;
+    assert_eq!(after.status.code(), Some(0), "{}", stderr(&after));
 }
 
 #[tokio::test]
