@@ -28,6 +28,9 @@ const client = createClient<paths>({
   headers: { Authorization: `Bearer ${token}`, "X-Request-Id": "typescript-roundtrip" },
 });
 
+// The same user, with `quotes:read` only.
+const reader = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${readToken}` } });
+
 let checks = 0;
 function check(ok: boolean, what: string): void {
   if (!ok) {
@@ -71,7 +74,6 @@ async function up(): Promise<void> {
   check(notAllowed.type === "about:blank" && notAllowed.status === 405, JSON.stringify(notAllowed));
 
   // A token with `quotes:read` only reads, and is told what it lacks.
-  const reader = createClient<paths>({ baseUrl: base, headers: { Authorization: `Bearer ${readToken}` } });
   const readBack = await reader.GET("/me/quote");
   check(readBack.response.status === 200, `the read-only token read ${readBack.response.status}`);
   const forbidden = await reader.PUT("/me/quote", { body: { quote: "Not mine to write." } });
