@@ -53,15 +53,7 @@ pub fn run(tally: &mut Tally) -> Result {
         let _ = writeln!(script, "echo '{SEPARATOR}'");
         let _ = writeln!(script, "{}", example.run.replace("127.0.0.1:8080", &addr));
     }
-    let output = Command::new("bash")
-        .arg("-c")
-        .arg(&script)
-        .env("BIND_ADDR", &addr)
-        .env("DEV_IDP_KEY_FILE", &system.key_file)
-        .current_dir(&root)
-        .stderr(Stdio::inherit())
-        .output()
-        .map_err(|e| format!("cannot run bash: {e}"))?;
+    let output = run_script(&script, &addr, &system.key_file, &root)?;
     let printed = String::from_utf8_lossy(&output.stdout);
     let outputs: Vec<&str> = printed.split(&format!("{SEPARATOR}\n")).skip(1).collect();
     for (index, example) in examples.iter().enumerate() {
@@ -109,6 +101,88 @@ pub fn run(tally: &mut Tally) -> Result {
             Err(e)
         }
     }
+}
+
+/// Runs the examples' `script` against the system at `addr`, with the
+/// command line's settings of its own.
+fn run_script(
+    script: &str,
+    addr: &str,
+    key_file: &Path,
+    root: &Path,
+) -> Result<std::process::Output> {
+    // The command line's examples sign in as a person would: `quotes
+    // login` prints a code on its standard error, and the person (here,
+    // this task, as alice) enters it at the development provider.
+    let config_dir = crate::paths::target_dir().join("xtask/walkthrough-quotes-cli");
+    let _ = std::fs::remove_dir_all(&config_dir);
+    let mut shell = Command::new("bash")
+        .arg("-c")
+        .arg(script)
+        .env("BIND_ADDR", addr)
+        .env("DEV_IDP_KEY_FILE", key_file)
+        .env("QUOTES_CONFIG_DIR", &config_dir)
+        .env("QUOTES_INSECURE_STORAGE", "1")
+        .env("QUOTES_CREDENTIAL_STORE", "none")
+        .env("QUOTES_NO_BROWSER", "true")
+        .env_remove("QUOTES_TOKEN")
+        .env_remove("QUOTES_API")
+        .current_dir(root)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    let stderr = shell.stderr.take();
+    let approver = {
+        let addr = addr.to_owned();
+        std::thread::spawn(move || {
+            let Some(stderr) = stderr else { return };
+            for line in std::io::BufRead::lines(std::io::BufReader::new(stderr))
+                .map_while(std::result::Result::ok)
+            {
+                eprintln!("{line}");
+                if let Some((_, code)) = line.split_once("enter the code: ") {
+                    let form = format!(
+                        "user_code={}&user=alice&quotes%3Aread=granted&quotes%3Awrite=granted",
+                        code.trim()
+                    );
+                    match post_form(&addr, "/dev-idp/device", &form) {
+                        Some(200) => eprintln!(
+                            "walkthrough: signed in as alice with the code {}",
+                            code.trim()
+                        ),
+                        other => eprintln!("walkthrough: the device page answered {other:?}"),
+                    }
+                }
+            }
+        })
+    };
+    let output = shell
+        .wait_with_output()
+        .map_err(|e| format!("cannot run bash: {e}"))?;
+    let _ = approver.join();
+    Ok(output)
+}
+
+/// `POST path` with a form `body`, sent as the provider's own page sends
+/// it (same origin); the status, or `None` when nothing answers.
+fn post_form(addr: &str, path: &str, body: &str) -> Option<u16> {
+    use std::io::{Read, Write};
+    let mut stream = TcpStream::connect(addr).ok()?;
+    stream
+        .set_read_timeout(Some(Duration::from_secs(10)))
+        .ok()?;
+    write!(
+        stream,
+        "POST {path} HTTP/1.0\r\nHost: {addr}\r\nOrigin: http://{addr}\r\n\
+         Sec-Fetch-Site: same-origin\r\nContent-Type: application/x-www-form-urlencoded\r\n\
+         Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+    .ok()?;
+    let mut response = String::new();
+    stream.read_to_string(&mut response).ok()?;
+    response.get(9..12)?.parse().ok()
 }
 
 /// Marks where an example's output starts.

@@ -80,7 +80,7 @@ enum Command {
         #[arg(long, value_name = "SCOPES")]
         scope: Option<String>,
         /// Print the address instead of opening a browser.
-        #[arg(long)]
+        #[arg(long, env = "QUOTES_NO_BROWSER")]
         no_browser: bool,
         /// Sign in in this machine's browser (authorization code with
         /// PKCE), even when the provider offers the device grant.
