@@ -25,8 +25,13 @@ pub mod storage;
 
 use wasm_bindgen::prelude::wasm_bindgen;
 
-/// Starts the app in `<body>`.
+/// Starts the app in `<body>`. A panic is written to the console first,
+/// so that none goes unseen (the end-to-end check fails on any).
 #[wasm_bindgen(start)]
 pub fn start() {
+    #[cfg(target_arch = "wasm32")]
+    std::panic::set_hook(Box::new(|info| {
+        web_sys::console::error_1(&format!("quotes web app panicked: {info}").into());
+    }));
     yew::Renderer::<app::App>::new().render();
 }

@@ -62,6 +62,32 @@ let axeScreens = 0;
 // The page under test, for a screenshot when a step fails.
 let current = null;
 const consoleErrors = [];
+// The failures the scenario provokes on purpose, each a status (or a
+// refused connection) on a named request: the browser logs each one. Any
+// other console error fails the check.
+const EXPECTED_FAILURES = [
+  "404 /me/quote", // a user with no quote yet
+  "422 /me/quote", // a quote over 1000 characters
+  "401 /me/quote", // the tokens the API refuses on purpose
+  "400 /dev-idp/token", // a renewal the provider refuses
+  "ERR_CONNECTION_REFUSED /me/quote", // the API stopped
+];
+function failureOf({ text, url }) {
+  const status = /status of (\d{3})/.exec(text)?.[1] ?? (/ERR_[A-Z_]+/.exec(text)?.[0] ?? text);
+  let path = url;
+  try {
+    path = new URL(url).pathname;
+  } catch {}
+  return `${status} ${path}`;
+}
+function expectedFailure(error) {
+  return EXPECTED_FAILURES.includes(failureOf(error));
+}
+function describeErrors(errors) {
+  const counts = new Map();
+  for (const error of errors) counts.set(failureOf(error), (counts.get(failureOf(error)) ?? 0) + 1);
+  return [...counts].map(([failure, count]) => `${failure} (${count})`).join(", ");
+}
 function check(condition, message) {
   if (!condition) throw new Error(message);
   checks++;
@@ -251,14 +277,28 @@ function clerkStandIn(token) {
 
 mkdirSync(out, { recursive: true });
 const browser = await launch(executablePath);
+// Every page of every context reports its errors: an uncaught exception
+// or a wasm panic (which the app writes to the console), and any console
+// error, with the address of the request it names.
+const pageErrors = [];
+const newContext = browser.newContext.bind(browser);
+browser.newContext = async (options) => {
+  const context = await newContext(options);
+  context.on("page", (opened) => {
+    opened.on("pageerror", (error) => pageErrors.push(`${opened.url()}: ${error.message}`));
+    opened.on("console", (message) => {
+      if (message.type() === "error") {
+        consoleErrors.push({ text: message.text(), url: message.location().url ?? "" });
+      }
+    });
+  });
+  return context;
+};
 try {
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   current = page;
   page.setDefaultTimeout(TIMEOUT);
-  page.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(message.text());
-  });
   const provider = watchProvider(page, base);
 
   // Signed out: what this is, and the way in.
@@ -474,9 +514,6 @@ try {
   const clerkPage = await clerkContext.newPage();
   current = clerkPage;
   clerkPage.setDefaultTimeout(TIMEOUT);
-  clerkPage.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`clerk page: ${message.text()}`);
-  });
   await clerkPage.goto(`${base}/`);
   await clerkPage.getByRole("button", { name: "Continue as clerk_carol" }).click();
   await clerkPage.getByText("Signed in as Carol Clerk").waitFor();
@@ -619,9 +656,6 @@ try {
   const renewing = await short.newPage();
   current = renewing;
   renewing.setDefaultTimeout(TIMEOUT);
-  renewing.on("console", (message) => {
-    if (message.type() === "error") consoleErrors.push(`short tokens: ${message.text()}`);
-  });
   const shortProvider = watchProvider(renewing, shortBase);
   await renewing.goto(`${shortBase}/`);
   await renewing.getByRole("button", { name: "Sign in" }).click();
@@ -689,12 +723,16 @@ try {
   check(await renewing.evaluate((key) => sessionStorage.getItem(key), DRAFT) === null, "the draft outlived its save");
   await short.close();
 
-  check(consoleErrors.every((text) => /401|400|Failed to load resource/.test(text)), `console errors: ${consoleErrors.join(" | ")}`);
+  check(pageErrors.length === 0, `page errors: ${pageErrors.join(" | ")}`);
+  const unexpected = consoleErrors.filter((error) => !expectedFailure(error));
+  check(unexpected.length === 0, `unexpected console errors: ${describeErrors(unexpected)}`);
+  console.log(`web app: ${consoleErrors.length} console errors, each a failure the scenario provokes: ${describeErrors(consoleErrors)}`);
   console.log(`web app: axe-core found 0 violations on ${axeScreens} screens`);
   console.log(`web app: ${checks} checks passed`);
 } catch (error) {
   console.error(`web app: ${error.message}`);
-  if (consoleErrors.length > 0) console.error(`web app: console errors: ${consoleErrors.join(" | ")}`);
+  if (consoleErrors.length > 0) console.error(`web app: console errors: ${describeErrors(consoleErrors)}`);
+  if (pageErrors.length > 0) console.error(`web app: page errors: ${pageErrors.join(" | ")}`);
   if (current) {
     const path = join(out, "web-app-failure.png");
     await current.screenshot({ path, fullPage: true }).catch(() => {});
