@@ -11,19 +11,26 @@ use crate::helpers::{JwksMode, Setup, TestApp, TestKey, assert_problem, spawn_ap
 /// host, with the keys read over plain HTTP from the test provider. Returns
 /// the app and the derived issuer.
 async fn spawn_clerk_app() -> (TestApp, String) {
+    spawn_clerk_app_with(&[]).await
+}
+
+/// As [`spawn_clerk_app`], with more of `quotes-api`'s flags.
+async fn spawn_clerk_app_with(more: &'static [&'static str]) -> (TestApp, String) {
     let app = spawn_app_with(Setup {
-        configure: Box::new(|config, idp| {
+        configure: Box::new(move |config, idp| {
             let host = idp.issuer.trim_start_matches("http://").to_owned();
             let jwks = format!("{}/keys/jwks.json", idp.issuer);
-            config.auth = auth_from_flags(&[
+            let key = clerk_publishable_key(&host);
+            let mut flags = vec![
                 "--clerk-publishable-key",
-                &clerk_publishable_key(&host),
+                &key,
                 "--auth-jwks-url",
                 &jwks,
                 "--auth-authorized-parties",
                 "http://localhost:3000",
-            ])
-            .unwrap();
+            ];
+            flags.extend_from_slice(more);
+            config.auth = auth_from_flags(&flags).unwrap();
         }),
         ..Setup::default()
     })
@@ -139,26 +146,8 @@ async fn the_pem_key_verifies_with_no_network_at_all() {
 
 #[tokio::test]
 async fn clerk_oauth_jwts_pass_with_their_scopes_when_accepted() {
-    let app = spawn_app_with(Setup {
-        configure: Box::new(|config, idp| {
-            let host = idp.issuer.trim_start_matches("http://").to_owned();
-            let jwks = format!("{}/keys/jwks.json", idp.issuer);
-            config.auth = auth_from_flags(&[
-                "--clerk-publishable-key",
-                &clerk_publishable_key(&host),
-                "--auth-jwks-url",
-                &jwks,
-                "--auth-authorized-parties",
-                "http://localhost:3000",
-                "--auth-accepted-tokens",
-                "session_token,oauth_token",
-            ])
-            .unwrap();
-        }),
-        ..Setup::default()
-    })
-    .await;
-    let issuer = format!("https://{}", app.idp.issuer.trim_start_matches("http://"));
+    let (app, issuer) =
+        spawn_clerk_app_with(&["--auth-accepted-tokens", "session_token,oauth_token"]).await;
     // As Clerk's OAuth applications issue them: `client_id` and `scope`,
     // no `azp`, no `aud`.
     let mut claims = app.idp.claims("user_2oauth");
