@@ -25,10 +25,12 @@ use quotes_core::auth::{AuthSettings, Clock, KeyStore, KeyStoreSettings, Verifie
 use quotes_core::db::Database;
 use quotes_core::metrics;
 use quotes_core::rate_limit::{CallerLimits, RateClock};
+use quotes_core::store::QuoteStore;
 
-/// One share of the pool for each worker (see `Database`): there are never
-/// more shares, and so workers, than connections.
-fn database_shares(config: &Config) -> std::io::Result<Vec<Database>> {
+/// One share of the pool for each worker (see `Database`), with the quotes'
+/// store on it: there are never more shares, and so workers, than
+/// connections.
+fn database_shares(config: &Config) -> std::io::Result<Vec<WorkerData>> {
     let workers = config
         .http_workers
         .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from));
@@ -43,7 +45,21 @@ fn database_shares(config: &Config) -> std::io::Result<Vec<Database>> {
         "at most {} database connections from this instance",
         config.database.pool_size
     );
-    Ok(shares)
+    Ok(with_stores(shares))
+}
+
+/// What each worker is given of the database.
+type WorkerData = (web::Data<QuoteStore>, web::Data<Database>);
+
+/// Each worker's share of the pool, and the quotes' store on it.
+fn with_stores(shares: Vec<Database>) -> Vec<WorkerData> {
+    shares
+        .into_iter()
+        .map(|db| {
+            let store = QuoteStore::new(db.clone());
+            (web::Data::new(store), web::Data::new(db))
+        })
+        .collect()
 }
 
 /// Each caller's share, shared by every worker; `None` when switched off.
@@ -116,8 +132,7 @@ impl Application {
         metrics::install();
         let shares = database_shares(&config)?;
         let workers = shares.len();
-        shares[0].migrate_in_background().await;
-        let shares: Vec<_> = shares.into_iter().map(web::Data::new).collect();
+        shares[0].1.migrate_in_background().await;
         let next_share = std::sync::Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
         let rate_clock = seams.rate_clock.clone();
@@ -128,7 +143,7 @@ impl Application {
         let metrics_on_api =
             web::Data::new(metrics_http::OnApiListener(config.metrics.on_api_listener));
         let metrics = match config.metrics.bind_addr {
-            Some(addr) => Some(metrics_server(addr, shares[0].clone())?),
+            Some(addr) => Some(metrics_server(addr, shares[0].1.clone())?),
             None => None,
         };
 
@@ -150,8 +165,9 @@ impl Application {
         let app = move || {
             // Called once on each worker's thread (again if one restarts).
             let share = next_share.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let db = shares[share % shares.len()].clone();
+            let (store, db) = shares[share % shares.len()].clone();
             let mut app = App::new()
+                .app_data(store)
                 .app_data(db)
                 .app_data(verifier.clone())
                 .app_data(access.clone())

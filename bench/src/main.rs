@@ -27,8 +27,10 @@ struct Settings {
     users: usize,
     connections: usize,
     duration: Duration,
-    /// `HTTP_WORKERS` of the measured server.
-    workers: usize,
+    /// `HTTP_WORKERS` of the measured server; its default when `None`.
+    workers: Option<usize>,
+    /// `DATABASE_POOL_SIZE` of the measured server; its default when `None`.
+    pool_size: Option<usize>,
 }
 
 impl Settings {
@@ -36,6 +38,13 @@ impl Settings {
         let number = |name: &str, default: u64| -> Result<u64> {
             std::env::var(name).ok().map_or(Ok(default), |raw| {
                 raw.parse().map_err(|_| format!("{name}: not a number"))
+            })
+        };
+        let optional = |name: &str| -> Result<Option<usize>> {
+            std::env::var(name).ok().map_or(Ok(None), |raw| {
+                raw.parse()
+                    .map(Some)
+                    .map_err(|_| format!("{name}: not a number"))
             })
         };
         Ok(Self {
@@ -48,7 +57,8 @@ impl Settings {
             connections: usize::try_from(number("BENCH_CONNECTIONS", 32)?)
                 .map_err(|e| e.to_string())?,
             duration: Duration::from_secs(number("BENCH_SECONDS", 10)?),
-            workers: usize::try_from(number("BENCH_WORKERS", 1)?).map_err(|e| e.to_string())?,
+            workers: optional("BENCH_WORKERS")?,
+            pool_size: optional("BENCH_POOL_SIZE")?,
         })
     }
 }
@@ -62,6 +72,8 @@ struct Load {
     p99_ms: f64,
     p999_ms: f64,
     failed: u64,
+    /// CPU time the API spent per request, in µs.
+    api_cpu_us: f64,
 }
 
 const ISSUER: &str = "https://clerk.bench.example";
@@ -84,26 +96,25 @@ async fn run() -> Result {
         .map_err(|e| e.to_string())?;
     let jwks_url = serve_jwks(&key)?;
     let database = Scratch::create(&settings.admin_url, "quotes_bench").await?;
-    let env = [
+    let mut env = vec![
         ("DATABASE_URL", database.url.clone()),
         ("AUTH_ISSUER", ISSUER.to_owned()),
         ("AUTH_JWKS_URL", jwks_url),
         ("AUTH_AUTHORIZED_PARTIES", PARTY.to_owned()),
         ("RUST_LOG", "warn".to_owned()),
-        (
-            "DATABASE_POOL_SIZE",
-            std::env::var("BENCH_POOL_SIZE").unwrap_or_else(|_| "8".to_owned()),
-        ),
-        // One worker by default: on a small machine the API shares the cores
-        // with Postgres and wrk, and a second worker mostly takes CPU from
-        // the database.
-        ("HTTP_WORKERS", settings.workers.to_string()),
         // The rate limit stays on, so its cost is in the figures, with a
         // quota this load never reaches: a thousand users as fast as wrk
         // can send are not the callers it is for.
         ("RATE_LIMIT_PER_MINUTE", "60000000".to_owned()),
         ("RATE_LIMIT_BURST", "1000000".to_owned()),
     ];
+    // The API's own defaults unless asked otherwise: what a deployment gets.
+    if let Some(workers) = settings.workers {
+        env.push(("HTTP_WORKERS", workers.to_string()));
+    }
+    if let Some(size) = settings.pool_size {
+        env.push(("DATABASE_POOL_SIZE", size.to_string()));
+    }
 
     // The first start migrates; the measured start has nothing to migrate.
     let port = free_port()?;
@@ -121,9 +132,9 @@ async fn run() -> Result {
     tokio::time::sleep(Duration::from_secs(1)).await;
     let idle_rss = api.memory("VmRSS")?;
 
-    let get = wrk(&settings, &api.base(), &token_file, "get")?;
-    let put = wrk(&settings, &api.base(), &token_file, "put")?;
-    let mix = wrk(&settings, &api.base(), &token_file, "mix")?;
+    let get = api.measured(|| wrk(&settings, &api.base(), &token_file, "get"))?;
+    let put = api.measured(|| wrk(&settings, &api.base(), &token_file, "put"))?;
+    let mix = api.measured(|| wrk(&settings, &api.base(), &token_file, "mix"))?;
     let peak_rss = api.memory("VmHWM")?;
     // Nothing scraped metrics during the runs: what they left behind.
     let after_rss = api.memory("VmRSS")?;
@@ -145,9 +156,9 @@ async fn run() -> Result {
         ];
         pgbench(&settings, &database.url, &args)
     };
-    let select_tps = statement("select.sql")?;
-    let upsert_tps = statement("upsert.sql")?;
-    let pgbench_tps = pgbench_select_only(&settings).await?;
+    let select = statement("select.sql")?;
+    let upsert = statement("upsert.sql")?;
+    let select_only = pgbench_select_only(&settings).await?;
     report(
         &settings,
         start_to_ready,
@@ -158,9 +169,9 @@ async fn run() -> Result {
         },
         [get, put, mix],
         Yardsticks {
-            select_only: pgbench_tps,
-            select: select_tps,
-            upsert: upsert_tps,
+            select_only,
+            select,
+            upsert,
         },
     );
     database.drop_now().await;
@@ -284,25 +295,34 @@ fn wrk(settings: &Settings, base: &str, tokens: &PathBuf, mode: &str) -> Result<
         p99_ms: p99 / 1000.0,
         p999_ms: p999 / 1000.0,
         failed: failed as u64,
+        api_cpu_us: f64::NAN,
     })
 }
 
-/// What the database itself does at the same client count, in transactions
-/// per second.
+/// What the database itself does at the same client count.
 #[derive(Debug, Clone, Copy)]
 struct Yardsticks {
     /// `pgbench -S -M prepared`: the standard primary-key read.
-    select_only: f64,
-    /// The API's `GET` statement.
-    select: f64,
-    /// The API's `PUT` statement (a write that waits for its WAL flush).
-    upsert: f64,
+    select_only: Pgbench,
+    /// The API's `GET` statement, one user at a time.
+    select: Pgbench,
+    /// The API's `PUT` statement, one user at a time (a write that waits
+    /// for its WAL flush).
+    upsert: Pgbench,
+}
+
+/// One pgbench run: transactions per second and the 99th percentile of
+/// their latencies.
+#[derive(Debug, Clone, Copy)]
+struct Pgbench {
+    tps: f64,
+    p99_ms: f64,
 }
 
 /// `pgbench -S -M prepared` at the same client count on a database of its
 /// own: the database's own speed for primary-key reads on this machine,
 /// right now.
-async fn pgbench_select_only(settings: &Settings) -> Result<f64> {
+async fn pgbench_select_only(settings: &Settings) -> Result<Pgbench> {
     let database = Scratch::create(&settings.admin_url, "quotes_pgbench").await?;
     let init = Command::new("pgbench")
         .args(["-i", "-q", "-s", "10", &database.url])
@@ -318,10 +338,14 @@ async fn pgbench_select_only(settings: &Settings) -> Result<f64> {
     tps
 }
 
-/// One `pgbench -M prepared` run at the benchmark's client count; its tps.
-fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<f64> {
+/// One `pgbench -M prepared` run at the benchmark's client count: its tps,
+/// and its p99 from the log of every transaction's latency.
+fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<Pgbench> {
+    let logs = std::env::temp_dir().join(format!("quotes-bench-pgbench-{}", std::process::id()));
+    std::fs::create_dir_all(&logs).map_err(|e| e.to_string())?;
     let output = Command::new("pgbench")
-        .args(["-M", "prepared", "-j", "1", "-n"])
+        .args(["-M", "prepared", "-j", "1", "-n", "-l"])
+        .arg(format!("--log-prefix={}", logs.join("log").display()))
         .args(args)
         .arg(format!("-c{}", settings.connections))
         .arg(format!("-T{}", settings.duration.as_secs()))
@@ -329,7 +353,8 @@ fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<f64> {
         .output()
         .map_err(|e| format!("cannot run pgbench (it comes with PostgreSQL): {e}"))?;
     let text = String::from_utf8_lossy(&output.stdout);
-    text.lines()
+    let tps = text
+        .lines()
         .find_map(|line| line.strip_prefix("tps = "))
         .and_then(|rest| rest.split_whitespace().next())
         .and_then(|tps| tps.parse().ok())
@@ -338,7 +363,28 @@ fn pgbench(settings: &Settings, url: &str, args: &[&OsStr]) -> Result<f64> {
                 "pgbench printed no tps: {text}{}",
                 String::from_utf8_lossy(&output.stderr)
             )
-        })
+        })?;
+    // Each line of a log: client, transaction, latency in µs, script,
+    // epoch seconds, µs.
+    let mut latencies = Vec::new();
+    for entry in std::fs::read_dir(&logs).map_err(|e| e.to_string())? {
+        let path = entry.map_err(|e| e.to_string())?.path();
+        let log = std::fs::read_to_string(&path).map_err(|e| e.to_string())?;
+        latencies.extend(
+            log.lines()
+                .filter_map(|line| line.split_whitespace().nth(2)?.parse::<u64>().ok()),
+        );
+    }
+    let _ = std::fs::remove_dir_all(&logs);
+    latencies.sort_unstable();
+    let p99 = latencies
+        .get(latencies.len() * 99 / 100)
+        .ok_or("pgbench logged no transaction")?;
+    #[expect(clippy::cast_precision_loss, reason = "latencies in ms for a report")]
+    Ok(Pgbench {
+        tps,
+        p99_ms: *p99 as f64 / 1000.0,
+    })
 }
 
 /// Resident memory of the API, in KiB.
@@ -364,27 +410,38 @@ fn report(
     let mib = |kib: u64| kib as f64 / 1024.0;
     println!();
     println!(
-        "quotes-api benchmark: {} users, {} connections, {} s per run, {} HTTP worker(s)",
+        "quotes-api benchmark: {} users, {} connections, {} s per run, {} HTTP worker(s), \
+         {} database connections",
         settings.users,
         settings.connections,
         settings.duration.as_secs(),
-        settings.workers
+        settings
+            .workers
+            .map_or_else(|| "default".to_owned(), |n| n.to_string()),
+        settings
+            .pool_size
+            .map_or_else(|| "default".to_owned(), |n| n.to_string()),
     );
     println!(
-        "pgbench -M prepared, same clients: -S {:.0} tps; the GET statement {:.0} tps; \
-         the PUT statement {:.0} tps",
-        yardsticks.select_only, yardsticks.select, yardsticks.upsert
+        "pgbench -M prepared, same clients: -S {:.0} tps (p99 {:.2} ms); the GET statement \
+         {:.0} tps (p99 {:.2} ms); the PUT statement {:.0} tps (p99 {:.2} ms)",
+        yardsticks.select_only.tps,
+        yardsticks.select_only.p99_ms,
+        yardsticks.select.tps,
+        yardsticks.select.p99_ms,
+        yardsticks.upsert.tps,
+        yardsticks.upsert.p99_ms
     );
     println!();
     println!(
-        "| run | req/s | ratio to pgbench -S | ratio to its own statement in pgbench | p50 ms | p99 ms | p99.9 ms | failed |"
+        "| run | req/s | ratio to pgbench -S | ratio to its own statement in pgbench | p50 ms | p99 ms | p99.9 ms | API CPU µs/request | failed |"
     );
-    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
+    println!("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |");
     let own = [
-        yardsticks.select,
-        yardsticks.upsert,
+        yardsticks.select.tps,
+        yardsticks.upsert.tps,
         // The mix's own statement mix, as a harmonic blend.
-        1.0 / (0.9 / yardsticks.select + 0.1 / yardsticks.upsert),
+        1.0 / (0.9 / yardsticks.select.tps + 0.1 / yardsticks.upsert.tps),
     ];
     for ((name, load), own) in ["GET /me/quote", "PUT /me/quote", "90% GET, 10% PUT"]
         .iter()
@@ -392,13 +449,14 @@ fn report(
         .zip(own)
     {
         println!(
-            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {} |",
+            "| {name} | {:.0} | {:.2} | {:.2} | {:.2} | {:.2} | {:.2} | {:.1} | {} |",
             load.requests_per_second,
-            load.requests_per_second / yardsticks.select_only,
+            load.requests_per_second / yardsticks.select_only.tps,
             load.requests_per_second / own,
             load.p50_ms,
             load.p99_ms,
             load.p999_ms,
+            load.api_cpu_us,
             load.failed
         );
     }
@@ -463,6 +521,34 @@ impl Api {
     }
 
     /// A memory figure from `/proc/PID/status`, in KiB.
+    /// `load` run against the API, with the CPU time the API spent on it.
+    fn measured(&self, load: impl FnOnce() -> Result<Load>) -> Result<Load> {
+        let before = self.cpu_time()?;
+        let mut load = load()?;
+        let spent = self.cpu_time()?.saturating_sub(before);
+        load.api_cpu_us = spent.as_secs_f64() * 1e6 / load.requests;
+        Ok(load)
+    }
+
+    /// CPU time of all the API's threads so far, from the scheduler's
+    /// nanosecond counts.
+    fn cpu_time(&self) -> Result<Duration> {
+        let tasks = format!("/proc/{}/task", self.child.id());
+        let mut nanos: u64 = 0;
+        for task in std::fs::read_dir(&tasks).map_err(|e| format!("{tasks}: {e}"))? {
+            let path = task.map_err(|e| e.to_string())?.path().join("schedstat");
+            // A thread that ended since the listing took its time with it.
+            if let Ok(stat) = std::fs::read_to_string(&path) {
+                nanos += stat
+                    .split_whitespace()
+                    .next()
+                    .and_then(|on_cpu| on_cpu.parse::<u64>().ok())
+                    .unwrap_or(0);
+            }
+        }
+        Ok(Duration::from_nanos(nanos))
+    }
+
     fn memory(&self, field: &str) -> Result<u64> {
         let status = std::fs::read_to_string(format!("/proc/{}/status", self.child.id()))
             .map_err(|e| e.to_string())?;

@@ -12,6 +12,7 @@ use actix_web::{HttpRequest, HttpResponse, ResponseError, error::JsonPayloadErro
 use serde::Serialize;
 
 use std::borrow::Cow;
+use std::sync::Arc;
 
 use quotes_core::auth::{AuthError, Scopes, TokenKind};
 use quotes_core::db::{DatabaseError, DatabaseUnavailable};
@@ -141,7 +142,7 @@ fn add_metadata(challenge: &mut String, metadata: Option<&ResourceMetadata>) {
 /// The address of this API's protected-resource metadata (RFC 9728),
 /// named in every challenge.
 #[derive(Debug, Clone)]
-pub struct ResourceMetadata(pub std::sync::Arc<str>);
+pub struct ResourceMetadata(pub Arc<str>);
 
 /// Why a verified caller may not do what it asked.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -288,9 +289,9 @@ pub enum ApiError {
     #[error("rate limited for {} s", .0.retry_after_secs)]
     RateLimited(Limited),
     #[error("database unavailable: {0}")]
-    DatabaseUnavailable(#[from] DatabaseUnavailable),
+    DatabaseUnavailable(Arc<DatabaseUnavailable>),
     #[error("database error: {0}")]
-    Database(#[source] diesel::result::Error),
+    Database(#[source] Arc<diesel::result::Error>),
 }
 
 impl From<DatabaseError> for ApiError {

@@ -13,9 +13,8 @@ use utoipa::{IntoResponses, ToSchema};
 use super::caller::Caller;
 use super::error::{ApiError, BearerProblems, JsonBodyProblems, Problem};
 use super::json::Json;
-use quotes_core::db::Database;
 use quotes_core::quotes::QuoteText;
-use quotes_core::store::{self, NewQuote, Saved, StoredQuote};
+use quotes_core::store::{QuoteStore, Saved, StoredQuote};
 
 /// Body of `PUT /me/quote`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -137,10 +136,12 @@ impl Responder for QuoteDeleted {
     )
 )]
 #[get("/me/quote")]
-pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<QuoteFound, ApiError> {
-    let user_id = caller.user_id();
-    let stored = db
-        .run(async |conn| store::find_quote(conn, user_id).await)
+pub async fn get_quote(
+    caller: Caller,
+    store: web::Data<QuoteStore>,
+) -> Result<QuoteFound, ApiError> {
+    let stored = store
+        .find(caller.user_id())
         .await?
         .ok_or(ApiError::QuoteNotFound)?;
     Ok(QuoteFound(stored.into()))
@@ -166,17 +167,11 @@ pub async fn get_quote(caller: Caller, db: web::Data<Database>) -> Result<QuoteF
 #[put("/me/quote")]
 pub async fn put_quote(
     caller: Caller,
-    db: web::Data<Database>,
+    store: web::Data<QuoteStore>,
     Json(body): Json<SaveQuote>,
 ) -> Result<QuoteSaved, ApiError> {
     let text = QuoteText::parse(&body.quote)?;
-    let quote = NewQuote {
-        user_id: caller.user_id(),
-        text: &text,
-    };
-    let (stored, saved) = db
-        .run(async |conn| store::save_quote(conn, quote).await)
-        .await?;
+    let (stored, saved) = store.save(caller.user_id(), text).await?;
     Ok(match saved {
         Saved::Created => QuoteSaved::Created(stored.into()),
         Saved::Replaced => QuoteSaved::Replaced(stored.into()),
@@ -197,13 +192,9 @@ pub async fn put_quote(
 #[delete("/me/quote")]
 pub async fn delete_quote(
     caller: Caller,
-    db: web::Data<Database>,
+    store: web::Data<QuoteStore>,
 ) -> Result<QuoteDeleted, ApiError> {
-    let user_id = caller.user_id();
-    if db
-        .run(async |conn| store::delete_quote(conn, user_id).await)
-        .await?
-    {
+    if store.delete(caller.user_id()).await? {
         Ok(QuoteDeleted)
     } else {
         Err(ApiError::QuoteNotFound)

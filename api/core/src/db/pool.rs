@@ -28,15 +28,35 @@ pub enum DatabaseUnavailable {
     NotMigrated,
     #[error("no database connection: {0}")]
     Pool(#[from] PoolError),
+    #[error("no database connection within {0:?}")]
+    Waited(Duration),
+    #[error("too many queries waiting for the database")]
+    Crowded,
+    #[error("the query's batch ended without an answer")]
+    Lost,
 }
 
 /// Why a unit of work failed: no connection, or the database said no.
-#[derive(Debug, thiserror::Error)]
+///
+/// Cheap to clone, so that every request of a batch gets the batch's error.
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum DatabaseError {
     #[error(transparent)]
-    Unavailable(#[from] DatabaseUnavailable),
+    Unavailable(Arc<DatabaseUnavailable>),
     #[error("database error: {0}")]
-    Query(#[from] diesel::result::Error),
+    Query(Arc<diesel::result::Error>),
+}
+
+impl From<DatabaseUnavailable> for DatabaseError {
+    fn from(error: DatabaseUnavailable) -> Self {
+        Self::Unavailable(Arc::new(error))
+    }
+}
+
+impl From<diesel::result::Error> for DatabaseError {
+    fn from(error: diesel::result::Error) -> Self {
+        Self::Query(Arc::new(error))
+    }
 }
 
 /// A share of the connection pool and what is known about the schema.
@@ -144,6 +164,16 @@ impl Database {
                 }
             }
         }
+    }
+
+    /// How long a request may wait for the database before it gets 503.
+    pub fn acquire_timeout(&self) -> Duration {
+        self.shared.settings.acquire_timeout
+    }
+
+    /// The most connections this share may open.
+    pub fn max_connections(&self) -> usize {
+        self.pool.status().max_size
     }
 
     /// Whether the database answers a trivial query right now.
