@@ -103,11 +103,7 @@ async fn saves_that_arrive_while_one_is_in_flight_share_the_next_statement() {
     let observer = db.client().await;
     count_writes(&observer).await;
 
-    let holder = db.client().await;
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM user_messages WHERE user_id = 'user_held' FOR UPDATE")
-        .await
-        .unwrap();
+    let holder = hold_row(&db, "user_held").await;
     let first = save(&store, "user_held", "First.");
     until("the first save waits for the row", async || {
         blocked(&observer).await == 1
@@ -279,11 +275,7 @@ async fn a_request_whose_batch_does_not_start_in_time_gets_unavailable() {
     store.save("user_held", quote("Before.")).await.unwrap();
     let observer = db.client().await;
 
-    let holder = db.client().await;
-    holder
-        .batch_execute("BEGIN; SELECT 1 FROM user_messages WHERE user_id = 'user_held' FOR UPDATE")
-        .await
-        .unwrap();
+    let holder = hold_row(&db, "user_held").await;
     let first = save(&store, "user_held", "First.");
     until("the first save waits for the row", async || {
         blocked(&observer).await == 1
@@ -310,4 +302,37 @@ async fn a_request_whose_batch_does_not_start_in_time_gets_unavailable() {
         .unwrap()
         .get(0);
     assert_eq!(other, 0, "a refused save writes nothing");
+}
+
+#[tokio::test]
+async fn a_save_whose_request_has_gone_before_its_batch_starts_is_not_made() {
+    let db = TestDatabase::create().await;
+    let store = QuoteStore::new(shares(&db, 1, Duration::from_secs(30)).await.remove(0));
+    store.save("user_held", quote("Before.")).await.unwrap();
+    let observer = db.client().await;
+
+    let holder = hold_row(&db, "user_held").await;
+    let first = save(&store, "user_held", "First.");
+    until("the first save waits for the row", async || {
+        blocked(&observer).await == 1
+    })
+    .await;
+    let gone = save(&store, "user_gone", "Never written.");
+    until("the second save queues", async || store.waiting() == 1).await;
+    // Its client left, or its deadline passed: the request is dropped.
+    gone.abort();
+    assert!(gone.await.unwrap_err().is_cancelled());
+    holder.batch_execute("COMMIT").await.unwrap();
+    first.await.unwrap().unwrap();
+    // A save queued after it is answered after its batch would have been.
+    store.save("user_after", quote("After.")).await.unwrap();
+
+    let written: Vec<String> = observer
+        .query("SELECT user_id FROM user_messages ORDER BY user_id", &[])
+        .await
+        .unwrap()
+        .iter()
+        .map(|row| row.get(0))
+        .collect();
+    assert_eq!(written, ["user_after", "user_held"]);
 }

@@ -205,8 +205,9 @@ impl<B: Batch> Batcher<B> {
 }
 
 impl<B: Batch> State<B> {
-    /// The next batch: the oldest requests, up to [`MAX_BATCH`], skipping
-    /// (for the next batch, in their order) any whose key is already in it.
+    /// The next batch: the oldest requests still waiting, up to
+    /// [`MAX_BATCH`], skipping (for the next batch, in their order) any
+    /// whose key is already in it.
     fn take(&mut self) -> Vec<Waiting<B>> {
         let mut batch = Vec::with_capacity(self.queue.len().min(MAX_BATCH));
         let mut keys = HashSet::new();
@@ -216,6 +217,11 @@ impl<B: Batch> State<B> {
             let Some(waiting) = self.queue.pop_front() else {
                 break;
             };
+            // A request that has gone (its client left, its deadline
+            // passed) is not sent: nobody would learn that a save was made.
+            if waiting.reply.is_closed() {
+                continue;
+            }
             // Keys are compared by hash: a collision only postpones an
             // item to the next batch.
             match B::key(&waiting.item) {
@@ -266,14 +272,17 @@ mod tests {
         }
     }
 
-    fn queue(items: &[&str]) -> State<Keyed> {
+    /// A queue of `items`, and the answers their requests wait for.
+    fn queue(items: &[&str]) -> (State<Keyed>, Vec<oneshot::Receiver<Answer>>) {
         let mut state = State {
             queue: VecDeque::new(),
             running: 0,
             next_id: 0,
         };
+        let mut answers = Vec::new();
         for item in items {
-            let (reply, _) = oneshot::channel();
+            let (reply, answer) = oneshot::channel();
+            answers.push(answer);
             state.queue.push_back(Waiting {
                 id: state.next_id,
                 item: (*item).to_owned(),
@@ -281,8 +290,10 @@ mod tests {
             });
             state.next_id += 1;
         }
-        state
+        (state, answers)
     }
+
+    type Answer = Result<(), DatabaseError>;
 
     fn items(batch: &[Waiting<Keyed>]) -> Vec<&str> {
         batch.iter().map(|waiting| waiting.item.as_str()).collect()
@@ -290,7 +301,7 @@ mod tests {
 
     #[test]
     fn a_key_asked_again_waits_for_the_next_batch_in_its_order() {
-        let mut state = queue(&["a", "b", "a", "c", "b", "a"]);
+        let (mut state, _answers) = queue(&["a", "b", "a", "c", "b", "a"]);
         assert_eq!(items(&state.take()), ["a", "b", "c"]);
         assert_eq!(items(&state.take()), ["a", "b"]);
         assert_eq!(items(&state.take()), ["a"]);
@@ -298,9 +309,17 @@ mod tests {
     }
 
     #[test]
+    fn a_request_that_has_gone_is_not_sent() {
+        let (mut state, mut answers) = queue(&["a", "gone", "b"]);
+        drop(answers.remove(1));
+        assert_eq!(items(&state.take()), ["a", "b"]);
+        assert!(state.queue.is_empty());
+    }
+
+    #[test]
     fn a_batch_holds_at_most_max_batch_and_the_rest_keep_their_order() {
         let names: Vec<String> = (0..MAX_BATCH + 10).map(|n| format!("{n:03}")).collect();
-        let mut state = queue(&names.iter().map(String::as_str).collect::<Vec<_>>());
+        let (mut state, _answers) = queue(&names.iter().map(String::as_str).collect::<Vec<_>>());
         assert_eq!(state.take().len(), MAX_BATCH);
         let rest = state.take();
         assert_eq!(
