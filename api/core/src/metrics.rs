@@ -159,6 +159,39 @@ pub fn record_batch(kind: &'static str, size: usize) {
     metrics::histogram!("quotes_db_batch_size", "kind" => kind).record(size as f64);
 }
 
+/// Requests waiting for a database batch of one kind to start, over
+/// every worker: `quotes_db_queued_requests`. (They wait in a queue, not
+/// for a pooled connection, so `quotes_db_pool_waiting_requests` does not
+/// count them.)
+#[derive(Clone)]
+pub struct Queued(metrics::Gauge);
+
+impl std::fmt::Debug for Queued {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Queued").finish_non_exhaustive()
+    }
+}
+
+impl Queued {
+    /// The gauge of `kind` (`find`, `save`), looked up once.
+    pub fn new(kind: &'static str) -> Self {
+        Self(metrics::gauge!("quotes_db_queued_requests", "kind" => kind))
+    }
+
+    /// A request joined a queue.
+    pub fn joined(&self) {
+        self.0.increment(1.0);
+    }
+
+    /// `count` requests left a queue: sent, gone or out of time.
+    #[expect(clippy::cast_precision_loss, reason = "queues are small")]
+    pub fn left(&self, count: usize) {
+        if count > 0 {
+            self.0.decrement(count as f64);
+        }
+    }
+}
+
 /// A token refused, by the reason's short name.
 pub fn record_token_rejection(reason: &'static str) {
     metrics::counter!("quotes_token_rejections_total", "reason" => reason).increment(1);

@@ -203,6 +203,8 @@ async fn metrics_are_served_in_prometheus_format() {
         r#"quotes_jwks_refreshes_total{trigger="schedule",outcome="ok"}"#,
         r#"quotes_db_pool_connections{state="idle"}"#,
         "quotes_db_pool_max_connections",
+        r#"quotes_db_batch_size_bucket{kind="save",le="1"}"#,
+        r#"quotes_db_queued_requests{kind="find"}"#,
     ] {
         assert!(body.contains(expected), "{expected} missing from:\n{body}");
     }

@@ -70,6 +70,8 @@ pub trait Batch: Send + Sync + 'static {
 /// The queue of one kind of query on one share of the pool.
 pub struct Batcher<B: Batch> {
     db: Database,
+    /// Requests waiting for a batch, over every worker's queue of the kind.
+    queued: metrics::Queued,
     state: Mutex<State<B>>,
 }
 
@@ -101,6 +103,7 @@ impl<B: Batch> Batcher<B> {
     pub fn new(db: Database) -> Self {
         Self {
             db,
+            queued: metrics::Queued::new(B::NAME),
             state: Mutex::new(State {
                 queue: VecDeque::new(),
                 running: 0,
@@ -123,6 +126,7 @@ impl<B: Batch> Batcher<B> {
             let id = state.next_id;
             state.next_id += 1;
             state.queue.push_back(Waiting { id, item, reply });
+            self.queued.joined();
             let start = state.running < IN_FLIGHT;
             if start {
                 state.running += 1;
@@ -142,6 +146,9 @@ impl<B: Batch> Batcher<B> {
             let at = state.queue.iter().position(|waiting| waiting.id == id);
             at.and_then(|at| state.queue.remove(at)).is_some()
         };
+        if left {
+            self.queued.left(1);
+        }
         if left {
             return Err(DatabaseUnavailable::Waited(waited).into());
         }
@@ -163,7 +170,9 @@ impl<B: Batch> Batcher<B> {
         loop {
             let batch = {
                 let mut state = self.lock();
+                let before = state.queue.len();
                 let batch = state.take();
+                self.queued.left(before - state.queue.len());
                 if batch.is_empty() {
                     // Under the lock, so that a request queued from now on
                     // finds the slot free and starts a batch itself.
