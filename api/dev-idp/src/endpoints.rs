@@ -71,11 +71,10 @@ pub async fn authorize_page(
     }
 }
 
-/// The sign-in form: the authorization request again, and who signs in.
+/// Who signs in and what they allow: the part of the sign-in and device
+/// forms the person fills in.
 #[derive(Debug, Deserialize)]
-pub struct SignInForm {
-    #[serde(flatten)]
-    request: AuthorizeParams,
+pub struct SignInAs {
     /// What was typed in the "User name" field.
     user: Option<String>,
     /// A recent name, when one of those buttons was pressed.
@@ -88,7 +87,7 @@ pub struct SignInForm {
     grant_write: Option<String>,
 }
 
-impl SignInForm {
+impl SignInAs {
     /// The API scopes left ticked; the provider grants only those of them
     /// that the request asked for, so a box added to the form adds nothing.
     fn ticked(&self) -> ApiScopes {
@@ -97,6 +96,20 @@ impl SignInForm {
             write: self.grant_write.is_some(),
         }
     }
+
+    /// The name chosen: a recent one pressed, else the one typed.
+    fn user(&self) -> &str {
+        self.pick.as_deref().or(self.user.as_deref()).unwrap_or("")
+    }
+}
+
+/// The sign-in form: the authorization request again, and who signs in.
+#[derive(Debug, Deserialize)]
+pub struct SignInForm {
+    #[serde(flatten)]
+    request: AuthorizeParams,
+    #[serde(flatten)]
+    person: SignInAs,
 }
 
 /// `POST /authorize`: signs in, starting a browser session, and sends the
@@ -115,8 +128,8 @@ pub async fn sign_in(
         Ok(request) => request,
         Err(error) => return authorize_error(error),
     };
-    let granted = form.ticked().and(request.requested_api_scopes());
-    let typed = form.pick.as_deref().or(form.user.as_deref()).unwrap_or("");
+    let granted = form.person.ticked().and(request.requested_api_scopes());
+    let typed = form.person.user();
     let user = match flow::user_name(typed) {
         Ok(user) => user,
         Err(error) => {
@@ -290,14 +303,10 @@ pub async fn device_page(idp: web::Data<DevIdp>, query: web::Query<DeviceQuery>)
 #[derive(Debug, Deserialize)]
 pub struct DeviceForm {
     user_code: Option<String>,
-    user: Option<String>,
-    pick: Option<String>,
     /// Present when the person pressed Deny.
     deny: Option<String>,
-    #[serde(rename = "quotes:read")]
-    grant_read: Option<String>,
-    #[serde(rename = "quotes:write")]
-    grant_write: Option<String>,
+    #[serde(flatten)]
+    person: SignInAs,
 }
 
 /// `POST /device`: the person signs in and allows, or denies. Only the
@@ -327,12 +336,8 @@ pub async fn device_answer(
         idp.answer_device(typed, None, now);
         return html(StatusCode::OK, page::device_done(false));
     }
-    let granted = ApiScopes {
-        read: form.grant_read.is_some(),
-        write: form.grant_write.is_some(),
-    }
-    .and(request.requested_api_scopes());
-    let typed_user = form.pick.as_deref().or(form.user.as_deref()).unwrap_or("");
+    let granted = form.person.ticked().and(request.requested_api_scopes());
+    let typed_user = form.person.user();
     let user = match flow::user_name(typed_user) {
         Ok(user) => user,
         Err(error) => {

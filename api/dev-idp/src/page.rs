@@ -89,6 +89,28 @@ const SCOPE_MEANINGS: [(&str, &str); 2] = [
     (WRITE, "Change and delete your quote"),
 ];
 
+/// The "User name" field, and why the name given before was refused.
+fn user_field(body: &mut String, error: Option<&str>) {
+    let _ = write!(
+        body,
+        "<label for=\"user\">User name</label>\
+         <input id=\"user\" name=\"user\" type=\"text\" required maxlength=\"{MAX_USER_CHARS}\" \
+         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus{invalid}>",
+        invalid = if error.is_some() {
+            " aria-invalid=\"true\" aria-describedby=\"user-error\""
+        } else {
+            ""
+        },
+    );
+    if let Some(error) = error {
+        let _ = write!(
+            body,
+            "<p class=\"error\" id=\"user-error\">{}</p>",
+            escape(error)
+        );
+    }
+}
+
 /// The "sign in as" page for a validated request, with a box for each API
 /// scope it asks for (`ticked` when it starts ticked). `error` explains
 /// why a previous attempt was refused.
@@ -104,24 +126,10 @@ pub fn sign_in(
     );
     let _ = write!(
         body,
-        "<form method=\"post\" action=\"authorize\">{hidden}\
-         <label for=\"user\">User name</label>\
-         <input id=\"user\" name=\"user\" type=\"text\" required maxlength=\"{MAX_USER_CHARS}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus{invalid}>",
-        hidden = hidden_fields(request),
-        invalid = if error.is_some() {
-            " aria-invalid=\"true\" aria-describedby=\"user-error\""
-        } else {
-            ""
-        },
+        "<form method=\"post\" action=\"authorize\">{}",
+        hidden_fields(request)
     );
-    if let Some(error) = error {
-        let _ = write!(
-            body,
-            "<p class=\"error\" id=\"user-error\">{}</p>",
-            escape(error)
-        );
-    }
+    user_field(&mut body, error);
     body.push_str(&consent(
         &request.client_id,
         request.requested_api_scopes(),
@@ -252,24 +260,10 @@ pub fn device_sign_in(
         "<h1>Sign in</h1><p>Development identity provider: choose any user name. \
          There is no password. Check that your device shows <b>{code}</b>.</p>\
          <form method=\"post\" action=\"device\">\
-         <input type=\"hidden\" name=\"user_code\" value=\"{code}\">\
-         <label for=\"user\">User name</label>\
-         <input id=\"user\" name=\"user\" type=\"text\" required maxlength=\"{MAX_USER_CHARS}\" \
-         autocomplete=\"username\" autocapitalize=\"none\" spellcheck=\"false\" autofocus{invalid}>",
+         <input type=\"hidden\" name=\"user_code\" value=\"{code}\">",
         code = escape(user_code),
-        invalid = if error.is_some() {
-            " aria-invalid=\"true\" aria-describedby=\"user-error\""
-        } else {
-            ""
-        },
     );
-    if let Some(error) = error {
-        let _ = write!(
-            body,
-            "<p class=\"error\" id=\"user-error\">{}</p>",
-            escape(error)
-        );
-    }
+    user_field(&mut body, error);
     body.push_str(&consent(
         &request.client_id,
         request.requested_api_scopes(),
