@@ -143,28 +143,65 @@ fn json(output: &Output) -> Value {
 async fn login(api: &Api, dir: &Path, extra: &[&str], user: &str) -> Output {
     let mut args = vec!["--api", &api.url, "login", "--no-browser"];
     args.extend_from_slice(extra);
-    let mut child = quotes(dir, &args)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let user_code = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("quotes login printed no code");
-        if let Some((_, code)) = line.split_once("enter the code: ") {
-            break code.trim().to_owned();
-        }
-    };
+    let mut login = Running::start(dir, &args);
+    let user_code = login.user_code().await;
     approve(api, &user_code, user).await;
-    let mut rest = String::new();
-    lines.into_inner().read_to_string(&mut rest).await.unwrap();
-    let output = child.wait_with_output().await.unwrap();
+    let (output, rest) = login.finish().await;
     assert_eq!(output.status.code(), Some(0), "{}\n{rest}", stdout(&output));
     output
+}
+
+/// A `quotes` command running, read as it writes to standard error.
+struct Running {
+    child: tokio::process::Child,
+    stderr: tokio::io::Lines<BufReader<tokio::process::ChildStderr>>,
+}
+
+impl Running {
+    fn start(dir: &Path, args: &[&str]) -> Self {
+        let mut child = quotes(dir, args)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap();
+        let stderr = BufReader::new(child.stderr.take().unwrap()).lines();
+        Self { child, stderr }
+    }
+
+    /// What `find` makes of the first line of standard error it accepts.
+    async fn until<T>(&mut self, what: &str, find: impl Fn(&str) -> Option<T>) -> T {
+        loop {
+            let line = self
+                .stderr
+                .next_line()
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("quotes printed no {what}"));
+            if let Some(found) = find(&line) {
+                return found;
+            }
+        }
+    }
+
+    /// The code `quotes login` asks the person to enter.
+    async fn user_code(&mut self) -> String {
+        self.until("code", |line| {
+            line.split_once("enter the code: ")
+                .map(|(_, code)| code.trim().to_owned())
+        })
+        .await
+    }
+
+    /// How the command ended, and the rest of its standard error.
+    async fn finish(self) -> (Output, String) {
+        let mut rest = String::new();
+        self.stderr
+            .into_inner()
+            .read_to_string(&mut rest)
+            .await
+            .unwrap();
+        (self.child.wait_with_output().await.unwrap(), rest)
+    }
 }
 
 /// The person's part: the device page, then its form, sent as the
@@ -393,25 +430,16 @@ async fn completions_are_printed_for_bash() {
 async fn login_in_the_browser_comes_back_to_a_loopback_listener() {
     let api = Api::start(Duration::from_secs(3600)).await;
     let dir = ConfigDir::new();
-    let mut child = quotes(
+    let mut login = Running::start(
         &dir.0,
         &["--api", &api.url, "login", "--no-browser", "--browser"],
-    )
-    .stdout(Stdio::piped())
-    .stderr(Stdio::piped())
-    .spawn()
-    .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let authorize = loop {
-        let line = lines
-            .next_line()
-            .await
-            .unwrap()
-            .expect("quotes login printed no address");
-        if let Some(address) = line.strip_prefix("To sign in, open ") {
-            break url::Url::parse(address.trim()).unwrap();
-        }
-    };
+    );
+    let authorize = login
+        .until("address", |line| {
+            line.strip_prefix("To sign in, open ")
+                .map(|address| url::Url::parse(address.trim()).unwrap())
+        })
+        .await;
     let query: Vec<(String, String)> = authorize.query_pairs().into_owned().collect();
     let value = |name: &str| {
         query
@@ -456,7 +484,7 @@ async fn login_in_the_browser_comes_back_to_a_loopback_listener() {
             .contains("You may close this window")
     );
 
-    let output = child.wait_with_output().await.unwrap();
+    let (output, _) = login.finish().await;
     assert_eq!(output.status.code(), Some(0));
     assert!(
         stdout(&output).contains("as cli_bea"),
@@ -490,22 +518,10 @@ async fn login_refuses_at_once_when_the_tokens_could_be_kept_nowhere() {
 async fn a_denied_login_exits_1_and_signs_nobody_in() {
     let api = Api::start(Duration::from_secs(3600)).await;
     let dir = ConfigDir::new();
-    let mut child = quotes(&dir.0, &["--api", &api.url, "login", "--no-browser"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let user_code = loop {
-        let line = lines.next_line().await.unwrap().expect("no code printed");
-        if let Some((_, code)) = line.split_once("enter the code: ") {
-            break code.trim().to_owned();
-        }
-    };
+    let mut login = Running::start(&dir.0, &["--api", &api.url, "login", "--no-browser"]);
+    let user_code = login.user_code().await;
     answer(&api, &user_code, "cli_dan", false).await;
-    let mut rest = String::new();
-    lines.into_inner().read_to_string(&mut rest).await.unwrap();
-    let output = child.wait_with_output().await.unwrap();
+    let (output, rest) = login.finish().await;
     assert_eq!(output.status.code(), Some(1), "{rest}");
     assert!(rest.contains("denied"), "{rest}");
     let after = run(&dir.0, &["show"]).await;
