@@ -97,18 +97,14 @@ async fn count_writes(client: &tokio_postgres::Client) {
 
 #[tokio::test]
 async fn saves_that_arrive_while_one_is_in_flight_share_the_next_statement() {
-    let db = TestDatabase::create().await;
-    let store = QuoteStore::new(shares(&db, 1, Duration::from_secs(30)).await.remove(0));
-    let (before, _) = store.save("user_held", quote("Before.")).await.unwrap();
-    let observer = db.client().await;
+    let Scene {
+        db,
+        store,
+        before,
+        observer,
+    } = scene(Duration::from_secs(30)).await;
     count_writes(&observer).await;
-
-    let holder = hold_row(&db, "user_held").await;
-    let first = save(&store, "user_held", "First.");
-    until("the first save waits for the row", async || {
-        blocked(&observer).await == 1
-    })
-    .await;
+    let (holder, first) = hold_a_save(&db, &store, &observer).await;
     let others: Vec<_> = (0..31)
         .map(|n| save(&store, &format!("user_{n:02}"), &format!("Quote {n}.")))
         .collect();
@@ -201,6 +197,48 @@ async fn hold_row(db: &TestDatabase, user: &str) -> tokio_postgres::Client {
     holder
 }
 
+/// A store on one share of a fresh database whose batches may wait
+/// `acquire` to start, `user_held`'s quote saved `before`, and a
+/// connection of the test's own to watch the database.
+struct Scene {
+    db: TestDatabase,
+    store: QuoteStore,
+    before: StoredQuote,
+    observer: tokio_postgres::Client,
+}
+
+async fn scene(acquire: Duration) -> Scene {
+    let db = TestDatabase::create().await;
+    let store = QuoteStore::new(shares(&db, 1, acquire).await.remove(0));
+    let (before, _) = store.save("user_held", quote("Before.")).await.unwrap();
+    let observer = db.client().await;
+    Scene {
+        db,
+        store,
+        before,
+        observer,
+    }
+}
+
+/// `user_held`'s row held by a transaction of the test's, and a save of
+/// `First.` for that user in flight, waiting for it.
+async fn hold_a_save(
+    db: &TestDatabase,
+    store: &QuoteStore,
+    observer: &tokio_postgres::Client,
+) -> (
+    tokio_postgres::Client,
+    JoinHandle<Result<(StoredQuote, Saved), DatabaseError>>,
+) {
+    let holder = hold_row(db, "user_held").await;
+    let first = save(store, "user_held", "First.");
+    until("the first save waits for the row", async || {
+        blocked(observer).await == 1
+    })
+    .await;
+    (holder, first)
+}
+
 #[tokio::test]
 async fn two_workers_saving_the_same_users_in_opposite_orders_do_not_deadlock() {
     let db = TestDatabase::create().await;
@@ -270,17 +308,13 @@ async fn two_workers_saving_the_same_users_in_opposite_orders_do_not_deadlock() 
 
 #[tokio::test]
 async fn a_request_whose_batch_does_not_start_in_time_gets_unavailable() {
-    let db = TestDatabase::create().await;
-    let store = QuoteStore::new(shares(&db, 1, Duration::from_millis(200)).await.remove(0));
-    store.save("user_held", quote("Before.")).await.unwrap();
-    let observer = db.client().await;
-
-    let holder = hold_row(&db, "user_held").await;
-    let first = save(&store, "user_held", "First.");
-    until("the first save waits for the row", async || {
-        blocked(&observer).await == 1
-    })
-    .await;
+    let Scene {
+        db,
+        store,
+        observer,
+        ..
+    } = scene(Duration::from_millis(200)).await;
+    let (holder, first) = hold_a_save(&db, &store, &observer).await;
     let refused = store.save("user_other", quote("Other.")).await.unwrap_err();
     assert!(
         matches!(&refused, DatabaseError::Unavailable(why) if matches!(**why, DatabaseUnavailable::Waited(_))),
@@ -306,17 +340,13 @@ async fn a_request_whose_batch_does_not_start_in_time_gets_unavailable() {
 
 #[tokio::test]
 async fn a_save_whose_request_has_gone_before_its_batch_starts_is_not_made() {
-    let db = TestDatabase::create().await;
-    let store = QuoteStore::new(shares(&db, 1, Duration::from_secs(30)).await.remove(0));
-    store.save("user_held", quote("Before.")).await.unwrap();
-    let observer = db.client().await;
-
-    let holder = hold_row(&db, "user_held").await;
-    let first = save(&store, "user_held", "First.");
-    until("the first save waits for the row", async || {
-        blocked(&observer).await == 1
-    })
-    .await;
+    let Scene {
+        db,
+        store,
+        observer,
+        ..
+    } = scene(Duration::from_secs(30)).await;
+    let (holder, first) = hold_a_save(&db, &store, &observer).await;
     let gone = save(&store, "user_gone", "Never written.");
     until("the second save queues", async || store.waiting() == 1).await;
     // Its client left, or its deadline passed: the request is dropped.

@@ -13,7 +13,7 @@ mod migrate;
 mod pool;
 mod settings;
 
-pub use self::batch::{Batch, Batcher, IN_FLIGHT, MAX_BATCH, MAX_QUEUED};
+pub use self::batch::{Batch, Batcher};
 pub use self::connect::connect;
 pub use self::migrate::{MigrationError, create_database_if_missing, migrate};
 pub use self::pool::{Database, DatabaseError, DatabaseUnavailable};

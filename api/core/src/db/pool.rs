@@ -171,11 +171,6 @@ impl Database {
         self.shared.settings.acquire_timeout
     }
 
-    /// The most connections this share may open.
-    pub fn max_connections(&self) -> usize {
-        self.pool.status().max_size
-    }
-
     /// Whether the database answers a trivial query right now.
     pub async fn ping(&self) -> bool {
         let check = async {
