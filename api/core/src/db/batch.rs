@@ -148,8 +148,6 @@ impl<B: Batch> Batcher<B> {
         };
         if left {
             self.queued.left(1);
-        }
-        if left {
             return Err(DatabaseUnavailable::Waited(waited).into());
         }
         // Its batch has started: the statement timeout bounds it.
